@@ -1,0 +1,154 @@
+"""The function table: one declaration per SQL function drives registration, `sqlsel functions` and docs.
+
+A family module (``sqlsel/udfs/<family>.py``) declares its functions with :func:`sql_function`::
+
+    @sql_function("sel_token_count", params={"text": "VARCHAR"}, returns="BIGINT",
+                  doc="Number of wordpunct tokens of a text.")
+    def token_count(ctx, text):
+        return pa.array(token_counts(text))
+
+The implementation receives a :class:`FunctionContext` (catalog access for fitted models) and one
+``pyarrow.Array`` per parameter, and returns an Array of the same length. :func:`register_functions`
+registers every declaration on a DuckDB connection as a vectorised Arrow UDF.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from sqlsel.errors import SqlselError
+
+__all__ = ["FunctionSpec", "FunctionContext", "FUNCTIONS", "FAMILIES", "sql_function", "register_functions", "load_families"]
+
+#: Built-in function families, in registration order (``sqlsel/udfs/<family>.py``).
+FAMILIES = ("sampling", "dsir")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One SQL function: its signature, documentation and Arrow implementation."""
+
+    name: str
+    params: dict[str, str]
+    returns: str
+    doc: str
+    impl: Callable[..., Any]
+    family: str
+    random: bool = False  # registered with side_effects=True so DuckDB never folds or caches calls
+    null_handling: str = "default"  # "default": the impl never sees NULL rows; NULL in, NULL out
+    example: str = ""
+
+    @property
+    def signature(self) -> str:
+        args = ", ".join(f"{n} {t}" for n, t in self.params.items())
+        return f"{self.name}({args}) -> {self.returns}"
+
+    @property
+    def summary(self) -> str:
+        return self.doc.strip().splitlines()[0]
+
+
+FUNCTIONS: dict[str, FunctionSpec] = {}
+
+
+def sql_function(
+    name: str,
+    *,
+    params: dict[str, str],
+    returns: str,
+    doc: str,
+    random: bool = False,
+    null_handling: str = "default",
+    example: str = "",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a SQL function; returns the implementation unchanged."""
+    if not name.startswith("sel_"):
+        raise ValueError(f"sqlsel SQL functions carry the sel_ prefix; got {name!r}")
+
+    def decorate(impl: Callable[..., Any]) -> Callable[..., Any]:
+        if name in FUNCTIONS and FUNCTIONS[name].impl is not impl:
+            raise ValueError(f"SQL function {name!r} is declared twice")
+        family = impl.__module__.rsplit(".", 1)[-1]
+        FUNCTIONS[name] = FunctionSpec(name, params, returns, doc, impl, family, random, null_handling, example)
+        return impl
+
+    return decorate
+
+
+def load_families() -> dict[str, FunctionSpec]:
+    """Import every built-in family so its declarations are in :data:`FUNCTIONS`."""
+    for family in FAMILIES:
+        importlib.import_module(f"sqlsel.udfs.{family}")
+    return FUNCTIONS
+
+
+class FunctionContext:
+    """What a function implementation may use besides its arguments: read access to the catalog.
+
+    Reads go through a cursor of the registering connection (a second connection to the same
+    database), so they work while the calling query runs. Fitted models are cached by model id.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self._local = threading.local()
+        self.cache: dict[Any, Any] = {}
+        self.lock = threading.Lock()
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._local.cursor = self._con.cursor()
+        return cur.execute(sql, params or []).fetchall()
+
+    def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._local.cursor = self._con.cursor()
+        return cur.execute(sql, params or []).to_arrow_table()
+
+
+def _adapter(spec: FunctionSpec, ctx: FunctionContext) -> Callable[..., Any]:
+    """The callable DuckDB sees: one positional parameter per SQL argument, Arrow in and out."""
+
+    def call(*args: Any) -> Any:
+        arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in args]
+        try:
+            return spec.impl(ctx, *arrays)
+        except SqlselError:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise SqlselError(f"{spec.name}: {exc}") from exc
+
+    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in spec.params]
+    call.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    call.__name__ = spec.name
+    return call
+
+
+def register_functions(con: duckdb.DuckDBPyConnection, specs: dict[str, FunctionSpec] | None = None) -> FunctionContext:
+    """Register every declared function on ``con`` (idempotent: existing ones are replaced)."""
+    specs = specs if specs is not None else load_families()
+    ctx = FunctionContext(con)
+    for spec in specs.values():
+        with contextlib.suppress(duckdb.Error):
+            con.remove_function(spec.name)
+        con.create_function(
+            spec.name,
+            _adapter(spec, ctx),
+            [duckdb.sqltype(t) for t in spec.params.values()],
+            duckdb.sqltype(spec.returns),
+            type="arrow",
+            null_handling=spec.null_handling,
+            side_effects=spec.random,
+        )
+    return ctx

@@ -1,0 +1,237 @@
+"""Saved curation queries: a ``-- key: value`` header, then SQL statements.
+
+Header lines (before the first SQL line)::
+
+    -- description: one line saying what the recipe selects
+    -- param pool: table; pool files (Parquet or JSONL, a path or a glob) with id and text
+    -- param k: BIGINT; rows to select
+    -- param seed: BIGINT = 0; seed of the random choices
+    -- fits: model            (the parameter naming a model the recipe fits itself)
+    -- metric kl: SELECT …   (a query over _sel_result, reported by the run)
+
+``table`` parameters become views of that name over the given files; every other parameter is
+bound as a prepared parameter (``$k``). Statements are split and executed exactly as written;
+sqlglot only analyses them (functions and models used).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from sqlsel.errors import (
+    ParameterError,
+    RecipeSyntaxError,
+    UnknownFunctionError,
+    UnknownModelError,
+    UnknownRecipeError,
+    did_you_mean,
+)
+from sqlsel.resources import resource_dir
+
+__all__ = ["Param", "Recipe", "load_recipe", "recipe_names", "split_statements"]
+
+_HEADER = re.compile(r"^--\s*(?P<key>[a-z_]+)(?:\s+(?P<name>\w+))?\s*:\s*(?P<value>.*)$")
+_PARAM = re.compile(r"^(?P<type>[A-Za-z]+(?:\[\])?)\s*(?:=\s*(?P<default>[^;]*?))?\s*(?:;\s*(?P<doc>.*))?$")
+_TYPES = {"table": str, "BIGINT": int, "INTEGER": int, "DOUBLE": float, "VARCHAR": str, "BOOLEAN": bool}
+
+#: Functions whose argument at this position names a catalog model.
+MODEL_ARGUMENTS = {"sel_dsir_weight": 1, "sel_dsir_weight_features": 1, "sel_dsir_kl_reduction": 0}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str
+    default: str | None
+    doc: str
+
+    @property
+    def is_table(self) -> bool:
+        return self.type == "table"
+
+    def convert(self, raw: Any) -> Any:
+        """The Python value of ``raw`` (a CLI string or a Python value) for this parameter's type."""
+        if raw is None:
+            return None
+        if self.is_table and not isinstance(raw, (str, Path)):
+            return raw  # a relation or Arrow table passed from Python
+        kind = _TYPES[self.type]
+        if isinstance(raw, str):
+            text = raw.strip()
+            if kind is bool:
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise ParameterError(f"Parameter {self.name} must be true or false; got {raw!r}")
+                return text.lower() in ("true", "1")
+            if kind is str and len(text) >= 2 and text[0] == text[-1] == "'":
+                return text[1:-1]
+            try:
+                return kind(text)
+            except ValueError:
+                raise ParameterError(f"Parameter {self.name} must be {self.type}; got {raw!r}") from None
+        return kind(raw)
+
+
+@dataclass
+class Recipe:
+    """A parsed recipe file."""
+
+    name: str
+    path: Path
+    text: str
+    description: str = ""
+    params: dict[str, Param] = field(default_factory=dict)
+    fits: list[str] = field(default_factory=list)
+    metrics: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def text_hash(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    def usage(self) -> str:
+        lines = [f"{self.name}: {self.description}", "parameters:"]
+        for p in self.params.values():
+            default = "required" if p.default is None else f"default {p.default}"
+            lines.append(f"  {p.name} ({p.type}, {default}): {p.doc}")
+        return "\n".join(lines)
+
+    def bind(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Values of every parameter from ``given`` and the defaults; errors list the parameters."""
+        unknown = [n for n in given if n not in self.params]
+        if unknown:
+            hint = did_you_mean(unknown[0], self.params)
+            raise ParameterError(f"Unknown parameter {unknown[0]!r} for recipe {self.name}.{hint}\n{self.usage()}")
+        values = {}
+        for p in self.params.values():
+            if p.name in given:
+                values[p.name] = p.convert(given[p.name])
+            elif p.default is not None:
+                values[p.name] = p.convert(p.default)
+            else:
+                raise ParameterError(
+                    f"Missing parameter {p.name!r} for recipe {self.name} (pass -p {p.name}=VALUE).\n{self.usage()}"
+                )
+        return values
+
+    def statements(self, con: duckdb.DuckDBPyConnection) -> list[Any]:
+        return split_statements(con, self.text, str(self.path))
+
+    def check(self, con: duckdb.DuckDBPyConnection, values: Mapping[str, Any]) -> None:
+        """Fail before any work on unknown sel_ functions or models the catalog does not hold."""
+        from sqlsel.functions import load_families
+
+        known = load_families()
+        models_needed: set[str] = set()
+        for statement in self.statements(con):
+            try:
+                tree = sqlglot.parse_one(statement.query, read="duckdb")
+            except sqlglot.errors.SqlglotError:
+                continue  # DuckDB accepted it; sqlglot's grammar lags behind. Analysis is best effort.
+            if tree is None:
+                continue
+            for call in tree.find_all(exp.Anonymous):
+                fname = call.name.lower()
+                if fname.startswith("sel_") and fname not in known and not _is_macro(con, fname):
+                    raise UnknownFunctionError(fname, list(known))
+                pos = MODEL_ARGUMENTS.get(fname)
+                if pos is not None and len(call.expressions) > pos:
+                    name = _literal(call.expressions[pos], values)
+                    if name is not None:
+                        models_needed.add(name)
+        fitted = {str(values[p]) for p in self.fits if p in values}
+        missing = sorted(models_needed - fitted)
+        if missing:
+            have = [r[0] for r in con.execute("SELECT name FROM sel_models").fetchall()]
+            absent = [m for m in missing if m not in have]
+            if absent:
+                raise UnknownModelError(absent[0], have, "Fit it first, or pass --db with the catalog that holds it.")
+
+
+def _is_macro(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [name]).fetchone()
+    return bool(row and row[0])
+
+
+def _literal(node: exp.Expression, values: Mapping[str, Any]) -> str | None:
+    if isinstance(node, exp.Literal) and node.is_string:
+        return str(node.this)
+    if isinstance(node, exp.Placeholder) and node.name in values:
+        return str(values[node.name])
+    return None
+
+
+def split_statements(con: duckdb.DuckDBPyConnection, text: str, source: str) -> list[Any]:
+    """DuckDB's own statement splitter; a syntax error becomes :class:`RecipeSyntaxError`."""
+    try:
+        return list(con.extract_statements(text))
+    except duckdb.ParserException as exc:
+        raise _syntax_error(str(exc), text, source) from None
+
+
+def _syntax_error(message: str, text: str, source: str) -> RecipeSyntaxError:
+    """Turn DuckDB's ``LINE n: …`` + caret message into an absolute line and column."""
+    first = message.splitlines()[0].replace("Parser Error: ", "")
+    m = re.search(r"LINE (\d+): (.*)\n(\s*)\^", message)
+    if not m:
+        return RecipeSyntaxError(first, source)
+    line = int(m.group(1))
+    column = len(m.group(3)) - len(f"LINE {m.group(1)}: ") + 1
+    snippet = m.group(2)
+    # DuckDB shortens long lines with "..."; locate the snippet in the real line when it did
+    lines = text.splitlines()
+    if 0 < line <= len(lines) and snippet.startswith("...") and snippet[3:20] in lines[line - 1]:
+        column += lines[line - 1].index(snippet[3:20]) - 3
+    return RecipeSyntaxError(f"{first}\n  {lines[line - 1] if 0 < line <= len(lines) else snippet}\n  {' ' * (column - 1)}^", source, line, column)
+
+
+def parse_recipe(text: str, name: str, path: Path) -> Recipe:
+    recipe = Recipe(name=name, path=path, text=text)
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if not line.startswith("--"):
+            break
+        m = _HEADER.match(line.strip())
+        if not m:
+            continue
+        key, pname, value = m.group("key"), m.group("name"), m.group("value").strip()
+        if key == "description":
+            recipe.description = value
+        elif key == "param" and pname:
+            pm = _PARAM.match(value)
+            if not pm or pm.group("type") not in _TYPES:
+                raise ParameterError(
+                    f"{path}: bad parameter declaration {line.strip()!r}; expected "
+                    f"'-- param NAME: TYPE [= DEFAULT]; doc' with TYPE one of {', '.join(_TYPES)}"
+                )
+            recipe.params[pname] = Param(pname, pm.group("type"), pm.group("default"), (pm.group("doc") or "").strip())
+        elif key == "fits":
+            recipe.fits.append(value)
+        elif key == "metric" and pname:
+            recipe.metrics[pname] = value
+    return recipe
+
+
+def recipe_names() -> list[str]:
+    return sorted(p.stem for p in resource_dir("sql").glob("*.sql"))
+
+
+def load_recipe(name_or_path: str | Path) -> Recipe:
+    """A bundled recipe by name (``dsir_select``) or any ``.sql`` file by path."""
+    path = Path(name_or_path)
+    if path.suffix == ".sql" or path.exists():
+        if not path.is_file():
+            raise UnknownRecipeError(str(name_or_path), recipe_names(), "Pass a recipe name or an existing .sql file.")
+        return parse_recipe(path.read_text(encoding="utf-8"), path.stem, path)
+    bundled = resource_dir("sql") / f"{name_or_path}.sql"
+    if not bundled.is_file():
+        raise UnknownRecipeError(str(name_or_path), recipe_names(), "Pass a recipe name or an existing .sql file.")
+    return parse_recipe(bundled.read_text(encoding="utf-8"), str(name_or_path), bundled)

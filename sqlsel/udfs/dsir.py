@@ -1,0 +1,178 @@
+"""DSIR: hashed n-gram features, importance weights from a fitted model, KL reduction.
+
+Fitting is SQL (see ``udfs/dsir.sql`` and ``sql/dsir_select.sql``): the target and raw histograms
+are ``GROUP BY`` aggregates over :func:`sel_ngram_buckets`, stored in the catalog tables
+``sel_models`` and ``sel_dsir_buckets``. The functions here apply a stored model per batch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sqlsel.errors import SqlselError, UnknownModelError
+from sqlsel.functions import FunctionContext, sql_function
+from sqlsel.kernels.dsir import kl_reduction, weights_from_features
+from sqlsel.kernels.ngrams import ngram_features, token_counts
+
+MAX_BUCKETS = 1 << 24
+MAX_NGRAMS = 8
+
+
+@dataclass(frozen=True)
+class DsirModel:
+    """A fitted DSIR model as the functions use it."""
+
+    name: str
+    model_id: int
+    buckets: int
+    ngrams: int
+    normalize: bool
+    ratio: np.ndarray
+    target: np.ndarray
+    raw: np.ndarray
+
+
+def load_dsir_model(ctx: FunctionContext, name: str) -> DsirModel:
+    """The model called ``name`` from the catalog, cached by its id (a refit gets a new id)."""
+    rows = ctx.query("SELECT model_id, kind, params FROM sel_models WHERE name = ?", [name])
+    if not rows or rows[0][1] != "dsir":
+        known = [r[0] for r in ctx.query("SELECT name FROM sel_models WHERE kind = 'dsir' ORDER BY name")]
+        raise UnknownModelError(name, known, "Fit one with the dsir_select recipe (see `sqlsel run dsir_select --help`).")
+    model_id, _, params = rows[0]
+    cached = ctx.cache.get(("dsir", model_id))
+    if cached is not None:
+        return cached
+    params = json.loads(params) if isinstance(params, str) else params
+    b = int(params["buckets"])
+    tbl = ctx.arrow(
+        "SELECT bucket, target_count, raw_count, log_ratio FROM sel_dsir_buckets WHERE model_id = ?", [model_id]
+    )
+    idx = tbl.column("bucket").to_numpy()
+    ratio, target, raw = np.zeros(b), np.zeros(b, np.int64), np.zeros(b, np.int64)
+    ratio[idx] = tbl.column("log_ratio").to_numpy()
+    target[idx] = tbl.column("target_count").to_numpy()
+    raw[idx] = tbl.column("raw_count").to_numpy()
+    model = DsirModel(name, model_id, b, int(params["ngrams"]), bool(params.get("normalize", False)), ratio, target, raw)
+    ctx.cache[("dsir", model_id)] = model
+    return model
+
+
+def constant(arr: pa.Array, what: str) -> object:
+    """The single value of an argument that must be the same on every row."""
+    values = pc.unique(arr).to_pylist()
+    if len(values) != 1:
+        raise SqlselError(f"{what} must be the same for every row of a query; got {values[:5]}")
+    return values[0]
+
+
+def check_shape(buckets: object, ngrams: object) -> tuple[int, int]:
+    if not isinstance(buckets, int) or not 1 <= buckets <= MAX_BUCKETS:
+        raise SqlselError(f"buckets must be an integer in 1..{MAX_BUCKETS}; got {buckets!r}")
+    if not isinstance(ngrams, int) or not 1 <= ngrams <= MAX_NGRAMS:
+        raise SqlselError(f"ngrams must be an integer in 1..{MAX_NGRAMS}; got {ngrams!r}")
+    return buckets, ngrams
+
+
+def _list_array(buckets: np.ndarray, offsets: np.ndarray) -> pa.Array:
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(buckets, pa.int32()))
+
+
+@sql_function(
+    "sel_ngram_buckets",
+    params={"text": "VARCHAR", "buckets": "INTEGER", "ngrams": "INTEGER"},
+    returns="INTEGER[]",
+    doc="""Hashed n-gram features of a text: the bucket of every unigram … ngrams-gram.
+
+    Exactly data-selection 1.0.3's features: lowercase, wordpunct tokens, sha256(gram) % buckets.
+    Aggregate them to fit a histogram: SELECT unnest(sel_ngram_buckets(text, 10000, 2)) AS b …""",
+    example="SELECT sel_ngram_buckets('Alice went to the store', 10000, 2)",
+)
+def sel_ngram_buckets(ctx: FunctionContext, text: pa.Array, buckets: pa.Array, ngrams: pa.Array) -> pa.Array:
+    b, n = check_shape(constant(buckets, "buckets"), constant(ngrams, "ngrams"))
+    f = ngram_features(text, b, n)
+    return _list_array(f.buckets, f.offsets)
+
+
+@sql_function(
+    "sel_token_count",
+    params={"text": "VARCHAR"},
+    returns="BIGINT",
+    doc="Number of wordpunct tokens (\\w+|[^\\w\\s]+) of the lowercased text, as DSIR counts them.",
+    example="SELECT sel_token_count('Hello, world!')",
+)
+def sel_token_count(ctx: FunctionContext, text: pa.Array) -> pa.Array:
+    return pa.array(token_counts(text))
+
+
+@sql_function(
+    "sel_dsir_weight",
+    params={"text": "VARCHAR", "model": "VARCHAR"},
+    returns="DOUBLE",
+    doc="""Log importance weight of a text under a fitted DSIR model (NULL text gives NULL).
+
+    The sum of the model's per-bucket log ratio over the text's n-grams; length-normalised when
+    the model was fitted with normalize=true.""",
+    example="SELECT id, sel_dsir_weight(text, 'my_model') AS log_weight FROM pool",
+)
+def sel_dsir_weight(ctx: FunctionContext, text: pa.Array, model: pa.Array) -> pa.Array:
+    if len(text) == 0:
+        return pa.array([], pa.float64())
+    m = load_dsir_model(ctx, str(constant(model, "model")))
+    f = ngram_features(text, m.buckets, m.ngrams)
+    return pa.array(weights_from_features(m.ratio, f.buckets, f.offsets, f.tokens, m.normalize))
+
+
+@sql_function(
+    "sel_dsir_weight_features",
+    params={"features": "INTEGER[]", "model": "VARCHAR"},
+    returns="DOUBLE",
+    doc="""Log importance weight from precomputed sel_ngram_buckets features (no re-tokenizing).
+
+    Use it when the same rows were featurized already, e.g. to fit the raw histogram.""",
+    example="SELECT sel_dsir_weight_features(sel_ngram_buckets(text, 10000, 2), 'my_model') FROM pool",
+)
+def sel_dsir_weight_features(ctx: FunctionContext, features: pa.Array, model: pa.Array) -> pa.Array:
+    if len(features) == 0:
+        return pa.array([], pa.float64())
+    m = load_dsir_model(ctx, str(constant(model, "model")))
+    values = features.flatten()
+    if values.null_count:
+        raise SqlselError("sel_dsir_weight_features: features contain NULL buckets")
+    buckets = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+    if len(buckets) and (buckets.min() < 0 or buckets.max() >= m.buckets):
+        raise SqlselError(
+            f"sel_dsir_weight_features: bucket ids must be in 0..{m.buckets - 1} for model {m.name!r}; "
+            f"were the features computed with buckets={m.buckets}?"
+        )
+    offsets = np.asarray(features.offsets.to_numpy(), dtype=np.int64)
+    offsets = offsets - offsets[0]
+    return pa.array(weights_from_features(m.ratio, buckets, offsets, np.diff(offsets), m.normalize))
+
+
+@sql_function(
+    "sel_dsir_kl_reduction",
+    params={"model": "VARCHAR", "buckets": "INTEGER[]", "counts": "BIGINT[]"},
+    returns="DOUBLE",
+    doc="""KL(target‖raw) − KL(target‖selected) for a selection's n-gram histogram.
+
+    Pass the selection's histogram as two lists (an aggregate surrogate): higher is better,
+    0 means no closer to the target than the raw pool.""",
+    example=(
+        "SELECT sel_dsir_kl_reduction('my_model', list(b), list(n)) FROM "
+        "(SELECT b, count(*) n FROM (SELECT unnest(sel_ngram_buckets(text, 10000, 2)) b FROM picked) GROUP BY b)"
+    ),
+)
+def sel_dsir_kl_reduction(ctx: FunctionContext, model: pa.Array, buckets: pa.Array, counts: pa.Array) -> pa.Array:
+    out = []
+    for name, bl, cl in zip(model.to_pylist(), buckets.to_pylist(), counts.to_pylist()):
+        m = load_dsir_model(ctx, name)
+        selected = np.zeros(m.buckets, np.int64)
+        if bl:
+            np.add.at(selected, np.asarray(bl, np.int64), np.asarray(cl, np.int64))
+        out.append(kl_reduction(m.target, m.raw, selected) if selected.sum() else None)
+    return pa.array(out, pa.float64())
