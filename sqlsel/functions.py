@@ -104,17 +104,17 @@ class FunctionContext:
         self.cache: dict[Any, Any] = {}
         self.lock = threading.Lock()
 
-    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             cur = self._local.cursor = self._con.cursor()
-        return cur.execute(sql, params or []).fetchall()
+        return cur
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self._cursor().execute(sql, params or []).fetchall()
 
     def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        cur = getattr(self._local, "cursor", None)
-        if cur is None:
-            cur = self._local.cursor = self._con.cursor()
-        return cur.execute(sql, params or []).to_arrow_table()
+        return self._cursor().sql(sql, params=params or []).to_arrow_table()
 
 
 def _adapter(spec: FunctionSpec, ctx: FunctionContext) -> Callable[..., Any]:

@@ -95,7 +95,8 @@ def _runs(cls: np.ndarray, doc_offsets: np.ndarray) -> tuple[np.ndarray, np.ndar
     run_ends = np.append(run_starts[1:], n)
     is_token = cls[run_starts] != 0
     starts, ends = run_starts[is_token], run_ends[is_token]
-    doc = np.searchsorted(doc_offsets, starts, side="right") - 1
+    per_doc = np.diff(np.searchsorted(starts, doc_offsets))
+    doc = np.repeat(np.arange(len(doc_offsets) - 1), per_doc)
     return starts.astype(np.int64), ends.astype(np.int64), doc
 
 
@@ -219,13 +220,16 @@ def _key(fp: np.ndarray, length: np.ndarray) -> np.ndarray:
 
 
 class _BucketTable:
-    """Open-addressing hash table fingerprint → bucket, shared by every batch of a process."""
+    """Open-addressing hash table fingerprint → bucket, shared by every batch of a process.
 
-    MAX_ENTRIES = 1 << 26  # ~1 GB at most; past it, unseen grams are hashed but not remembered
+    Each slot is a row ``(key, bucket)`` so a lookup touches one cache line; key 0 marks an
+    empty slot. Lookups take no lock; inserts write the bucket before the key, under a lock.
+    """
+
+    MAX_ENTRIES = 1 << 26  # ~2 GB at most; past it, unseen grams are hashed but not remembered
 
     def __init__(self) -> None:
-        self.keys = np.zeros(1 << 16, np.uint64)
-        self.vals = np.zeros(1 << 16, np.int32)
+        self.slots = np.zeros((1 << 16, 2), np.uint64)
         self.count = 0
         self.lock = threading.Lock()
 
@@ -236,17 +240,20 @@ class _BucketTable:
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """Bucket of every key, -1 where unknown."""
-        table, vals = self.keys, self.vals
-        mask = len(table) - 1
-        out = np.full(len(keys), -1, np.int32)
-        pending = np.arange(len(keys))
+        rows_of = self.slots.view(np.complex128).ravel()  # 16-byte rows: one fast gather per probe
+        mask = len(rows_of) - 1
         slot = self._slot(keys, mask)
+        rows = rows_of.take(slot).view(np.uint64).reshape(-1, 2)
+        hit = rows[:, 0] == keys
+        out = np.where(hit, rows[:, 1].astype(np.int64), -1)
+        pending = np.flatnonzero(~hit & (rows[:, 0] != 0))
         while len(pending):
-            found = table[slot]
-            hit = found == keys[pending]
-            out[pending[hit]] = vals[slot[hit]]
-            go_on = ~hit & (found != 0)
-            pending, slot = pending[go_on], (slot[go_on] + 1) & mask
+            slot_p = (slot[pending] + 1) & mask
+            slot[pending] = slot_p
+            rows = rows_of.take(slot_p).view(np.uint64).reshape(-1, 2)
+            hit = rows[:, 0] == keys[pending]
+            out[pending[hit]] = rows[hit, 1].astype(np.int64)
+            pending = pending[~hit & (rows[:, 0] != 0)]
         return out
 
     def insert(self, keys: np.ndarray, buckets: np.ndarray) -> None:
@@ -254,68 +261,75 @@ class _BucketTable:
         with self.lock:
             if self.count + len(keys) > self.MAX_ENTRIES:
                 return
-            if 2 * (self.count + len(keys)) > len(self.keys):
-                self._grow(2 * (self.count + len(keys)))
-            self._place(self.keys, self.vals, keys, buckets)
+            if 2 * (self.count + len(keys)) > len(self.slots):
+                self._grow(self.count + len(keys))
+            self._place(self.slots, keys, buckets)
             self.count += len(keys)
 
     def _grow(self, at_least: int) -> None:
-        size = len(self.keys)
+        size = len(self.slots)
         while size < 2 * at_least:
             size *= 2
-        keys, vals = np.zeros(size, np.uint64), np.zeros(size, np.int32)
-        used = self.keys != 0
-        self._place(keys, vals, self.keys[used], self.vals[used])
-        self.vals, self.keys = vals, keys
+        slots = np.zeros((size, 2), np.uint64)
+        used = self.slots[:, 0] != 0
+        self._place(slots, self.slots[used, 0], self.slots[used, 1])
+        self.slots = slots
 
-    def _place(self, table: np.ndarray, vals: np.ndarray, keys: np.ndarray, buckets: np.ndarray) -> None:
-        mask = len(table) - 1
+    def _place(self, slots: np.ndarray, keys: np.ndarray, buckets: np.ndarray) -> None:
+        mask = len(slots) - 1
         slot = self._slot(keys, mask)
         pending = np.arange(len(keys))
         while len(pending):
-            free = table[slot] == 0
+            free = slots[slot, 0] == 0
             # one winner per free slot; everyone else probes on
             cand = np.flatnonzero(free)
             _, first = np.unique(slot[cand], return_index=True)
             win = cand[first]
-            vals[slot[win]] = buckets[pending[win]]
-            table[slot[win]] = keys[pending[win]]
+            slots[slot[win], 1] = buckets[pending[win]]
+            slots[slot[win], 0] = keys[pending[win]]
             lose = np.ones(len(pending), bool)
             lose[win] = False
             pending, slot = pending[lose], (slot[lose] + np.where(free[lose], 0, 1)) & mask
 
 
-_TABLES: dict[int, _BucketTable] = {}
+_TABLES: dict[tuple[int, int], _BucketTable] = {}
 _TABLES_LOCK = threading.Lock()
 _HASHER_LOCAL = threading.local()
 
-_HEX = np.full(256, 0, np.uint64)
+_HEX_VALUE = np.zeros(256, np.uint64)
 for _i, _c in enumerate(b"0123456789abcdef"):
-    _HEX[_c] = _i
+    _HEX_VALUE[_c] = _i
 
 
 def sha256_mod(grams: pa.Array, buckets: int) -> np.ndarray:
     """``int(sha256(g.encode()).hexdigest(), 16) % buckets`` for every string, vectorised.
 
-    Uses DuckDB's native sha256 (a private in-memory database per thread) and reduces the hex
-    digest modulo ``buckets`` with Horner's rule in numpy.
+    Uses DuckDB's native sha256 (a private in-memory database per thread; no state is shared with
+    any user connection) and reduces the 256-bit digest modulo ``buckets`` with Horner's rule over
+    32-bit words in numpy.
     """
-    import duckdb  # a vectorised sha256 that releases the GIL; no SQL engine state is shared
+    import duckdb  # a vectorised sha256 that releases the GIL
 
+    if not 1 <= buckets <= 1 << 31:
+        raise ValueError(f"buckets must be in 1..2**31; got {buckets}")
     if len(grams) == 0:
         return np.zeros(0, np.int32)
     con = getattr(_HASHER_LOCAL, "con", None)
     if con is None:
-        con = _HASHER_LOCAL.con = duckdb.connect()
+        con = _HASHER_LOCAL.con = duckdb.connect(config={"threads": 1})
     grams_table = pa.table({"g": grams})  # noqa: F841 (read by the query below)
     hexes = con.sql("SELECT sha256(g) AS h FROM grams_table").to_arrow_table().column("h").combine_chunks()
     hexes = hexes.cast(pa.large_string())
-    digits = np.frombuffer(hexes.buffers()[2], np.uint8)[: 64 * len(hexes)].reshape(len(hexes), 64)
-    nib = _HEX[digits]
-    acc = np.zeros(len(hexes), np.uint64)
+    first = int(np.frombuffer(hexes.buffers()[1], np.int64)[hexes.offset])
+    digits = np.frombuffer(hexes.buffers()[2], np.uint8)[first : first + 64 * len(hexes)]
+    nibbles = _HEX_VALUE[digits].reshape(len(hexes), 8, 8)
+    words = np.zeros((len(hexes), 8), np.uint64)
+    for j in range(8):
+        words = (words << np.uint64(4)) | nibbles[:, :, j]
     m = np.uint64(buckets)
-    for j in range(64):
-        acc = (acc * np.uint64(16) + nib[:, j]) % m
+    acc = np.zeros(len(hexes), np.uint64)
+    for j in range(8):
+        acc = ((acc << np.uint64(32)) | words[:, j]) % m
     return acc.astype(np.int32)
 
 
@@ -349,7 +363,6 @@ def ngram_features(texts: pa.Array | pa.ChunkedArray, buckets: int = 10000, ngra
     np.cumsum(sum(per_order), out=offsets[1:])
     pw = _POWERS.get(len(toks.data) + ngrams + 1)[0]
 
-    table = _table(buckets)
     out = np.empty(int(offsets[-1]), np.int32)
     fp, ln = tok_fp, tok_len
     order_base = offsets[:-1].copy()
@@ -364,13 +377,14 @@ def ngram_features(texts: pa.Array | pa.ChunkedArray, buckets: int = 10000, ngra
             first = first[toks.doc[: len(fp)] == toks.doc[k - 1 : k - 1 + len(fp)]]
         doc = toks.doc[first]
         key = _key(fp[first], ln[first])
+        table = _table(buckets, k)
         bucket = table.lookup(key)
         miss = np.flatnonzero(bucket < 0)
         if len(miss):
-            ukeys, pos = np.unique(key[miss], return_index=True)
+            ukeys, pos, inverse = np.unique(key[miss], return_index=True, return_inverse=True)
             ub = sha256_mod(_materialise(toks, first[miss[pos]], k), buckets)
             table.insert(ukeys, ub)
-            bucket[miss] = ub[np.searchsorted(ukeys, key[miss])]
+            bucket[miss] = ub[inverse]
         out[order_base[doc] + (first - tok_start[doc])] = bucket
         order_base += per_order[k - 1]
     return NgramFeatures(out, offsets, ntok, valid)
@@ -382,11 +396,13 @@ def _materialise(toks: _Tokens, first: np.ndarray, k: int) -> pa.Array:
     return cols[0] if k == 1 else pc.binary_join_element_wise(*cols, pa.scalar(" ", pa.large_string()))
 
 
-def _table(buckets: int) -> _BucketTable:
-    table = _TABLES.get(buckets)
+def _table(buckets: int, order: int) -> _BucketTable:
+    """The table of ``order``-grams for ``buckets``: unigrams get their own small, hot table."""
+    key = (buckets, min(order, 2))
+    table = _TABLES.get(key)
     if table is None:
         with _TABLES_LOCK:
-            table = _TABLES.setdefault(buckets, _BucketTable())
+            table = _TABLES.setdefault(key, _BucketTable())
     return table
 
 
