@@ -1,10 +1,10 @@
 """sqlsel: training-data selection as SQL over DuckDB.
 
-    >>> import sqlsel
-    >>> con = sqlsel.connect()          # every sel_ function, macro and the catalog in place
-    >>> con.sql("SELECT sel_ngram_buckets('Alice went', 10000, 2)").fetchone()
-    ([6720, 5816, 114],)
-    >>> con.close()
+>>> import sqlsel
+>>> con = sqlsel.connect()          # every sel_ function, macro and the catalog in place
+>>> con.sql("SELECT sel_ngram_buckets('Alice went', 10000, 2)").fetchone()
+([6720, 5816, 114],)
+>>> con.close()
 """
 
 from __future__ import annotations

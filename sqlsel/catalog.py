@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from sqlsel.duck import run_sql
 from sqlsel.errors import MigrationError
 from sqlsel.resources import sql_files
 
@@ -41,12 +42,13 @@ def pending_migrations(con: duckdb.DuckDBPyConnection) -> list[Migration]:
 
 
 def _applied(con: duckdb.DuckDBPyConnection) -> list[tuple[str, datetime]]:
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'sel_migrations' AND schema_name = current_schema()"
-    ).fetchone()
-    if not exists or not exists[0]:
+    exists = run_sql(
+        con,
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'sel_migrations' AND schema_name = current_schema()",
+    )[0][0]
+    if not exists:
         return []
-    return con.execute("SELECT name, applied_at FROM sel_migrations ORDER BY name").fetchall()
+    return run_sql(con, "SELECT name, applied_at FROM sel_migrations ORDER BY name")
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[Migration]:
@@ -54,35 +56,34 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[Migration]:
     todo = pending_migrations(con)
     if not todo:
         return []
-    con.execute(_TRACKING)
+    run_sql(con, _TRACKING)
     done = []
     for m in todo:
         try:
-            con.execute("BEGIN TRANSACTION")
+            run_sql(con, "BEGIN TRANSACTION")
             for statement in con.extract_statements(m.path.read_text()):
-                con.execute(statement)
-            con.execute("INSERT INTO sel_migrations (name) VALUES (?)", [m.name])
-            con.execute("COMMIT")
+                run_sql(con, statement)
+            run_sql(con, "INSERT INTO sel_migrations (name) VALUES (?)", [m.name])
+            run_sql(con, "COMMIT")
         except duckdb.Error as exc:
-            con.execute("ROLLBACK")
+            run_sql(con, "ROLLBACK")
             raise MigrationError(f"Migration {m.name} failed and was rolled back: {exc}") from exc
         done.append(m)
     return done
 
 
 def list_models(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    rows = con.execute("SELECT name, kind, params, created FROM sel_models ORDER BY name").fetchall()
+    rows = run_sql(con, "SELECT name, kind, params, created FROM sel_models ORDER BY name")
     return [{"name": n, "kind": k, "params": json.loads(p), "created": c} for n, k, p, c in rows]
 
 
 def list_runs(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict[str, Any]]:
-    cur = con.execute(
+    rel = con.sql(
         "SELECT run_id, recipe, status, rows_out, output_path, started, ended, seed, selection_digest, metrics, error "
-        "FROM sel_runs ORDER BY run_id DESC LIMIT ?",
-        [limit],
+        "FROM sel_runs ORDER BY run_id DESC LIMIT $limit",
+        params={"limit": limit},
     )
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return [dict(zip(rel.columns, row)) for row in rel.fetchall()]
 
 
 def record_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> int:
@@ -90,7 +91,5 @@ def record_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> int:
     cols = list(run)
     values = [json.dumps(v, default=str) if isinstance(v, (dict, list)) else v for v in run.values()]
     placeholders = ", ".join("?" for _ in cols)
-    row = con.execute(
-        f"INSERT INTO sel_runs ({', '.join(cols)}) VALUES ({placeholders}) RETURNING run_id", values
-    ).fetchone()
-    return int(row[0]) if row else -1
+    rows = run_sql(con, f"INSERT INTO sel_runs ({', '.join(cols)}) VALUES ({placeholders}) RETURNING run_id", values)
+    return int(rows[0][0])

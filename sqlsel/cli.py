@@ -164,8 +164,13 @@ class _progress_bar:  # noqa: N801 (used as a context manager like a function)
             return None
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.progress = Progress(TextColumn("query"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                                 TimeElapsedColumn(), transient=True)
+        self.progress = Progress(
+            TextColumn("query"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            transient=True,
+        )
         self.progress.start()
         task = self.progress.add_task("query", total=100)
         return lambda pct: self.progress.update(task, completed=pct) if self.progress else None

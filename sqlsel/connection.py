@@ -7,6 +7,7 @@ from typing import Any
 
 import duckdb
 
+from sqlsel.duck import run_sql
 from sqlsel.catalog import migrate
 from sqlsel.functions import register_functions
 from sqlsel.resources import sql_files
@@ -41,5 +42,5 @@ def register(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     migrate(con)
     for path in sql_files("udfs"):
         for statement in con.extract_statements(path.read_text()):
-            con.execute(statement)
+            run_sql(con, statement)
     return con

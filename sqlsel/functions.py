@@ -27,7 +27,15 @@ import pyarrow as pa
 
 from sqlsel.errors import SqlselError
 
-__all__ = ["FunctionSpec", "FunctionContext", "FUNCTIONS", "FAMILIES", "sql_function", "register_functions", "load_families"]
+__all__ = [
+    "FunctionSpec",
+    "FunctionContext",
+    "FUNCTIONS",
+    "FAMILIES",
+    "sql_function",
+    "register_functions",
+    "load_families",
+]
 
 #: Built-in function families, in registration order (``sqlsel/udfs/<family>.py``).
 FAMILIES = ("sampling", "dsir")

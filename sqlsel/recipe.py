@@ -27,6 +27,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from sqlsel.duck import run_sql
 from sqlsel.errors import (
     ParameterError,
     RecipeSyntaxError,
@@ -149,15 +150,14 @@ class Recipe:
         fitted = {str(values[p]) for p in self.fits if p in values}
         missing = sorted(models_needed - fitted)
         if missing:
-            have = [r[0] for r in con.execute("SELECT name FROM sel_models").fetchall()]
+            have = [r[0] for r in run_sql(con, "SELECT name FROM sel_models")]
             absent = [m for m in missing if m not in have]
             if absent:
                 raise UnknownModelError(absent[0], have, "Fit it first, or pass --db with the catalog that holds it.")
 
 
 def _is_macro(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [name]).fetchone()
-    return bool(row and row[0])
+    return bool(run_sql(con, "SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [name])[0][0])
 
 
 def _literal(node: exp.Expression, values: Mapping[str, Any]) -> str | None:
@@ -189,7 +189,12 @@ def _syntax_error(message: str, text: str, source: str) -> RecipeSyntaxError:
     lines = text.splitlines()
     if 0 < line <= len(lines) and snippet.startswith("...") and snippet[3:20] in lines[line - 1]:
         column += lines[line - 1].index(snippet[3:20]) - 3
-    return RecipeSyntaxError(f"{first}\n  {lines[line - 1] if 0 < line <= len(lines) else snippet}\n  {' ' * (column - 1)}^", source, line, column)
+    return RecipeSyntaxError(
+        f"{first}\n  {lines[line - 1] if 0 < line <= len(lines) else snippet}\n  {' ' * (column - 1)}^",
+        source,
+        line,
+        column,
+    )
 
 
 def parse_recipe(text: str, name: str, path: Path) -> Recipe:

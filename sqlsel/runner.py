@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from sqlsel.duck import run_sql
 from sqlsel.catalog import record_run
 from sqlsel.connection import connect
 from sqlsel.errors import InputError, OutputError, SqlselError
@@ -80,7 +81,7 @@ def run_recipe(
         if threads is not None:
             if threads < 1:
                 raise SqlselError(f"--threads must be at least 1; got {threads}")
-            con.execute(f"SET threads = {int(threads)}")
+            run_sql(con, f"SET threads = {int(threads)}")
         return _run(con, recipe, values, out_path, out_format, on_progress)
     finally:
         if own:
@@ -93,7 +94,9 @@ def _output(out: str | Path | None) -> tuple[Path | None, str | None]:
     path = Path(out)
     fmt = OUTPUT_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise OutputError(f"Cannot write {str(path)!r}: the output extension must be one of {', '.join(OUTPUT_FORMATS)}.")
+        raise OutputError(
+            f"Cannot write {str(path)!r}: the output extension must be one of {', '.join(OUTPUT_FORMATS)}."
+        )
     if not path.parent.exists():
         raise OutputError(f"Cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist.")
     return path, fmt
@@ -117,7 +120,9 @@ def _run(
     record: dict[str, Any] = {
         "recipe": recipe.name if recipe.path.parent.name == "sql" else str(recipe.path),
         "query_hash": recipe.text_hash,
-        "params": {k: (v if isinstance(v, (int, float, str, bool)) or v is None else repr(v)) for k, v in values.items()},
+        "params": {
+            k: (v if isinstance(v, (int, float, str, bool)) or v is None else repr(v)) for k, v in values.items()
+        },
         "seed": values.get("seed") if isinstance(values.get("seed"), int) else None,
         "sqlsel_version": _version(),
         "duckdb_version": duckdb.__version__,
@@ -137,23 +142,25 @@ def _run(
                 _execute(con, statement.query, statement.named_parameters, scalar)
             last = statements[-1]
             if last.type != duckdb.StatementType.SELECT:
-                raise SqlselError(f"The last statement of recipe {recipe.name} must be a SELECT (its rows are the output).")
+                raise SqlselError(
+                    f"The last statement of recipe {recipe.name} must be a SELECT (its rows are the output)."
+                )
             body = last.query.strip().rstrip(";")
             _execute(con, f"CREATE OR REPLACE TEMP TABLE {RESULT_TABLE} AS {body}\n", last.named_parameters, scalar)
-        rows_out = con.execute(f"SELECT count(*) FROM {RESULT_TABLE}").fetchone()[0]
+        rows_out = run_sql(con, f"SELECT count(*) FROM {RESULT_TABLE}")[0][0]
         digest = _digest(con)
         metrics = {}
         for name, sql in recipe.metrics.items():
             params = {k: scalar[k] for k in re.findall(r"\$(\w+)", sql) if k in scalar}
-            metrics[name] = con.execute(sql, params).fetchone()[0]
+            metrics[name] = run_sql(con, sql, params)[0][0]
         table = None
         if out_path is not None:
             tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
-            con.execute(f"COPY {RESULT_TABLE} TO '{_quote(tmp)}' (FORMAT {out_format})")
+            run_sql(con, f"COPY {RESULT_TABLE} TO '{_quote(tmp)}' (FORMAT {out_format})")
             os.replace(tmp, out_path)
             tmp = None
         else:
-            table = con.execute(f"SELECT * FROM {RESULT_TABLE}").to_arrow_table()
+            table = con.sql(f"SELECT * FROM {RESULT_TABLE}").to_arrow_table()
         record.update(
             output_path=str(out_path) if out_path else None,
             rows_out=rows_out,
@@ -163,8 +170,18 @@ def _run(
             ended=datetime.now(),
         )
         run_id = record_run(con, record)
-        return RunResult(run_id, recipe.name, "ok", rows_out, record["output_path"], digest, metrics, values,
-                         time.perf_counter() - t0, table)
+        return RunResult(
+            run_id,
+            recipe.name,
+            "ok",
+            rows_out,
+            record["output_path"],
+            digest,
+            metrics,
+            values,
+            time.perf_counter() - t0,
+            table,
+        )
     except BaseException as exc:
         _rollback(con)
         if tmp is not None and tmp.exists():
@@ -179,16 +196,16 @@ def _run(
             raise
         raise error from None
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {RESULT_TABLE}")
+        run_sql(con, f"DROP TABLE IF EXISTS {RESULT_TABLE}")
         for v in views:
-            con.execute(f'DROP VIEW IF EXISTS "{v}"')
+            run_sql(con, f'DROP VIEW IF EXISTS "{v}"')
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, names: set[str], scalar: dict[str, Any]) -> None:
     missing = [n for n in names if n not in scalar]
     if missing:
         raise SqlselError(f"The recipe uses ${missing[0]} but declares no parameter of that name.")
-    con.execute(sql, {n: scalar[n] for n in names})
+    run_sql(con, sql, {n: scalar[n] for n in names})
 
 
 def _register_input(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> list[dict[str, Any]]:
@@ -198,7 +215,7 @@ def _register_input(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> li
         return [{"relation": name}]
     if isinstance(value, (pa.Table, pa.RecordBatchReader)):
         con.register(f"_sel_input_{name}", value)
-        con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM _sel_input_{name}')
+        run_sql(con, f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM _sel_input_{name}')
         return [{"arrow": name, "rows": getattr(value, "num_rows", None)}]
     pattern = str(value)
     files = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else ([pattern] if os.path.isfile(pattern) else [])
@@ -207,9 +224,7 @@ def _register_input(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> li
         raise InputError(f"{what}: {pattern!r} (parameter {name}). Pass an existing Parquet or JSONL path or glob.")
     kinds = {_READERS.get(Path(f).suffix.lower()) for f in files}
     if None in kinds or len(kinds) != 1:
-        raise InputError(
-            f"Parameter {name}: files must all be one of {', '.join(sorted(_READERS))}; got {pattern!r}."
-        )
+        raise InputError(f"Parameter {name}: files must all be one of {', '.join(sorted(_READERS))}; got {pattern!r}.")
     kind = kinds.pop()
     if kind == "parquet":
         rel = con.read_parquet(files)
@@ -222,13 +237,12 @@ def _register_input(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> li
 
 
 def _digest(con: duckdb.DuckDBPyConnection) -> str | None:
-    cols = [r[0] for r in con.execute(f"DESCRIBE {RESULT_TABLE}").fetchall()]
+    cols = [r[0] for r in run_sql(con, f"DESCRIBE {RESULT_TABLE}")]
     if "id" not in cols:
         return None
-    row = con.execute(
-        f"SELECT sha256(coalesce(string_agg(id::VARCHAR, ',' ORDER BY id), '')) FROM {RESULT_TABLE}"
-    ).fetchone()
-    return row[0] if row else None
+    return run_sql(con, f"SELECT sha256(coalesce(string_agg(id::VARCHAR, ',' ORDER BY id), '')) FROM {RESULT_TABLE}")[
+        0
+    ][0]
 
 
 def _quote(path: Path) -> str:
@@ -237,7 +251,7 @@ def _quote(path: Path) -> str:
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
     try:
-        con.execute("ROLLBACK")
+        run_sql(con, "ROLLBACK")
     except duckdb.Error:
         pass  # no transaction was open
 

@@ -28,9 +28,11 @@ def execute(con: duckdb.DuckDBPyConnection, script: str) -> None:
         try:
             cur = con.execute(statement)
             if cur.description is None:
+                cur.fetchall()
                 continue
             columns = [d[0] for d in cur.description]
             rows = cur.fetchmany(MAX_ROWS + 1)
+            cur.abort() if len(rows) > MAX_ROWS and hasattr(cur, "abort") else cur.fetchall()
             shown = [dict(zip(columns, r)) for r in rows[:MAX_ROWS]]
             print_table(columns, shown, MAX_ROWS + 1 if len(rows) > MAX_ROWS else len(rows))
         except (duckdb.Error, SqlselError) as exc:
@@ -48,8 +50,11 @@ def dot_command(con: duckdb.DuckDBPyConnection, line: str) -> bool:
         for spec in sorted(load_families().values(), key=lambda s: s.name):
             print(f"{spec.signature}\n    {spec.summary}")
     elif cmd == ".tables":
-        execute(con, "SELECT schema_name, table_name, 'table' AS kind FROM duckdb_tables() "
-                     "UNION ALL SELECT schema_name, view_name, 'view' FROM duckdb_views() WHERE NOT internal ORDER BY 2;")
+        execute(
+            con,
+            "SELECT schema_name, table_name, 'table' AS kind FROM duckdb_tables() "
+            "UNION ALL SELECT schema_name, view_name, 'view' FROM duckdb_views() WHERE NOT internal ORDER BY 2;",
+        )
     else:
         print(HELP)
     return True

@@ -42,7 +42,9 @@ def load_dsir_model(ctx: FunctionContext, name: str) -> DsirModel:
     rows = ctx.query("SELECT model_id, kind, params FROM sel_models WHERE name = ?", [name])
     if not rows or rows[0][1] != "dsir":
         known = [r[0] for r in ctx.query("SELECT name FROM sel_models WHERE kind = 'dsir' ORDER BY name")]
-        raise UnknownModelError(name, known, "Fit one with the dsir_select recipe (see `sqlsel run dsir_select --help`).")
+        raise UnknownModelError(
+            name, known, "Fit one with the dsir_select recipe (see `sqlsel run dsir_select --help`)."
+        )
     model_id, _, params = rows[0]
     cached = ctx.cache.get(("dsir", model_id))
     if cached is not None:
@@ -57,7 +59,9 @@ def load_dsir_model(ctx: FunctionContext, name: str) -> DsirModel:
     ratio[idx] = tbl.column("log_ratio").to_numpy()
     target[idx] = tbl.column("target_count").to_numpy()
     raw[idx] = tbl.column("raw_count").to_numpy()
-    model = DsirModel(name, model_id, b, int(params["ngrams"]), bool(params.get("normalize", False)), ratio, target, raw)
+    model = DsirModel(
+        name, model_id, b, int(params["ngrams"]), bool(params.get("normalize", False)), ratio, target, raw
+    )
     ctx.cache[("dsir", model_id)] = model
     return model
 

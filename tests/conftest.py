@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import sqlsel
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture
+def con():
+    """A fresh in-memory connection with every sqlsel function and the catalog."""
+    connection = sqlsel.connect()
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def examples() -> Path:
+    return EXAMPLES
+
+
+@pytest.fixture
+def write_jsonl(tmp_path):
+    """Write rows (dicts) to a JSONL file under tmp_path and return its path."""
+
+    def write(name: str, rows: list[dict]) -> Path:
+        path = tmp_path / name
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def small_task(write_jsonl):
+    """A tiny pool (code vs prose) and a prose target, as JSONL files."""
+    prose = [f"The cat number {i} sat on the warm mat and purred at the window." for i in range(30)]
+    code = [f"def f{i}(x):\n    return x * {i} + sum(range({i}))" for i in range(30)]
+    pool = [{"id": i, "text": t} for i, t in enumerate(prose + code)]
+    target = [{"text": f"A cat sat on a mat, and another cat purred {i} times."} for i in range(10)]
+    return write_jsonl("pool.jsonl", pool), write_jsonl("target.jsonl", target)

@@ -1,0 +1,68 @@
+"""Hashed n-gram features: golden values from the reference's tests and its own featurizer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sqlsel.kernels.ngrams import ngram_features, sha256_mod, token_counts
+
+data_selection = pytest.importorskip("data_selection.hashed_ngram_dsir")
+
+EDGE_CASES = [
+    "Alice went to the store",
+    "",
+    "   ",
+    "İstanbul ΣΑΣ όσος café naïve straße",  # Python's full lowercasing (İ, final sigma)
+    "\x1c\x1dfoo\u00a0bar\u2028baz...!!?",  # Unicode whitespace
+    "x" * 5000 + " end",
+    "a_b c1 2d __init__ ->= ===",
+    "日本語のテキスト、句読点。",
+    "emoji 🙂🙂 and \u0301combining",
+]
+
+
+def counts(f, i, buckets):
+    return np.bincount(f.buckets[f.offsets[i] : f.offsets[i + 1]], minlength=buckets)
+
+
+def test_golden_hash_buckets():
+    assert sha256_mod(pa.array(["alice", "alice went"]), 10000).tolist() == [6720, 114]
+
+
+def test_golden_feature_count():
+    f = ngram_features(pa.array(["Alice went to the store"]), 10000, 2)
+    assert len(f.buckets) == 9  # 5 unigrams + 4 bigrams
+
+
+@pytest.mark.parametrize("ngrams,buckets", [(1, 997), (2, 10000), (3, 50)])
+def test_matches_reference_featurizer(ngrams, buckets):
+    f = ngram_features(pa.array(EDGE_CASES), buckets, ngrams)
+    for i, text in enumerate(EDGE_CASES):
+        expected = data_selection.get_ngram_counts(text, n=ngrams, num_buckets=buckets)
+        assert np.array_equal(counts(f, i, buckets), expected), text
+
+
+def test_null_text_has_no_features():
+    f = ngram_features(pa.array(["a b", None, "c"]), 100, 2)
+    assert f.valid.tolist() == [True, False, True]
+    assert np.diff(f.offsets).tolist() == [3, 0, 1]
+
+
+def test_token_counts_match_wordpunct():
+    assert token_counts(pa.array(["Hello, world!", "", None])).tolist() == [4, 0, 0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(max_size=60), min_size=1, max_size=12), st.integers(0, 12))
+def test_features_do_not_depend_on_batch_split(texts, cut):
+    cut = min(cut, len(texts))
+    whole = ngram_features(pa.array(texts), 101, 2)
+    parts = [ngram_features(pa.array(texts[:cut]), 101, 2), ngram_features(pa.array(texts[cut:]), 101, 2)]
+    joined = np.concatenate([p.buckets for p in parts])
+    assert np.array_equal(whole.buckets, joined)
+    for i, text in enumerate(texts):
+        assert np.array_equal(counts(whole, i, 101), data_selection.get_ngram_counts(text, n=2, num_buckets=101))
