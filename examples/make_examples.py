@@ -47,7 +47,11 @@ def collect(paths, source):
 
 def main() -> None:
     rng = random.Random(0)
-    tutorial = list(collect(list((DOCS / "tutorial").glob("*.rst.txt")) + list((DOCS / "howto").glob("*.rst.txt")), "python_tutorial"))
+    tutorial = list(
+        collect(
+            list((DOCS / "tutorial").glob("*.rst.txt")) + list((DOCS / "howto").glob("*.rst.txt")), "python_tutorial"
+        )
+    )
     library = list(collect((DOCS / "library").glob("*.rst.txt"), "python_docs"))
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     code = list(collect([p for p in stdlib.glob("*.py")], "python_code"))

@@ -83,7 +83,7 @@ def list_runs(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict[str,
         "FROM sel_runs ORDER BY run_id DESC LIMIT $limit",
         params={"limit": limit},
     )
-    return [dict(zip(rel.columns, row)) for row in rel.fetchall()]
+    return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
 
 def record_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> int:

@@ -101,7 +101,8 @@ def functions(markdown: bool) -> None:
     if markdown:
         click.echo("| function | description |\n|---|---|")
         for s in specs:
-            click.echo(f"| `{s.signature}` | {s.summary} |")
+            summary = s.summary.replace("|", r"\|")
+            click.echo(f"| `{s.signature}` | {summary} |")
         return
     for s in specs:
         click.echo(f"{s.signature}\n    {s.summary}")
@@ -129,7 +130,8 @@ def runs(db: Path, limit: int) -> None:
 @click.option("--list", "list_only", is_flag=True, help="Only list migrations and whether they are applied.")
 def migrate(db: Path, list_only: bool) -> None:
     """Apply pending catalog migrations (each in one transaction)."""
-    from sqlsel.catalog import migrate as apply, migrations
+    from sqlsel.catalog import migrate as apply
+    from sqlsel.catalog import migrations
 
     con = duckdb.connect(str(db))
     try:

@@ -7,8 +7,8 @@ from typing import Any
 
 import duckdb
 
-from sqlsel.duck import run_sql
 from sqlsel.catalog import migrate
+from sqlsel.duck import run_sql
 from sqlsel.functions import register_functions
 from sqlsel.resources import sql_files
 

@@ -26,9 +26,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from sqlsel.duck import run_sql
 from sqlsel.catalog import record_run
 from sqlsel.connection import connect
+from sqlsel.duck import run_sql
 from sqlsel.errors import InputError, OutputError, SqlselError
 from sqlsel.recipe import Recipe, load_recipe
 

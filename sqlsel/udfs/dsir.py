@@ -173,7 +173,7 @@ def sel_dsir_weight_features(ctx: FunctionContext, features: pa.Array, model: pa
 )
 def sel_dsir_kl_reduction(ctx: FunctionContext, model: pa.Array, buckets: pa.Array, counts: pa.Array) -> pa.Array:
     out = []
-    for name, bl, cl in zip(model.to_pylist(), buckets.to_pylist(), counts.to_pylist()):
+    for name, bl, cl in zip(model.to_pylist(), buckets.to_pylist(), counts.to_pylist(), strict=True):
         m = load_dsir_model(ctx, name)
         selected = np.zeros(m.buckets, np.int64)
         if bl:

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from sqlsel.cli import cli
+
+
+def invoke(*args, input=None):
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def test_run_writes_output_and_records(tmp_path, examples):
+    out, db = tmp_path / "picked.parquet", tmp_path / "cat.duckdb"
+    res = invoke(
+        "run",
+        "dsir_select",
+        "-p",
+        f"pool={examples / 'pool.parquet'}",
+        "-p",
+        f"target={examples / 'target.jsonl'}",
+        "-p",
+        "k=20",
+        "--out",
+        str(out),
+        "--db",
+        str(db),
+        "--threads",
+        "1",
+    )
+    assert res.exit_code == 0, res.output
+    assert out.exists() and "20 rows" in res.output
+    assert "dsir_select" in invoke("runs", "--db", str(db)).output
+
+
+def test_errors_exit_non_zero_without_traceback(tmp_path):
+    res = invoke(
+        "run",
+        "dsir_select",
+        "-p",
+        "pool=/no/such.parquet",
+        "-p",
+        "target=x",
+        "-p",
+        "k=1",
+        "--db",
+        str(tmp_path / "c.duckdb"),
+    )
+    assert res.exit_code == 1
+    assert "No such file: '/no/such.parquet'" in res.output and "Traceback" not in res.output
+
+
+def test_unknown_recipe_suggests(tmp_path):
+    res = invoke("run", "dsir_selct", "--db", str(tmp_path / "c.duckdb"))
+    assert res.exit_code == 1 and "Did you mean 'dsir_select'" in res.output
+
+
+def test_bad_param_syntax():
+    res = CliRunner().invoke(cli, ["run", "dsir_select", "-p", "k"])
+    assert res.exit_code == 2 and "NAME=VALUE" in res.output
+
+
+def test_functions_lists_signatures():
+    out = invoke("functions").output
+    assert "sel_dsir_weight(text VARCHAR, model VARCHAR) -> DOUBLE" in out
+
+
+def test_migrate_list(tmp_path):
+    db = str(tmp_path / "c.duckdb")
+    assert "0001_catalog: pending" in invoke("migrate", "--list", "--db", db).output
+    assert "applied 0001_catalog" in invoke("migrate", "--db", db).output
+
+
+def test_shell_runs_a_script_from_stdin(tmp_path):
+    res = invoke("shell", "--db", str(tmp_path / "c.duckdb"), input="SELECT sel_token_count('a b c') AS n;\n")
+    assert res.exit_code == 0 and "3" in res.output
+
+
+def test_describe_lists_parameters():
+    assert "k (BIGINT, required)" in invoke("run", "dsir_select", "--describe").output

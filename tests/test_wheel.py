@@ -1,0 +1,60 @@
+"""The wheel carries udfs/, sql/ and migrations/: build it, install it fresh, run a recipe elsewhere."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from tests.conftest import EXAMPLES, ROOT
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)], check=True)
+    return next(out.glob("sqlsel-*.whl"))
+
+
+def test_wheel_ships_the_sql(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    for required in (
+        "sqlsel/_sql/sql/dsir_select.sql",
+        "sqlsel/_sql/udfs/dsir.sql",
+        "sqlsel/_sql/migrations/0001_catalog.sql",
+        "sqlsel/py.typed",
+    ):
+        assert required in names
+
+
+def test_installed_wheel_runs_a_recipe_from_another_directory(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = venv / "bin" / "pip"
+    subprocess.run([str(pip), "install", "-q", str(wheel)], check=True, timeout=900)
+    workdir = tmp_path / "elsewhere"
+    workdir.mkdir()
+    res = subprocess.run(
+        [
+            str(venv / "bin" / "sqlsel"),
+            "run",
+            "dsir_select",
+            "-p",
+            f"pool={EXAMPLES / 'pool.parquet'}",
+            "-p",
+            f"target={EXAMPLES / 'target.jsonl'}",
+            "-p",
+            "k=10",
+            "--out",
+            "picked.jsonl",
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    assert len((workdir / "picked.jsonl").read_text().splitlines()) == 10
+    assert (workdir / "sqlsel.duckdb").exists()
