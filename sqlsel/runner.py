@@ -53,6 +53,7 @@ class RunResult:
     params: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float = 0.0
     table: pa.Table | None = None  # the selected rows, when no output path was given
+    timings: list[tuple[str, float]] = field(default_factory=list)  # (statement's first line, seconds)
 
 
 def run_recipe(
@@ -130,6 +131,7 @@ def _run(
         "started": started,
     }
     tmp: Path | None = None
+    timings: list[tuple[str, float]] = []
     try:
         for p in recipe.params.values():
             if p.is_table:
@@ -137,16 +139,15 @@ def _run(
                 views.append(p.name)
         recipe.check(con, values)
         scalar = {k: v for k, v in values.items() if not recipe.params[k].is_table}
+        last = statements[-1]
+        if last.type != duckdb.StatementType.SELECT:
+            raise SqlselError(f"The last statement of recipe {recipe.name} must be a SELECT (its rows are the output).")
+        body = last.query.strip().rstrip(";")
         with _Progress(con, on_progress):
             for statement in statements[:-1]:
-                _execute(con, statement.query, statement.named_parameters, scalar)
-            last = statements[-1]
-            if last.type != duckdb.StatementType.SELECT:
-                raise SqlselError(
-                    f"The last statement of recipe {recipe.name} must be a SELECT (its rows are the output)."
-                )
-            body = last.query.strip().rstrip(";")
-            _execute(con, f"CREATE OR REPLACE TEMP TABLE {RESULT_TABLE} AS {body}\n", last.named_parameters, scalar)
+                timings.append(_execute(con, statement.query, statement.named_parameters, scalar))
+            result_sql = f"CREATE OR REPLACE TEMP TABLE {RESULT_TABLE} AS {body}\n"
+            timings.append(_execute(con, result_sql, last.named_parameters, scalar))
         rows_out = run_sql(con, f"SELECT count(*) FROM {RESULT_TABLE}")[0][0]
         digest = _digest(con)
         metrics = {}
@@ -181,6 +182,7 @@ def _run(
             values,
             time.perf_counter() - t0,
             table,
+            timings,
         )
     except BaseException as exc:
         _rollback(con)
@@ -201,11 +203,15 @@ def _run(
             run_sql(con, f'DROP VIEW IF EXISTS "{v}"')
 
 
-def _execute(con: duckdb.DuckDBPyConnection, sql: str, names: set[str], scalar: dict[str, Any]) -> None:
+def _execute(con: duckdb.DuckDBPyConnection, sql: str, names: set[str], scalar: dict[str, Any]) -> tuple[str, float]:
+    """Run one statement with the parameters it names; returns its first SQL line and duration."""
     missing = [n for n in names if n not in scalar]
     if missing:
         raise SqlselError(f"The recipe uses ${missing[0]} but declares no parameter of that name.")
+    t0 = time.perf_counter()
     run_sql(con, sql, {n: scalar[n] for n in names})
+    first = next((ln.strip() for ln in sql.splitlines() if ln.strip() and not ln.strip().startswith("--")), "")
+    return first, time.perf_counter() - t0
 
 
 def _register_input(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> list[dict[str, Any]]:

@@ -4,12 +4,14 @@ A document's features are the buckets of its n-grams: the text is lowercased, sp
 tokens (``\\w+|[^\\w\\s]+``), and every unigram and every space-joined n-gram up to ``ngrams`` is
 hashed with ``int(sha256(gram).hexdigest(), 16) % buckets``.
 
-The reference does this one Python call per n-gram. Here a batch of documents is tokenized with
-numpy (ASCII rows) or Python's own ``re`` (other rows, so Unicode semantics are Python's), every
-n-gram gets a 64-bit fingerprint computed from its bytes without building the string, and buckets
-come from a process-wide fingerprint → bucket table. Only n-grams never seen before are
-materialised and hashed with sha256 (DuckDB's native, vectorised implementation). The bucket of a
-gram is the same whatever batch it arrives in, so features never depend on batch boundaries.
+The reference does this one Python call per n-gram. Here a batch of documents is tokenized in one
+compiled pass (ASCII rows) or with Python's own ``str.lower`` and ``re`` character classes (other
+rows, so Unicode semantics are Python's); every n-gram gets a 64-bit fingerprint computed from its
+tokens' bytes without building the string, and its bucket comes from a process-wide fingerprint →
+bucket table. Only n-grams never seen before are materialised and hashed with sha256 (DuckDB's
+native implementation). The bucket of a gram is the same in whatever batch it arrives, so
+features never depend on batch boundaries. (Two distinct grams sharing a 64-bit fingerprint and
+length would share a bucket: about one chance in 10**6 for a 10-million-gram vocabulary.)
 
 Example:
     >>> import pyarrow as pa
@@ -30,6 +32,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sqlsel.kernels import _compiled
+
 __all__ = ["NgramFeatures", "ngram_features", "sha256_mod", "token_counts", "WORDPUNCT"]
 
 #: The reference tokenizer's pattern (nltk ``WordPunctTokenizer``).
@@ -43,8 +47,6 @@ _ASCII_CLASS = np.array(
 )
 
 _P = np.uint64((0x100000001B3 * 0x9E3779B1 | 1) % 2**64)  # odd base of the polynomial fingerprint (mod 2**64)
-_P_INV = np.uint64(pow(int(_P), -1, 2**64))
-_LEN_MIX = np.uint64(0x9E3779B97F4A7C15)
 _SPACE = np.uint64(ord(" "))
 
 
@@ -108,11 +110,7 @@ def _ascii_tokens(texts: pa.Array, rows: np.ndarray) -> _Tokens:
     offsets = np.frombuffer(low.buffers()[1], dtype=np.int64)[low.offset : low.offset + n + 1]
     buf = low.buffers()[2]
     data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.zeros(0, np.uint8)
-    base, end = int(offsets[0]), int(offsets[-1])
-    data, offsets = data[base:end], offsets - base
-    if len(data) == 0:
-        return _Tokens.empty()
-    starts, ends, doc = _runs(_ASCII_CLASS[data], offsets)
+    starts, ends, doc = _compiled.ascii_tokens(data, offsets, _ASCII_CLASS)
     return _Tokens(data, starts, ends, rows[doc].astype(np.int64))
 
 
@@ -177,128 +175,45 @@ def _tokenize(texts: pa.Array) -> tuple[_Tokens, np.ndarray]:
     return toks, valid
 
 
-class _Powers:
-    """Cached powers of the fingerprint base and of its inverse, grown on demand."""
-
-    def __init__(self) -> None:
-        self.pw = np.ones(1, np.uint64)
-        self.inv = np.ones(1, np.uint64)
-        self.lock = threading.Lock()
-
-    def get(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        pw, inv = self.pw, self.inv
-        if len(pw) > n:
-            return pw, inv
-        with self.lock:
-            size = max(n + 1, 2 * len(self.pw))
-            with np.errstate(over="ignore"):
-                pw = np.cumprod(np.full(size, _P, np.uint64))
-                inv = np.cumprod(np.full(size, _P_INV, np.uint64))
-            self.pw = np.concatenate([[np.uint64(1)], pw[:-1]])
-            self.inv = np.concatenate([[np.uint64(1)], inv[:-1]])
-            return self.pw, self.inv
-
-
-_POWERS = _Powers()
-
-
-def _token_fingerprints(t: _Tokens) -> tuple[np.ndarray, np.ndarray]:
-    """Polynomial fingerprint ``sum(b[k] * P**k)`` (mod 2**64) of every token, and its length."""
-    pw, inv = _POWERS.get(len(t.data) + 1)
-    with np.errstate(over="ignore"):
-        prefix = np.zeros(len(t.data) + 1, np.uint64)
-        np.cumsum(t.data.astype(np.uint64) * pw[: len(t.data)], out=prefix[1:])
-        fp = (prefix[t.ends] - prefix[t.starts]) * inv[t.starts]
-    return fp, (t.ends - t.starts).astype(np.int64)
-
-
-def _key(fp: np.ndarray, length: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        key = fp + length.astype(np.uint64) * _LEN_MIX
-    key[key == 0] = 1  # 0 marks an empty slot in the table
-    return key
-
-
 class _BucketTable:
-    """Open-addressing hash table fingerprint → bucket, shared by every batch of a process.
+    """Open-addressing table gram fingerprint → bucket, shared by every batch of a process.
 
-    Each slot is a row ``(key, bucket)`` so a lookup touches one cache line; key 0 marks an
-    empty slot. Lookups take no lock; inserts write the bucket before the key, under a lock.
+    Rows are ``(key, bucket + 1)``; key 0 marks an empty slot and a 0 bucket reads as "absent",
+    so lookups need no lock while an insert (under the lock) is writing. Grows at half full.
     """
 
-    MAX_ENTRIES = 1 << 26  # ~2 GB at most; past it, unseen grams are hashed but not remembered
+    MAX_ENTRIES = 1 << 26  # ~2 GB of table at most; past it, unseen grams are hashed, not remembered
 
-    def __init__(self) -> None:
-        self.slots = np.zeros((1 << 16, 2), np.uint64)
+    def __init__(self, bits: int = 18) -> None:
+        # (slots, shift) swapped as one reference, so a reader never pairs a table with a wrong shift
+        self.state = (np.zeros((1 << bits, 2), np.uint64), np.uint64(64 - bits))
         self.count = 0
         self.lock = threading.Lock()
 
-    @staticmethod
-    def _slot(keys: np.ndarray, mask: int) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            return ((keys * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)).astype(np.int64) & mask
-
-    def lookup(self, keys: np.ndarray) -> np.ndarray:
-        """Bucket of every key, -1 where unknown."""
-        rows_of = self.slots.view(np.complex128).ravel()  # 16-byte rows: one fast gather per probe
-        mask = len(rows_of) - 1
-        slot = self._slot(keys, mask)
-        rows = rows_of.take(slot).view(np.uint64).reshape(-1, 2)
-        hit = rows[:, 0] == keys
-        out = np.where(hit, rows[:, 1].astype(np.int64), -1)
-        pending = np.flatnonzero(~hit & (rows[:, 0] != 0))
-        while len(pending):
-            slot_p = (slot[pending] + 1) & mask
-            slot[pending] = slot_p
-            rows = rows_of.take(slot_p).view(np.uint64).reshape(-1, 2)
-            hit = rows[:, 0] == keys[pending]
-            out[pending[hit]] = rows[hit, 1].astype(np.int64)
-            pending = pending[~hit & (rows[:, 0] != 0)]
-        return out
+    def snapshot(self) -> tuple[np.ndarray, np.uint64]:
+        """The slots and shift to read (no lock: see the class docstring)."""
+        return self.state
 
     def insert(self, keys: np.ndarray, buckets: np.ndarray) -> None:
-        """Remember unique ``keys`` (not yet in the table)."""
         with self.lock:
             if self.count + len(keys) > self.MAX_ENTRIES:
                 return
-            if 2 * (self.count + len(keys)) > len(self.slots):
-                self._grow(self.count + len(keys))
-            self._place(self.slots, keys, buckets)
+            slots, shift = self.state
+            if 2 * (self.count + len(keys)) > len(slots):
+                bits = len(slots).bit_length() - 1
+                while (1 << bits) < 2 * (self.count + len(keys)):
+                    bits += 1
+                grown = np.zeros((1 << bits, 2), np.uint64)
+                used = slots[:, 0] != 0
+                _compiled.place(grown, np.uint64(64 - bits), slots[used, 0], slots[used, 1].astype(np.int64) - 1)
+                self.state = slots, shift = grown, np.uint64(64 - bits)
+            _compiled.place(slots, shift, keys, buckets.astype(np.int64))
             self.count += len(keys)
 
-    def _grow(self, at_least: int) -> None:
-        size = len(self.slots)
-        while size < 2 * at_least:
-            size *= 2
-        slots = np.zeros((size, 2), np.uint64)
-        used = self.slots[:, 0] != 0
-        self._place(slots, self.slots[used, 0], self.slots[used, 1])
-        self.slots = slots
 
-    def _place(self, slots: np.ndarray, keys: np.ndarray, buckets: np.ndarray) -> None:
-        mask = len(slots) - 1
-        slot = self._slot(keys, mask)
-        pending = np.arange(len(keys))
-        while len(pending):
-            free = slots[slot, 0] == 0
-            # one winner per free slot; everyone else probes on
-            cand = np.flatnonzero(free)
-            _, first = np.unique(slot[cand], return_index=True)
-            win = cand[first]
-            slots[slot[win], 1] = buckets[pending[win]]
-            slots[slot[win], 0] = keys[pending[win]]
-            lose = np.ones(len(pending), bool)
-            lose[win] = False
-            pending, slot = pending[lose], (slot[lose] + np.where(free[lose], 0, 1)) & mask
-
-
-_TABLES: dict[tuple[int, int], _BucketTable] = {}
+_TABLES: dict[int, _BucketTable] = {}
 _TABLES_LOCK = threading.Lock()
 _HASHER_LOCAL = threading.local()
-
-_HEX_VALUE = np.zeros(256, np.uint64)
-for _i, _c in enumerate(b"0123456789abcdef"):
-    _HEX_VALUE[_c] = _i
 
 
 def sha256_mod(grams: pa.Array, buckets: int) -> np.ndarray:
@@ -322,24 +237,7 @@ def sha256_mod(grams: pa.Array, buckets: int) -> np.ndarray:
     hexes = hexes.cast(pa.large_string())
     first = int(np.frombuffer(hexes.buffers()[1], np.int64)[hexes.offset])
     digits = np.frombuffer(hexes.buffers()[2], np.uint8)[first : first + 64 * len(hexes)]
-    nibbles = _HEX_VALUE[digits].reshape(len(hexes), 8, 8)
-    words = np.zeros((len(hexes), 8), np.uint64)
-    for j in range(8):
-        words = (words << np.uint64(4)) | nibbles[:, :, j]
-    m = np.uint64(buckets)
-    acc = np.zeros(len(hexes), np.uint64)
-    for j in range(8):
-        acc = ((acc << np.uint64(32)) | words[:, j]) % m
-    return acc.astype(np.int32)
-
-
-def _gather_strings(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    lengths = ends - starts
-    offsets = np.zeros(len(starts) + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    idx = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
-    body = data[idx]
-    return pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(offsets), pa.py_buffer(body))
+    return _compiled.hex_digest_mod(digits, buckets).astype(np.int32)
 
 
 def ngram_features(texts: pa.Array | pa.ChunkedArray, buckets: int = 10000, ngrams: int = 2) -> NgramFeatures:
@@ -350,59 +248,46 @@ def ngram_features(texts: pa.Array | pa.ChunkedArray, buckets: int = 10000, ngra
         texts = texts.cast(pa.large_string())
     n = len(texts)
     toks, valid = _tokenize(texts)
-    tok_fp, tok_len = _token_fingerprints(toks)
     ntok = np.bincount(toks.doc, minlength=n).astype(np.int64)
-    # first token of every document (a document's tokens are contiguous)
-    tok_start = np.zeros(n, np.int64)
+    tok_start = np.zeros(n, np.int64)  # index of each document's first token (ASCII rows come first)
     if len(toks.doc):
-        change = np.flatnonzero(toks.doc[1:] != toks.doc[:-1]) + 1
-        firsts = np.concatenate([[0], change])
+        firsts = np.concatenate([[0], np.flatnonzero(toks.doc[1:] != toks.doc[:-1]) + 1])
         tok_start[toks.doc[firsts]] = firsts
-    per_order = [np.maximum(ntok - k + 1, 0) for k in range(1, ngrams + 1)]
+    per_order = np.stack([np.maximum(ntok - k + 1, 0) for k in range(1, ngrams + 1)], axis=1)
     offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(sum(per_order), out=offsets[1:])
-    pw = _POWERS.get(len(toks.data) + ngrams + 1)[0]
+    np.cumsum(per_order.sum(axis=1), out=offsets[1:])
+    out_base = offsets[:-1, None] + np.cumsum(per_order, axis=1) - per_order  # where d's k-grams start
 
-    out = np.empty(int(offsets[-1]), np.int32)
-    fp, ln = tok_fp, tok_len
-    order_base = offsets[:-1].copy()
-    for k in range(1, ngrams + 1):
-        if k > 1:
-            m = len(fp) - 1
-            with np.errstate(over="ignore"):
-                fp = fp[:m] + pw[ln[:m]] * _SPACE + pw[ln[:m] + 1] * tok_fp[k - 1 : k - 1 + m]
-            ln = ln[:m] + 1 + tok_len[k - 1 : k - 1 + m]
-        first = np.arange(len(fp))
-        if k > 1:
-            first = first[toks.doc[: len(fp)] == toks.doc[k - 1 : k - 1 + len(fp)]]
-        doc = toks.doc[first]
-        key = _key(fp[first], ln[first])
-        table = _table(buckets, k)
-        bucket = table.lookup(key)
-        miss = np.flatnonzero(bucket < 0)
-        if len(miss):
-            ukeys, pos, inverse = np.unique(key[miss], return_index=True, return_inverse=True)
-            ub = sha256_mod(_materialise(toks, first[miss[pos]], k), buckets)
-            table.insert(ukeys, ub)
-            bucket[miss] = ub[inverse]
-        out[order_base[doc] + (first - tok_start[doc])] = bucket
-        order_base += per_order[k - 1]
+    table = _table(buckets)
+    slots, shift = table.snapshot()
+    out, miss_pos, miss_idx, new_keys, new_offsets, new_bytes = _compiled.grams_to_buckets(
+        toks.data,
+        toks.starts,
+        toks.ends,
+        toks.doc,
+        tok_start,
+        out_base,
+        ngrams,
+        _P,
+        _SPACE,
+        slots,
+        shift,
+        int(offsets[-1]),
+    )
+    if len(new_keys):
+        grams = pa.LargeStringArray.from_buffers(len(new_keys), pa.py_buffer(new_offsets), pa.py_buffer(new_bytes))
+        new_buckets = sha256_mod(grams, buckets)
+        table.insert(new_keys, new_buckets)
+        out[miss_pos] = new_buckets[miss_idx]
     return NgramFeatures(out, offsets, ntok, valid)
 
 
-def _materialise(toks: _Tokens, first: np.ndarray, k: int) -> pa.Array:
-    """The text of the k-grams starting at tokens ``first``, space-joined as the reference does."""
-    cols = [_gather_strings(toks.data, toks.starts[first + j], toks.ends[first + j]) for j in range(k)]
-    return cols[0] if k == 1 else pc.binary_join_element_wise(*cols, pa.scalar(" ", pa.large_string()))
-
-
-def _table(buckets: int, order: int) -> _BucketTable:
-    """The table of ``order``-grams for ``buckets``: unigrams get their own small, hot table."""
-    key = (buckets, min(order, 2))
-    table = _TABLES.get(key)
+def _table(buckets: int) -> _BucketTable:
+    """The process-wide table for ``buckets`` (bucket ids differ by modulus, fingerprints do not)."""
+    table = _TABLES.get(buckets)
     if table is None:
         with _TABLES_LOCK:
-            table = _TABLES.setdefault(key, _BucketTable())
+            table = _TABLES.setdefault(buckets, _BucketTable())
     return table
 
 
