@@ -40,7 +40,9 @@ def prepare(corpus: Path, source: str, n_target: int, work: Path) -> dict:
         "CREATE TABLE t AS SELECT id FROM c WHERE source = ? ORDER BY hash(id) LIMIT ?", [source, n_target]
     ).fetchall()
     for name, where in (("pool", "id NOT IN (SELECT id FROM t)"), ("target", "id IN (SELECT id FROM t)")):
-        con.execute(f"COPY (SELECT * FROM c WHERE {where} ORDER BY id) TO '{work / name}.parquet'").fetchall()
+        # the corpus builder's row-group size: DuckDB scans (and so runs the UDFs) one row group per task
+        parquet = f"COPY (SELECT * FROM c WHERE {where} ORDER BY id) TO '{work / name}.parquet' (ROW_GROUP_SIZE 50000)"
+        con.execute(parquet).fetchall()
         jsonl = f"COPY (SELECT id, text FROM c WHERE {where} ORDER BY id) TO '{work / name}.jsonl' (FORMAT json)"
         con.execute(jsonl).fetchall()
     stats = con.execute("SELECT count(*), sum(strlen(text)) FROM c WHERE id NOT IN (SELECT id FROM t)").fetchall()[0]

@@ -38,6 +38,8 @@ def connect(database: str | Path | None = None, **config: Any) -> duckdb.DuckDBP
 
 def register(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Register sqlsel on an existing connection: functions, catalog migrations, SQL macros."""
+    # progress is tracked for sqlsel's own reporting (CLI), never printed into a caller's stdout
+    run_sql(con, "SET enable_progress_bar_print = false")
     register_functions(con)
     migrate(con)
     for path in sql_files("udfs"):
