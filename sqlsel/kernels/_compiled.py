@@ -15,10 +15,10 @@ MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 @njit(nogil=True, cache=True)
-def ascii_tokens(data, offsets, classes):  # pragma: no cover - compiled
-    """Maximal runs of one non-zero byte class inside each document: (starts, ends, doc)."""
+def ascii_tokens(data, offsets, rows, classes):  # pragma: no cover - compiled
+    """Maximal runs of one non-zero byte class in each of ``rows``: (starts, ends, row)."""
     count = 0
-    for d in range(len(offsets) - 1):
+    for d in rows:
         prev = 0
         for i in range(offsets[d], offsets[d + 1]):
             c = classes[data[i]]
@@ -29,7 +29,7 @@ def ascii_tokens(data, offsets, classes):  # pragma: no cover - compiled
     ends = np.empty(count, np.int64)
     doc = np.empty(count, np.int64)
     t = 0
-    for d in range(len(offsets) - 1):
+    for d in rows:
         i, stop = offsets[d], offsets[d + 1]
         while i < stop:
             c = classes[data[i]]
@@ -49,9 +49,11 @@ def ascii_tokens(data, offsets, classes):  # pragma: no cover - compiled
 
 @njit(nogil=True, cache=True)
 def grams_to_buckets(  # pragma: no cover - compiled
-    data, starts, ends, doc, tok_start, out_base, ngrams, base, space, slots, shift, n_out
+    data, lower, starts, ends, doc, tok_start, out_base, ngrams, base, space, slots, shift, n_out
 ):
     """Bucket of every k-gram (k = 1..ngrams) of every document, from the fingerprint table.
+
+    Bytes are read through ``lower`` (ASCII lowercasing; the identity on other bytes).
 
     A gram's key is the polynomial fingerprint ``sum(b[i] * base**i)`` (mod 2**64) of its bytes,
     space-joined as the reference joins n-grams, mixed with its byte length; it is computed from
@@ -66,7 +68,7 @@ def grams_to_buckets(  # pragma: no cover - compiled
         h = np.uint64(0)
         p = np.uint64(1)
         for i in range(starts[t], ends[t]):
-            h += np.uint64(data[i]) * p
+            h += np.uint64(lower[data[i]]) * p
             p *= base
         fp[t] = h
         power[t] = p
@@ -159,7 +161,7 @@ def grams_to_buckets(  # pragma: no cover - compiled
                 new_bytes[w] = 32
                 w += 1
             for i in range(starts[q], ends[q]):
-                new_bytes[w] = data[i]
+                new_bytes[w] = lower[data[i]]
                 w += 1
     return out, miss_pos[:c], miss_idx, new_keys[:u], new_offsets, new_bytes
 

@@ -48,6 +48,7 @@ _ASCII_CLASS = np.array(
 
 _P = np.uint64((0x100000001B3 * 0x9E3779B1 | 1) % 2**64)  # odd base of the polynomial fingerprint (mod 2**64)
 _SPACE = np.uint64(ord(" "))
+_ASCII_LOWER = np.array([ord(chr(c).lower()) if c < 128 else c for c in range(256)], dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -103,15 +104,15 @@ def _runs(cls: np.ndarray, doc_offsets: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def _ascii_tokens(texts: pa.Array, rows: np.ndarray) -> _Tokens:
-    """Tokenize ASCII documents with byte classes: a token is a maximal run of one class."""
-    low = pc.ascii_lower(texts.take(pa.array(rows)) if len(rows) != len(texts) else texts)
-    low = low.cast(pa.large_string())
-    n = len(low)
-    offsets = np.frombuffer(low.buffers()[1], dtype=np.int64)[low.offset : low.offset + n + 1]
-    buf = low.buffers()[2]
+    """Tokenize ASCII rows in place (no copy; lowercasing happens when bytes are read)."""
+    wide = pa.types.is_large_string(texts.type)
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64 if wide else np.int32)
+    offsets = offsets[texts.offset : texts.offset + len(texts) + 1]
+    buf = texts.buffers()[2]
     data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.zeros(0, np.uint8)
-    starts, ends, doc = _compiled.ascii_tokens(data, offsets, _ASCII_CLASS)
-    return _Tokens(data, starts, ends, rows[doc].astype(np.int64))
+    starts, ends, doc = _compiled.ascii_tokens(data, offsets, rows.astype(np.int64), _ASCII_CLASS)
+    base = int(offsets[0])  # keep only this batch's bytes (the buffer may hold a whole table)
+    return _Tokens(data[base : int(offsets[-1])], starts - base, ends - base, doc)
 
 
 _UNICODE_CLASS: dict[int, int] = {}
@@ -262,6 +263,7 @@ def ngram_features(texts: pa.Array | pa.ChunkedArray, buckets: int = 10000, ngra
     slots, shift = table.snapshot()
     out, miss_pos, miss_idx, new_keys, new_offsets, new_bytes = _compiled.grams_to_buckets(
         toks.data,
+        _ASCII_LOWER,
         toks.starts,
         toks.ends,
         toks.doc,
