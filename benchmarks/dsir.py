@@ -54,13 +54,16 @@ def prepare(corpus: Path, source: str, n_target: int, work: Path) -> dict:
 def run_sqlsel(work: Path, params: dict, threads: int) -> dict:
     """One recipe run in a fresh process; returns timings, selected ids and (optionally) all weights."""
     code = f"""
-import json, resource, sys, time, sqlsel
+import json, sys, time, sqlsel
+def peak_rss_mb():
+    # VmHWM is this process image's own peak; ru_maxrss would include the parent's RSS at fork
+    return int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
 params = json.loads(sys.argv[1])
 t0 = time.perf_counter()
 res = sqlsel.run_recipe("dsir_select", params, threads={threads})
 out = {{"elapsed": time.perf_counter() - t0, "timings": res.timings, "metrics": res.metrics,
         "ids": res.table.column("id").to_pylist(), "weights": res.table.column("log_weight").to_pylist(),
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}
+        "rss_mb": peak_rss_mb()}}
 print("RESULT " + json.dumps(out))
 """
     proc = subprocess.run(

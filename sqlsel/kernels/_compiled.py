@@ -48,6 +48,13 @@ def ascii_tokens(data, offsets, rows, classes):  # pragma: no cover - compiled
 
 
 @njit(nogil=True, cache=True)
+def _grown(a, size):  # pragma: no cover - compiled
+    b = np.empty(size, a.dtype)
+    b[: len(a)] = a
+    return b
+
+
+@njit(nogil=True, cache=True)
 def grams_to_buckets(  # pragma: no cover - compiled
     data, lower, starts, ends, doc, tok_start, out_base, ngrams, base, space, slots, shift, n_out
 ):
@@ -75,10 +82,12 @@ def grams_to_buckets(  # pragma: no cover - compiled
 
     mask = len(slots) - 1
     out = np.empty(n_out, np.int32)
-    miss_pos = np.empty(n_out, np.int64)
-    miss_key = np.empty(n_out, np.uint64)
-    miss_first = np.empty(n_out, np.int64)
-    miss_order = np.empty(n_out, np.int64)
+    # misses are few once the table is warm: start small and double (keeps per-batch memory low)
+    room = min(n_out, 4096)
+    miss_pos = np.empty(room, np.int64)
+    miss_key = np.empty(room, np.uint64)
+    miss_first = np.empty(room, np.int64)
+    miss_order = np.empty(room, np.int64)
     c = 0
     for t in range(m):
         d = doc[t]
@@ -111,6 +120,12 @@ def grams_to_buckets(  # pragma: no cover - compiled
             if bucket >= 0:
                 out[pos] = bucket
             else:
+                if c == room:
+                    room *= 2
+                    miss_pos = _grown(miss_pos, room)
+                    miss_key = _grown(miss_key, room)
+                    miss_first = _grown(miss_first, room)
+                    miss_order = _grown(miss_order, room)
                 miss_pos[c] = pos
                 miss_key[c] = key
                 miss_first[c] = t
