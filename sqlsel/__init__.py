@@ -2,8 +2,8 @@
 
 >>> import sqlsel
 >>> con = sqlsel.connect()          # every sel_ function, macro and the catalog in place
->>> con.sql("SELECT sel_ngram_buckets('Alice went', 10000, 2)").fetchone()
-([6720, 5816, 114],)
+>>> con.sql("SELECT sel_ngram_buckets('Alice went', 10000, 2)").fetchall()
+[([6720, 5816, 114],)]
 >>> con.close()
 """
 

@@ -24,8 +24,8 @@ def connect(database: str | Path | None = None, **config: Any) -> duckdb.DuckDBP
     Example:
         >>> import sqlsel
         >>> con = sqlsel.connect()
-        >>> con.sql("SELECT sel_token_count('Hello, world!')").fetchone()
-        (4,)
+        >>> con.sql("SELECT sel_token_count('Hello, world!')").fetchall()
+        [(4,)]
         >>> con.close()
     """
     con = duckdb.connect(str(database) if database is not None else ":memory:", config=config)

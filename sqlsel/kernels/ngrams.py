@@ -65,11 +65,6 @@ class NgramFeatures:
     tokens: np.ndarray  # int64, len n
     valid: np.ndarray  # bool, len n
 
-    @property
-    def doc_ids(self) -> np.ndarray:
-        """The document index of every feature."""
-        return np.repeat(np.arange(len(self.tokens)), np.diff(self.offsets))
-
 
 @dataclass
 class _Tokens:

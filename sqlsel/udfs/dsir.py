@@ -128,7 +128,7 @@ def sel_dsir_weight(ctx: FunctionContext, text: pa.Array, model: pa.Array) -> pa
         return pa.array([], pa.float64())
     m = load_dsir_model(ctx, str(constant(model, "model")))
     f = ngram_features(text, m.buckets, m.ngrams)
-    return pa.array(weights_from_features(m.ratio, f.buckets, f.offsets, f.tokens, m.normalize))
+    return pa.array(weights_from_features(m.ratio, f.buckets, f.offsets, m.normalize))
 
 
 @sql_function(
@@ -155,7 +155,7 @@ def sel_dsir_weight_features(ctx: FunctionContext, features: pa.Array, model: pa
         )
     offsets = np.asarray(features.offsets.to_numpy(), dtype=np.int64)
     offsets = offsets - offsets[0]
-    return pa.array(weights_from_features(m.ratio, buckets, offsets, np.diff(offsets), m.normalize))
+    return pa.array(weights_from_features(m.ratio, buckets, offsets, m.normalize))
 
 
 @sql_function(
