@@ -13,6 +13,8 @@ Example:
 from __future__ import annotations
 
 import glob
+import hashlib
+import json
 import os
 import re
 import threading
@@ -170,6 +172,7 @@ def _run(
             status="ok",
             ended=datetime.now(),
         )
+        _fingerprint_models(con, recipe, values, inputs)
         run_id = record_run(con, record)
         return RunResult(
             run_id,
@@ -240,6 +243,18 @@ def _register_input(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> li
         rel = con.read_csv(files)
     rel.create_view(name, replace=True)
     return [{"path": os.path.abspath(f), "size": os.path.getsize(f), "mtime": os.path.getmtime(f)} for f in files]
+
+
+def _fingerprint_models(
+    con: duckdb.DuckDBPyConnection, recipe: Recipe, values: dict[str, Any], inputs: list[dict[str, Any]]
+) -> None:
+    """Stamp the models this run fitted with a digest of its input files (path, size, mtime)."""
+    names = [str(values[p]) for p in recipe.fits if p in values]
+    if not names:
+        return
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+    for name in names:
+        run_sql(con, "UPDATE sel_models SET input_fingerprint = ? WHERE name = ?", [digest, name])
 
 
 def _digest(con: duckdb.DuckDBPyConnection) -> str | None:

@@ -48,6 +48,8 @@ def test_models_are_plain_tables(con, small_task):
     models = catalog.list_models(con)
     assert [(m["name"], m["kind"], m["params"]["buckets"]) for m in models] == [("dsir_select", "dsir", 10000)]
     assert con.execute("SELECT count(*) FROM sel_dsir_buckets").fetchall() == [(10000,)]
+    (fingerprint,) = con.execute("SELECT input_fingerprint FROM sel_models").fetchall()[0]
+    assert len(fingerprint) == 64
 
 
 def test_refit_replaces_the_payload(con, small_task):
