@@ -130,3 +130,12 @@ def test_failed_run_leaves_catalog_models_unchanged(con, small_task, write_jsonl
     with pytest.raises(SqlselError, match="target has no tokens"):
         run(con, small_task[0], empty_target, k=1, model="m")
     assert con.sql("SELECT model_id FROM sel_models WHERE name = 'm'").fetchall() == before
+
+
+def test_inputs_can_be_arrow_tables_and_relations(con):
+    import pyarrow as pa
+
+    pool = pa.table({"id": [1, 2, 3], "text": ["a cat sat", "def f(x): return x", "the cat purred"]})
+    target = con.sql("SELECT 'cats sit on mats' AS text")
+    result = sqlsel.run_recipe("dsir_select", {"pool": pool, "target": target, "k": 2, "top_k": True}, con=con)
+    assert sorted(result.table.column("id").to_pylist()) == [1, 3]
