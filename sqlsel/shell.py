@@ -32,7 +32,10 @@ def execute(con: duckdb.DuckDBPyConnection, script: str) -> None:
                 continue
             columns = [d[0] for d in cur.description]
             rows = cur.fetchmany(MAX_ROWS + 1)
-            cur.abort() if len(rows) > MAX_ROWS and hasattr(cur, "abort") else cur.fetchall()
+            if len(rows) > MAX_ROWS:
+                cur.abort()  # drop the rows not shown
+            else:
+                cur.fetchall()
             shown = [dict(zip(columns, r, strict=True)) for r in rows[:MAX_ROWS]]
             print_table(columns, shown, MAX_ROWS + 1 if len(rows) > MAX_ROWS else len(rows))
         except (duckdb.Error, SqlselError) as exc:

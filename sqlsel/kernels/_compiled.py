@@ -48,6 +48,17 @@ def ascii_tokens(data, offsets, rows, classes):  # pragma: no cover - compiled
 
 
 @njit(nogil=True, cache=True)
+def _find_slot(table_keys, shift, key):  # pragma: no cover - compiled
+    """Linear probing from the key's home slot (the top bits of ``key * MIX``; ``shift`` =
+    64 - log2(table size)) to the slot holding ``key`` or the first empty (0) slot."""
+    mask = len(table_keys) - 1
+    s = np.int64((key * MIX) >> shift)
+    while table_keys[s] != 0 and table_keys[s] != key:
+        s = (s + 1) & mask
+    return s
+
+
+@njit(nogil=True, cache=True)
 def _grown(a, size):  # pragma: no cover - compiled
     b = np.empty(size, a.dtype)
     b[: len(a)] = a
@@ -80,7 +91,7 @@ def grams_to_buckets(  # pragma: no cover - compiled
         fp[t] = h
         power[t] = p
 
-    mask = len(slots) - 1
+    table_keys = slots[:, 0]
     out = np.empty(n_out, np.int32)
     # misses are few once the table is warm: start small and double (keeps per-batch memory low)
     room = min(n_out, 4096)
@@ -107,16 +118,8 @@ def grams_to_buckets(  # pragma: no cover - compiled
             if key == 0:
                 key = np.uint64(1)
             pos = out_base[d, k - 1] + (t - tok_start[d])
-            s = np.int64((key * MIX) >> shift)
-            bucket = -1
-            while True:
-                found = slots[s, 0]
-                if found == key:
-                    bucket = np.int64(slots[s, 1]) - 1  # stored +1; 0 means "being written"
-                    break
-                if found == 0:
-                    break
-                s = (s + 1) & mask
+            s = _find_slot(table_keys, shift, key)
+            bucket = np.int64(slots[s, 1]) - 1 if table_keys[s] == key else -1  # stored +1; 0: being written
             if bucket >= 0:
                 out[pos] = bucket
             else:
@@ -147,9 +150,7 @@ def grams_to_buckets(  # pragma: no cover - compiled
     u = 0
     for i in range(c):
         key = miss_key[i]
-        s = np.int64((key * MIX) >> local_shift)
-        while local_key[s] != 0 and local_key[s] != key:
-            s = (s + 1) & (cap - 1)
+        s = _find_slot(local_key, local_shift, key)
         if local_key[s] == 0:
             local_key[s] = key
             local_idx[s] = u
@@ -203,11 +204,9 @@ def hex_digest_mod(hex_digits, buckets):  # pragma: no cover - compiled
 @njit(nogil=True, cache=True)
 def place(slots, shift, keys, buckets):  # pragma: no cover - compiled
     """Insert keys with their buckets (an existing key keeps its slot); writes the key last."""
-    mask = len(slots) - 1
+    table_keys = slots[:, 0]
     for i in range(len(keys)):
         key = keys[i]
-        s = np.int64((key * MIX) >> shift)
-        while slots[s, 0] != 0 and slots[s, 0] != key:
-            s = (s + 1) & mask
+        s = _find_slot(table_keys, shift, key)
         slots[s, 1] = np.uint64(buckets[i] + 1)
         slots[s, 0] = key
