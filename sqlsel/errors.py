@@ -15,6 +15,7 @@ __all__ = [
     "UnknownModelError",
     "UnknownRecipeError",
     "UnknownFunctionError",
+    "UnknownAlgorithmError",
     "ParameterError",
     "RecipeSyntaxError",
     "InputError",
@@ -59,6 +60,10 @@ class UnknownRecipeError(UnknownNameError):
 
 class UnknownFunctionError(UnknownNameError):
     kind = "function"
+
+
+class UnknownAlgorithmError(UnknownNameError):
+    kind = "compression algorithm"
 
 
 class ParameterError(SqlselError):

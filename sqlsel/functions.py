@@ -18,13 +18,15 @@ import contextlib
 import importlib
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from sqlsel.duck import run_sql
 from sqlsel.errors import SqlselError
 
 __all__ = [
@@ -35,10 +37,11 @@ __all__ = [
     "sql_function",
     "register_functions",
     "load_families",
+    "constant_argument",
 ]
 
 #: Built-in function families, in registration order (``sqlsel/udfs/<family>.py``).
-FAMILIES = ("sampling", "dsir")
+FAMILIES = ("sampling", "dsir", "zipfit")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class FunctionSpec:
     random: bool = False  # registered with side_effects=True so DuckDB never folds or caches calls
     null_handling: str = "default"  # "default": the impl never sees NULL rows; NULL in, NULL out
     example: str = ""
+    model_param: str | None = None  # the parameter naming a catalog model, checked before a recipe runs
 
     @property
     def signature(self) -> str:
@@ -77,6 +81,7 @@ def sql_function(
     random: bool = False,
     null_handling: str = "default",
     example: str = "",
+    model_param: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a SQL function; returns the implementation unchanged."""
     if not name.startswith("sel_"):
@@ -86,7 +91,11 @@ def sql_function(
         if name in FUNCTIONS and FUNCTIONS[name].impl is not impl:
             raise ValueError(f"SQL function {name!r} is declared twice")
         family = impl.__module__.rsplit(".", 1)[-1]
-        FUNCTIONS[name] = FunctionSpec(name, params, returns, doc, impl, family, random, null_handling, example)
+        if model_param is not None and model_param not in params:
+            raise ValueError(f"{name}: model_param {model_param!r} is not one of its parameters")
+        FUNCTIONS[name] = FunctionSpec(
+            name, params, returns, doc, impl, family, random, null_handling, example, model_param
+        )
         return impl
 
     return decorate
@@ -97,6 +106,14 @@ def load_families() -> dict[str, FunctionSpec]:
     for family in FAMILIES:
         importlib.import_module(f"sqlsel.udfs.{family}")
     return FUNCTIONS
+
+
+def constant_argument(arr: pa.Array, what: str) -> Any:
+    """The single value of an argument that must be the same on every row of a query."""
+    values = pc.unique(arr).to_pylist()
+    if len(values) != 1:
+        raise SqlselError(f"{what} must be the same for every row of a query; got {values[:5]}")
+    return values[0]
 
 
 class FunctionContext:
@@ -123,6 +140,21 @@ class FunctionContext:
 
     def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         return self._cursor().sql(sql, params=params or []).to_arrow_table()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor in its own transaction: committed when the block succeeds, rolled back otherwise."""
+        cur = self._con.cursor()
+        try:
+            run_sql(cur, "BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                run_sql(cur, "ROLLBACK")
+                raise
+            run_sql(cur, "COMMIT")
+        finally:
+            cur.close()
 
 
 def _adapter(spec: FunctionSpec, ctx: FunctionContext) -> Callable[..., Any]:

@@ -45,7 +45,6 @@ _PARAM = re.compile(r"^(?P<type>[A-Za-z]+(?:\[\])?)\s*(?:=\s*(?P<default>[^;]*?)
 _TYPES = {"table": str, "BIGINT": int, "INTEGER": int, "DOUBLE": float, "VARCHAR": str, "BOOLEAN": bool}
 
 #: Functions whose argument at this position names a catalog model.
-MODEL_ARGUMENTS = {"sel_dsir_weight": 1, "sel_dsir_weight_features": 1, "sel_dsir_kl_reduction": 0}
 
 
 @dataclass(frozen=True)
@@ -142,7 +141,8 @@ class Recipe:
                 fname = call.name.lower()
                 if fname.startswith("sel_") and fname not in known and not _is_macro(con, fname):
                     raise UnknownFunctionError(fname, list(known))
-                pos = MODEL_ARGUMENTS.get(fname)
+                spec = known.get(fname)
+                pos = list(spec.params).index(spec.model_param) if spec and spec.model_param else None
                 if pos is not None and len(call.expressions) > pos:
                     name = _literal(call.expressions[pos], values)
                     if name is not None:

@@ -231,6 +231,8 @@ def _register_input(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> li
     if not files:
         what = "No files match" if glob.has_magic(pattern) else "No such file"
         raise InputError(f"{what}: {pattern!r} (parameter {name}). Pass an existing Parquet or JSONL path or glob.")
+    if all(os.path.getsize(f) == 0 for f in files):
+        raise InputError(f"Parameter {name}: {pattern!r} is empty (0 bytes). Pass a file with rows.")
     kinds = {_READERS.get(Path(f).suffix.lower()) for f in files}
     if None in kinds or len(kinds) != 1:
         raise InputError(f"Parameter {name}: files must all be one of {', '.join(sorted(_READERS))}; got {pattern!r}.")

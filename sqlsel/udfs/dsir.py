@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from sqlsel.errors import SqlselError, UnknownModelError
-from sqlsel.functions import FunctionContext, sql_function
+from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.dsir import kl_reduction, weights_from_features
 from sqlsel.kernels.ngrams import ngram_features, token_counts
 
@@ -66,14 +65,6 @@ def load_dsir_model(ctx: FunctionContext, name: str) -> DsirModel:
     return model
 
 
-def constant(arr: pa.Array, what: str) -> object:
-    """The single value of an argument that must be the same on every row."""
-    values = pc.unique(arr).to_pylist()
-    if len(values) != 1:
-        raise SqlselError(f"{what} must be the same for every row of a query; got {values[:5]}")
-    return values[0]
-
-
 def check_shape(buckets: object, ngrams: object) -> tuple[int, int]:
     if not isinstance(buckets, int) or not 1 <= buckets <= MAX_BUCKETS:
         raise SqlselError(f"buckets must be an integer in 1..{MAX_BUCKETS}; got {buckets!r}")
@@ -97,7 +88,7 @@ def _list_array(buckets: np.ndarray, offsets: np.ndarray) -> pa.Array:
     example="SELECT sel_ngram_buckets('Alice went to the store', 10000, 2)",
 )
 def sel_ngram_buckets(ctx: FunctionContext, text: pa.Array, buckets: pa.Array, ngrams: pa.Array) -> pa.Array:
-    b, n = check_shape(constant(buckets, "buckets"), constant(ngrams, "ngrams"))
+    b, n = check_shape(constant_argument(buckets, "buckets"), constant_argument(ngrams, "ngrams"))
     f = ngram_features(text, b, n)
     return _list_array(f.buckets, f.offsets)
 
@@ -122,11 +113,12 @@ def sel_token_count(ctx: FunctionContext, text: pa.Array) -> pa.Array:
     The sum of the model's per-bucket log ratio over the text's n-grams; length-normalised when
     the model was fitted with normalize=true.""",
     example="SELECT id, sel_dsir_weight(text, 'my_model') AS log_weight FROM pool",
+    model_param="model",
 )
 def sel_dsir_weight(ctx: FunctionContext, text: pa.Array, model: pa.Array) -> pa.Array:
     if len(text) == 0:
         return pa.array([], pa.float64())
-    m = load_dsir_model(ctx, str(constant(model, "model")))
+    m = load_dsir_model(ctx, str(constant_argument(model, "model")))
     f = ngram_features(text, m.buckets, m.ngrams)
     return pa.array(weights_from_features(m.ratio, f.buckets, f.offsets, m.normalize))
 
@@ -139,11 +131,12 @@ def sel_dsir_weight(ctx: FunctionContext, text: pa.Array, model: pa.Array) -> pa
 
     Use it when the same rows were featurized already, e.g. to fit the raw histogram.""",
     example="SELECT sel_dsir_weight_features(sel_ngram_buckets(text, 10000, 2), 'my_model') FROM pool",
+    model_param="model",
 )
 def sel_dsir_weight_features(ctx: FunctionContext, features: pa.Array, model: pa.Array) -> pa.Array:
     if len(features) == 0:
         return pa.array([], pa.float64())
-    m = load_dsir_model(ctx, str(constant(model, "model")))
+    m = load_dsir_model(ctx, str(constant_argument(model, "model")))
     values = features.flatten()
     if values.null_count:
         raise SqlselError("sel_dsir_weight_features: features contain NULL buckets")
@@ -170,6 +163,7 @@ def sel_dsir_weight_features(ctx: FunctionContext, features: pa.Array, model: pa
         "SELECT sel_dsir_kl_reduction('my_model', list(b), list(n)) FROM "
         "(SELECT b, count(*) n FROM (SELECT unnest(sel_ngram_buckets(text, 10000, 2)) b FROM picked) GROUP BY b)"
     ),
+    model_param="model",
 )
 def sel_dsir_kl_reduction(ctx: FunctionContext, model: pa.Array, buckets: pa.Array, counts: pa.Array) -> pa.Array:
     out = []

@@ -1,0 +1,273 @@
+"""Exact LZ4 frame sizes without writing the output (numba, GIL released).
+
+``lz4.frame.compress(data, compression_level=0..2)`` compresses an input of at most 64 KiB as one
+block with LZ4's fast greedy parser (``LZ4_compress_generic``: 8192-entry 16-bit hash table of 4-byte
+sequences, skip acceleration, backward catch-up, a 12-byte match-free tail, 5 trailing literals) into
+a frame of a 15-byte header, a 4-byte block size, the block, and a 4-byte end mark; a block that does
+not fit in ``len(data) - 1`` bytes is stored raw. This module re-implements that parser from its
+published description to count the bytes it would write, so sizes equal python-lz4's (bundled LZ4
+1.9.x) byte for byte; ``tests/test_lz4_sizes.py`` checks that against the library.
+
+Why: ZIP-FIT needs C(x ‖ t) for every pool text x and target t. The parse of x ‖ t only depends on
+t once it reads a byte of t, so the parser state (hash table and counters) at the last point where
+it had read nothing beyond x is computed once per x and resumed for every target. Each pair then costs
+a parse of t (plus x's last few bytes) instead of x and t, with no allocation or Python call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+HASH_LOG = 13  # LZ4_MEMORY_USAGE 14 -> 4096 U32 slots, doubled for 16-bit indexes below 64 KiB
+MIN_MATCH = 4
+MF_LIMIT = 12
+LAST_LITERALS = 5
+RUN_MASK = 15
+SKIP_TRIGGER = 6
+MAX_BLOCK = 65536  # lz4.frame's default block size: larger inputs are several linked blocks
+FRAME_OVERHEAD = 23  # magic 4 + flags 2 + content size 8 + header checksum 1 + block size 4 + end mark 4
+STORED = -1
+RUNNING = -2  # parse() stopped at the requested loop top
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _hash(word):  # pragma: no cover - compiled
+    return ((word * np.uint64(2654435761)) & np.uint64(0xFFFFFFFF)) >> np.uint64(32 - HASH_LOG)
+
+
+@njit(nogil=True, cache=True)
+def words_into(b, w, at):  # pragma: no cover - compiled
+    """``w[at + i]`` = the little-endian 32-bit word at ``b[i]``, for every i with 4 bytes left."""
+    for i in range(len(b) - 3):
+        w[at + i] = np.uint64(b[i]) | (np.uint64(b[i + 1]) << 8) | (np.uint64(b[i + 2]) << 16) | (np.uint64(b[i + 3]) << 24)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def U(i):  # pragma: no cover - compiled
+    """An index as unsigned: numba then skips the negative-index wraparound on every access."""
+    return np.uint64(i)
+
+
+def _make_parse(track_reads):
+    """The parser, compiled twice: with read tracking (to find a resumable state) and without."""
+
+    @njit(nogil=True, cache=True)
+    def parse(w, n, table, ip, anchor, op, need, safe_end, stop_top):  # pragma: no cover - compiled
+        hi = 0  # one past the highest index read so far
+        top = 0
+        safe = 0
+        mflimit_plus_one = n - MF_LIMIT + 1
+        match_limit = n - LAST_LITERALS
+        if ip == 0:
+            if n < MF_LIMIT + 1:
+                return _last_literals(n, anchor, op, need), op, need, ip, anchor, safe
+            table[_hash(w[U(0)])] = 0
+            ip = 1
+            hi = 4
+        while True:
+            if track_reads:
+                top += 1
+                if hi <= safe_end:
+                    safe = top
+                if top == stop_top:
+                    return RUNNING, op, need, ip, anchor, safe
+            # find a match, stepping faster the longer none is found
+            forward = ip
+            step = 1
+            attempts = 1 << SKIP_TRIGGER
+            h = _hash(w[U(forward)])
+            if track_reads:
+                hi = max(hi, forward + 4)
+            while True:
+                current = forward
+                candidate = np.int64(table[h])
+                ip = forward
+                forward += step
+                step = attempts >> SKIP_TRIGGER
+                attempts += 1
+                if forward > mflimit_plus_one:
+                    return _last_literals(n, anchor, op, need), op, need, ip, anchor, safe
+                next_h = _hash(w[U(forward)])
+                if track_reads:
+                    hi = max(hi, forward + 4, candidate + 4)
+                table[h] = current
+                h = next_h
+                if w[U(candidate)] == w[U(ip)]:
+                    break
+            match = candidate
+            while ip > anchor and match > 0 and (w[U(ip - 1)] & 0xFF) == (w[U(match - 1)] & 0xFF):
+                ip -= 1
+                match -= 1
+            literals = ip - anchor
+            op += 1  # token
+            need = max(need, op + literals + 2 + 1 + LAST_LITERALS + literals // 255)
+            if literals >= RUN_MASK:
+                op += (literals - RUN_MASK) // 255 + 1
+            op += literals
+            while True:  # encode the match; a match may follow a match directly
+                op += 2  # offset
+                i, j = ip + MIN_MATCH, match + MIN_MATCH
+                while i + 3 < match_limit and w[U(i)] == w[U(j)]:
+                    i += 4
+                    j += 4
+                while i < match_limit and (w[U(i)] & 0xFF) == (w[U(j)] & 0xFF):
+                    i += 1
+                    j += 1
+                length = i - ip - MIN_MATCH
+                if track_reads:
+                    hi = max(hi, min(i + 4, match_limit))
+                ip = i
+                need = max(need, op + 1 + LAST_LITERALS + (length + 240) // 255)
+                if length >= RUN_MASK:
+                    op += (length - RUN_MASK) // 255 + 1
+                anchor = ip
+                if ip >= mflimit_plus_one:
+                    return _last_literals(n, anchor, op, need), op, need, ip, anchor, safe
+                table[_hash(w[U(ip - 2)])] = ip - 2
+                h = _hash(w[U(ip)])
+                if track_reads:
+                    hi = max(hi, ip + 4)
+                candidate = np.int64(table[h])
+                table[h] = ip
+                if w[U(candidate)] == w[U(ip)]:
+                    match = candidate
+                    op += 1  # token of a sequence without literals
+                    continue
+                break
+            ip += 1
+
+    return parse
+
+
+parse_tracked = _make_parse(True)
+parse = _make_parse(False)
+parse.__doc__ = """Run LZ4's fast parser over the words ``w`` of an ``n``-byte input from a saved state.
+
+The state is (``table``, ``ip``, ``anchor``, ``op``, ``need``): ``op`` counts output bytes,
+``need`` is the largest output-budget requirement seen (LZ4 gives up, and the frame stores the
+block raw, when a requirement exceeds ``n - 1``). Pass ``ip = 0`` to start fresh. Returns
+``(block, op, need, ip, anchor, safe)`` where ``block`` is the block size or STORED.
+
+``parse_tracked`` also numbers the main loop's tops 1, 2, …: with ``stop_top > 0`` it stops at that
+top (``block`` = RUNNING) and returns its state, and ``safe`` is the last top before which no byte at
+or beyond ``safe_end`` was read.
+"""
+
+
+@njit(nogil=True, cache=True)
+def _last_literals(n, anchor, op, need):  # pragma: no cover - compiled
+    """Output size after the trailing literals, or STORED when the block does not fit in n - 1."""
+    run = n - anchor
+    need = max(need, op + run + 1 + (run + 255 - RUN_MASK) // 255)
+    if need > n - 1:
+        return STORED
+    op += 1
+    if run >= RUN_MASK:
+        op += (run - RUN_MASK) // 255 + 1
+    return op + run
+
+
+@njit(nogil=True, cache=True)
+def block_size(w, n, table):  # pragma: no cover - compiled
+    """Bytes of LZ4's fast block for an ``n``-byte input (n ≤ 64 KiB) given its words, or STORED."""
+    table[:] = 0
+    return parse(w, n, table, 0, 0, 0, 0, 0, 0)[0]
+
+
+@njit(nogil=True, cache=True, inline="always")
+def frame_size(n, block):  # pragma: no cover - compiled
+    """``len(lz4.frame.compress(data))`` for ``n = len(data)`` ≤ 64 KiB and its block size."""
+    if n == 0:
+        return 11  # header without content size, end mark
+    if block == STORED:
+        return FRAME_OVERHEAD + n
+    return FRAME_OVERHEAD + block
+
+
+@njit(nogil=True, cache=True)
+def frame_sizes(data, offsets):  # pragma: no cover - compiled
+    """Frame size of every row ``data[offsets[i]:offsets[i+1]]``; -1 for rows over 64 KiB."""
+    rows = len(offsets) - 1
+    out = np.empty(rows, np.int64)
+    table = np.zeros(1 << HASH_LOG, np.uint16)
+    w = np.zeros(MAX_BLOCK + 4, np.uint64)
+    for r in range(rows):
+        b = data[offsets[r] : offsets[r + 1]]
+        n = len(b)
+        if n > MAX_BLOCK:
+            out[r] = -1
+            continue
+        words_into(b, w, 0)
+        out[r] = frame_size(n, block_size(w, n, table))
+    return out
+
+
+@njit(nogil=True, cache=True)
+def pair_frame_sizes(xdata, xoffsets, tdata, toffsets):  # pragma: no cover - compiled
+    """``len(lz4.frame.compress(x + t))`` for every pool row x and target t: an (rows, targets) array.
+
+    Entries whose concatenation exceeds 64 KiB are -1 (the caller asks the library for those).
+    """
+    rows = len(xoffsets) - 1
+    targets = len(toffsets) - 1
+    out = np.empty((rows, targets), np.int64)
+    # every target's own words, computed once
+    tw = np.zeros(max(len(tdata), 1), np.uint64)
+    longest = 0
+    for j in range(targets):
+        t0, t1 = toffsets[j], toffsets[j + 1]
+        words_into(tdata[t0:t1], tw, t0)
+        if t1 - t0 > toffsets[longest + 1] - toffsets[longest]:
+            longest = j
+    longest_t = toffsets[longest + 1] - toffsets[longest] if targets else 0
+    b = np.empty(MAX_BLOCK + 8, np.uint8)
+    w = np.zeros(MAX_BLOCK + 8, np.uint64)
+    saved = np.zeros(1 << HASH_LOG, np.uint16)
+    table = np.zeros(1 << HASH_LOG, np.uint16)
+    for r in range(rows):
+        x0, x1 = xoffsets[r], xoffsets[r + 1]
+        nx = x1 - x0
+        if nx + 1 > MAX_BLOCK:
+            out[r, :] = -1
+            continue
+        b[:nx] = xdata[x0:x1]
+        words_into(b[:nx], w, 0)
+        # The state at the last main-loop top reached before any byte past x was read is the same
+        # for every target of 16+ bytes: find it with the longest target behind x, then save it.
+        resumable = False
+        s_op = s_need = s_ip = s_anchor = 0
+        if nx + 16 <= MAX_BLOCK and longest_t >= 16:
+            n = min(nx + longest_t, MAX_BLOCK)
+            _join(b, w, nx, tdata, tw, toffsets[longest], n)
+            saved[:] = 0
+            safe = parse_tracked(w, n, saved, 0, 0, 0, 0, nx, 0)[5]
+            if safe > 1:
+                saved[:] = 0
+                _, s_op, s_need, s_ip, s_anchor, _ = parse_tracked(w, n, saved, 0, 0, 0, 0, nx, safe)
+                resumable = True
+        for j in range(targets):
+            t0, t1 = toffsets[j], toffsets[j + 1]
+            n = nx + (t1 - t0)
+            if n > MAX_BLOCK:
+                out[r, j] = -1
+                continue
+            _join(b, w, nx, tdata, tw, t0, n)
+            if resumable and t1 - t0 >= 16:
+                table[:] = saved
+                block = parse(w, n, table, s_ip, s_anchor, s_op, s_need, 0, 0)[0]
+            else:
+                block = block_size(w, n, table)
+            out[r, j] = frame_size(n, block)
+    return out
+
+
+@njit(nogil=True, cache=True)
+def _join(b, w, nx, tdata, tw, t0, n):  # pragma: no cover - compiled
+    """Put target bytes ``tdata[t0:]`` after the ``nx`` bytes of x in ``b`` and fix up the words."""
+    nt = n - nx
+    b[nx:n] = tdata[t0 : t0 + nt]
+    if nt >= 4:
+        w[nx : n - 3] = tw[t0 : t0 + nt - 3]
+    lo = max(nx - 3, 0)
+    words_into(b[lo : min(nx + 3, n)], w, lo)

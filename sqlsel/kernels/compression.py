@@ -1,0 +1,303 @@
+"""Compressed sizes, NCD and ZIP-FIT scores (Obbad et al. 2024, arXiv 2410.18194).
+
+C(s) is ``len(compress(s.encode("utf-8")))`` exactly as zip-fit 1.0.9 computes it: ``gzip.compress``
+(levels 1–9), ``lz4.frame.compress`` (levels 0–16) or ``zstandard.ZstdCompressor(level).compress``
+(levels 1–22). From sizes:
+
+    NCD(x, t)   = (C(x ‖ t) − min(C(x), C(t))) / max(C(x), C(t))     x ‖ t: plain concatenation, pool text first
+    ZIPFIT(x)   = mean over the target set of 1 − NCD(x, t)
+
+Exact scores need C(x ‖ t) for every pair. LZ4 at levels 0–2 (the default codec) is simulated exactly
+by :mod:`sqlsel.kernels._lz4`, which reuses the parse of x across targets; other codecs call the
+library once per pair (it releases the GIL, so DuckDB threads run in parallel).
+
+The fast score does not grow with the number of targets. 1 − NCD(x, t) equals
+s / max(C(x), C(t)) where s = C(x) + C(t) − C(x ‖ t) is what compressing the two together saves.
+The fast score keeps the exact denominators and estimates the mean saving as
+``overhead + byte_cost · coverage(x)``, capped per pair at min(C(x), C(t)): ``overhead`` is the container cost a concatenation pays once
+(23 bytes for an LZ4 frame), ``byte_cost`` the codec's compressed bytes per target byte, and
+``coverage(x)`` the mean over targets of the number of distinct 4-byte sequences of x the target
+contains (the bytes a match into x can replace; 4 bytes is LZ4's minimum match). One pass over x
+against a table built once from the target set. It is an approximation; ``benchmarks/zipfit.py``
+measures its rank correlation with the exact score.
+
+Example:
+    >>> gz = Codec("gzip", 6)
+    >>> fox, digits = b"the quick brown fox jumps over the lazy dog. " * 4, b"0123456789" * 18
+    >>> alike = ncd(gz.size(fox), gz.size(fox), gz.size(fox + fox))
+    >>> unrelated = ncd(gz.size(fox), gz.size(digits), gz.size(fox + digits))
+    >>> bool(alike < unrelated)
+    True
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import lz4.frame
+import numpy as np
+import pyarrow as pa
+import zstandard
+from numba import njit
+
+from sqlsel.errors import ParameterError, UnknownAlgorithmError
+from sqlsel.kernels import _lz4
+
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_ALGORITHM",
+    "DEFAULT_LEVEL",
+    "Codec",
+    "Rows",
+    "TargetSet",
+    "ncd",
+    "utf8_rows",
+]
+
+ALGORITHMS = {"gzip": (1, 9), "lz4": (0, 16), "zstd": (1, 22)}
+DEFAULT_ALGORITHM = "lz4"
+DEFAULT_LEVEL = 0
+_GZIP_FRAMING = 18  # gzip.compress: 10-byte header + raw deflate + 8-byte trailer (CRC32, size)
+_LZ4_FAST_LEVELS = (0, 1, 2)  # lz4.frame levels below 3 use the fast parser that _lz4 simulates
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Byte strings as one buffer and offsets: row i is ``data[offsets[i]:offsets[i + 1]]``."""
+
+    data: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def of(cls, items: Sequence[bytes]) -> Rows:
+        offsets = np.zeros(len(items) + 1, np.int64)
+        np.cumsum([len(b) for b in items], out=offsets[1:])
+        return cls(np.frombuffer(b"".join(items), np.uint8), offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> bytes:
+        return self.data[self.offsets[i] : self.offsets[i + 1]].tobytes()
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+
+def utf8_rows(texts: pa.Array) -> Rows:
+    """The UTF-8 bytes of a string array without copying them (nulls are empty rows)."""
+    if pa.types.is_large_string(texts.type):
+        offset_type = np.int64
+    elif pa.types.is_string(texts.type):
+        offset_type = np.int32
+    else:
+        raise TypeError(f"expected a string array, got {texts.type}")
+    _, offsets_buf, data_buf = texts.buffers()
+    offsets = np.frombuffer(offsets_buf, offset_type, len(texts) + 1, texts.offset * np.dtype(offset_type).itemsize)
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None and data_buf.size else np.zeros(0, np.uint8)
+    return Rows(data, offsets.astype(np.int64))
+
+
+@dataclass(frozen=True)
+class Codec:
+    """A compressor and level, checked on construction; ``size`` is the reference's C(s).
+
+    >>> Codec("lz4", 0).size(b"hello hello hello hello")
+    38
+    >>> Codec("gzip", 0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sqlsel.errors.ParameterError: gzip level 0 stores the input without compressing it, ...
+    """
+
+    algorithm: str = DEFAULT_ALGORITHM
+    level: int = DEFAULT_LEVEL
+    _local: threading.local = field(default_factory=threading.local, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise UnknownAlgorithmError(
+                str(self.algorithm), ALGORITHMS, "Pass one of them as algorithm (lz4 level 0 is the default)."
+            )
+        if self.algorithm == "gzip" and self.level == 0:
+            raise ParameterError(
+                "gzip level 0 stores the input without compressing it, so every NCD becomes a function of the "
+                "lengths alone and the selection is no better than random (zip-fit 1.0.9's default; its top-k "
+                "precision measured 0.000). Use gzip levels 1-9, or the default lz4 level 0."
+            )
+        lo, hi = ALGORITHMS[self.algorithm]
+        if not isinstance(self.level, int) or isinstance(self.level, bool) or not lo <= self.level <= hi:
+            raise ParameterError(f"{self.algorithm} levels are {lo}..{hi}; got level {self.level!r}.")
+
+    @property
+    def simulated(self) -> bool:
+        """Whether sizes come from the compiled LZ4 simulation rather than library calls."""
+        return self.algorithm == "lz4" and self.level in _LZ4_FAST_LEVELS and lz4_simulation_matches()
+
+    def size(self, data: bytes) -> int:
+        if self.algorithm == "gzip":
+            return len(zlib.compress(data, self.level, -15)) + _GZIP_FRAMING
+        if self.algorithm == "lz4":
+            return len(lz4.frame.compress(data, compression_level=self.level))
+        zc = getattr(self._local, "zstd", None)
+        if zc is None:  # a ZstdCompressor must not be shared between threads
+            zc = self._local.zstd = zstandard.ZstdCompressor(level=self.level)
+        return len(zc.compress(data))
+
+    def sizes(self, rows: Rows) -> np.ndarray:
+        """C(row) for every row."""
+        if self.simulated:
+            out = _lz4.frame_sizes(rows.data, rows.offsets)
+            for i in np.flatnonzero(out < 0):
+                out[i] = self.size(rows[i])
+            return out
+        return np.array([self.size(rows[i]) for i in range(len(rows))], np.int64)
+
+    def pair_sizes(self, rows: Rows, targets: Rows) -> np.ndarray:
+        """C(x ‖ t) for every row x and target t: a (rows, targets) int64 array."""
+        if self.simulated:
+            out = _lz4.pair_frame_sizes(rows.data, rows.offsets, targets.data, targets.offsets)
+            for i, j in zip(*np.nonzero(out < 0), strict=True):
+                out[i, j] = self.size(rows[i] + targets[j])
+            return out
+        tbytes = [targets[j] for j in range(len(targets))]
+        out = np.empty((len(rows), len(tbytes)), np.int64)
+        for i in range(len(rows)):
+            x = rows[i]
+            out[i] = [self.size(x + t) for t in tbytes]
+        return out
+
+    def overhead(self) -> int:
+        """Bytes of container a concatenation pays once instead of twice (frame headers, trailers)."""
+        return self.size(b"a") + self.size(b"b") - self.size(b"ab")
+
+
+@functools.cache
+def lz4_simulation_matches() -> bool:
+    """Whether the compiled LZ4 sizes equal the installed python-lz4's on a fixed sample.
+
+    A guard against a future LZ4 release that parses differently: sizes then come from the library
+    (slower, still exact).
+    """
+    text = b"".join(b"%d: the quick brown fox jumps over the lazy dog %d times\n" % (i, i * i) for i in range(300))
+    sample = [b"", b"a", b"abcd" * 3, b"abcd" * 4, bytes(range(256)) * 2, text, text[:4000] + bytes(range(97, 123)) * 9]
+    rows = Rows.of(sample)
+    want = [len(lz4.frame.compress(b, compression_level=0)) for b in sample]
+    pairs = _lz4.pair_frame_sizes(rows.data, rows.offsets, rows.data, rows.offsets)
+    want_pairs = [[len(lz4.frame.compress(x + t, compression_level=0)) for t in sample] for x in sample]
+    return _lz4.frame_sizes(rows.data, rows.offsets).tolist() == want and pairs.tolist() == want_pairs
+
+
+def ncd(cx: np.ndarray | int, ct: np.ndarray | int, cxt: np.ndarray | int) -> np.ndarray:
+    """Normalized compression distance from the sizes C(x), C(t) and C(x ‖ t)."""
+    cx, ct, cxt = np.asarray(cx), np.asarray(ct), np.asarray(cxt)
+    return (cxt - np.minimum(cx, ct)) / np.maximum(cx, ct)
+
+
+@dataclass
+class TargetSet:
+    """A ZIP-FIT target set: its texts, their sizes under one codec, and the fast-mode sketch."""
+
+    codec: Codec
+    texts: Rows
+    sizes: np.ndarray
+    _sketch: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, texts: Sequence[bytes], codec: Codec) -> TargetSet:
+        rows = Rows.of(texts)
+        return cls(codec, rows, codec.sizes(rows))
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def exact_scores(self, rows: Rows) -> np.ndarray:
+        """ZIP-FIT score of every row: mean over targets of 1 − NCD (zip-fit 1.0.9's score)."""
+        cx = self.codec.sizes(rows)
+        cxt = self.codec.pair_sizes(rows, self.texts)
+        return (1.0 - ncd(cx[:, None], self.sizes[None, :], cxt)).mean(axis=1)
+
+    def fast_scores(self, rows: Rows) -> np.ndarray:
+        """The fast estimate of :meth:`exact_scores`; its cost does not depend on the number of targets."""
+        keys, df = self.sketch()
+        cx = self.codec.sizes(rows)
+        coverage = _coverage(rows.data, rows.offsets, keys, df) / len(self)
+        total = float(self.texts.lengths().sum())
+        byte_cost = float(self.sizes.sum()) / total if total else 1.0
+        saving = self.codec.overhead() + byte_cost * coverage
+        return _mean_similarity(saving, cx.astype(np.float64), np.sort(self.sizes).astype(np.float64))
+
+    def sketch(self) -> tuple[np.ndarray, np.ndarray]:
+        """Open-addressing table of every 4-byte sequence in the targets → number of targets holding it."""
+        if self._sketch is None:
+            self._sketch = _build_sketch(self.texts.data, self.texts.offsets)
+        return self._sketch
+
+
+def _mean_similarity(saving: np.ndarray, cx: np.ndarray, ct: np.ndarray) -> np.ndarray:
+    """mean_j min(saving, C(x), C(t_j)) / max(C(x), C(t_j)) for sorted target sizes ``ct``, in O(log M).
+
+    A pair cannot save more than the smaller text costs, so the saving is capped per pair.
+    """
+    cap = np.minimum(saving, cx)
+    below_cap = np.searchsorted(ct, cap, side="right")
+    below_x = np.searchsorted(ct, cx, side="right")
+    head = np.concatenate([[0.0], np.cumsum(ct)])  # sum of the i smallest sizes
+    tail = np.concatenate([np.cumsum((1.0 / ct)[::-1])[::-1], [0.0]])  # sum of 1/size from index i on
+    total = (head[below_cap] + saving * (below_x - below_cap)) / cx + cap * tail[below_x]
+    return total / len(ct)
+
+
+@njit(nogil=True, cache=True)
+def _slot(keys, word):  # pragma: no cover - compiled
+    mask = np.uint64(len(keys) - 1)
+    s = ((np.uint64(word) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
+    while keys[s] != -1 and keys[s] != word:
+        s = (s + np.uint64(1)) & mask
+    return s
+
+
+@njit(nogil=True, cache=True)
+def _build_sketch(data, offsets):  # pragma: no cover - compiled
+    n_words = 0
+    for r in range(len(offsets) - 1):
+        n_words += max(offsets[r + 1] - offsets[r] - 3, 0)
+    size = 1 << 10
+    while size < 2 * n_words:
+        size <<= 1
+    keys = np.full(size, -1, np.int64)
+    df = np.zeros(size, np.int64)
+    last = np.full(size, -1, np.int64)  # the last target that counted a slot
+    for r in range(len(offsets) - 1):
+        for i in range(offsets[r], offsets[r + 1] - 3):
+            word = np.int64(data[i]) | (np.int64(data[i + 1]) << 8) | (np.int64(data[i + 2]) << 16)
+            word |= np.int64(data[i + 3]) << 24
+            s = _slot(keys, word)
+            keys[s] = word
+            if last[s] != r:
+                last[s] = r
+                df[s] += 1
+    return keys, df
+
+
+@njit(nogil=True, cache=True)
+def _coverage(data, offsets, keys, df):  # pragma: no cover - compiled
+    """For each row, the sum over its distinct 4-byte sequences of how many targets hold them."""
+    rows = len(offsets) - 1
+    out = np.zeros(rows, np.float64)
+    seen = np.full(len(keys), -1, np.int64)
+    for r in range(rows):
+        total = 0
+        for i in range(offsets[r], offsets[r + 1] - 3):
+            word = np.int64(data[i]) | (np.int64(data[i + 1]) << 8) | (np.int64(data[i + 2]) << 16)
+            word |= np.int64(data[i + 3]) << 24
+            s = _slot(keys, word)
+            if keys[s] == word and seen[s] != r:
+                seen[s] = r
+                total += df[s]
+        out[r] = total
+    return out
