@@ -20,7 +20,10 @@ def test_sizes_are_the_reference_formulas():
     data = CAT * 5
     assert Codec("gzip", 6).size(data) == len(gzip.compress(data, compresslevel=6))
     assert Codec("zstd", 3).size(data) == len(zstandard.ZstdCompressor(level=3).compress(data))
-    assert Codec("lz4", 9).sizes(Rows.of([data, b""])).tolist() == [Codec("lz4", 9).size(data), Codec("lz4", 9).size(b"")]
+    assert Codec("lz4", 9).sizes(Rows.of([data, b""])).tolist() == [
+        Codec("lz4", 9).size(data),
+        Codec("lz4", 9).size(b""),
+    ]
 
 
 def test_gzip_level_0_is_refused_with_the_reason():

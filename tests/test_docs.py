@@ -46,3 +46,15 @@ def test_notebook_runs():
     nb = json.loads((EXAMPLES / "quickstart.ipynb").read_text())
     code = "\n\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     subprocess.run([sys.executable, "-c", code], cwd=EXAMPLES, check=True, capture_output=True, timeout=120)
+
+
+def test_readme_sql_examples_run(monkeypatch):
+    import sqlsel
+
+    monkeypatch.chdir(ROOT)
+    con = sqlsel.connect()
+    for block in blocks("sql"):
+        for statement in con.extract_statements(block):
+            con.sql(statement.query).fetchall()
+    assert con.sql("SELECT count(*) FROM sel_zipfit_texts").fetchall()[0][0] > 0
+    con.close()

@@ -86,5 +86,7 @@ def test_ten_megabyte_text_is_scored_exactly(con):
 
 def test_duplicate_texts_score_like_distinct_ones(con):
     store(con)
-    rows = con.sql("SELECT sel_zipfit(t, 'cats') FROM (VALUES ('the cat sat'), ('dogs'), ('the cat sat')) v(t)").fetchall()
+    rows = con.sql(
+        "SELECT sel_zipfit(t, 'cats') FROM (VALUES ('the cat sat'), ('dogs'), ('the cat sat')) v(t)"
+    ).fetchall()
     assert rows[0] == rows[2] != rows[1]

@@ -40,7 +40,9 @@ def _hash(word):  # pragma: no cover - compiled
 def words_into(b, w, at):  # pragma: no cover - compiled
     """``w[at + i]`` = the little-endian 32-bit word at ``b[i]``, for every i with 4 bytes left."""
     for i in range(len(b) - 3):
-        w[at + i] = np.uint64(b[i]) | (np.uint64(b[i + 1]) << 8) | (np.uint64(b[i + 2]) << 16) | (np.uint64(b[i + 3]) << 24)
+        w[at + i] = (
+            np.uint64(b[i]) | (np.uint64(b[i + 1]) << 8) | (np.uint64(b[i + 2]) << 16) | (np.uint64(b[i + 3]) << 24)
+        )
 
 
 @njit(nogil=True, cache=True, inline="always")

@@ -14,8 +14,9 @@ library once per pair (it releases the GIL, so DuckDB threads run in parallel).
 The fast score does not grow with the number of targets. 1 − NCD(x, t) equals
 s / max(C(x), C(t)) where s = C(x) + C(t) − C(x ‖ t) is what compressing the two together saves.
 The fast score keeps the exact denominators and estimates the mean saving as
-``overhead + byte_cost · coverage(x)``, capped per pair at min(C(x), C(t)): ``overhead`` is the container cost a concatenation pays once
-(23 bytes for an LZ4 frame), ``byte_cost`` the codec's compressed bytes per target byte, and
+``overhead + byte_cost · coverage(x)``, capped per pair at min(C(x), C(t)): ``overhead`` is the
+container cost a concatenation pays once (23 bytes for an LZ4 frame), ``byte_cost`` the codec's
+compressed bytes per target byte, and
 ``coverage(x)`` the mean over targets of the number of distinct 4-byte sequences of x the target
 contains (the bytes a match into x can replace; 4 bytes is LZ4's minimum match). One pass over x
 against a table built once from the target set. It is an approximation; ``benchmarks/zipfit.py``
@@ -205,7 +206,7 @@ class TargetSet:
     codec: Codec
     texts: Rows
     sizes: np.ndarray
-    _sketch: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _sketch: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, texts: Sequence[bytes], codec: Codec) -> TargetSet:
@@ -223,16 +224,15 @@ class TargetSet:
 
     def fast_scores(self, rows: Rows) -> np.ndarray:
         """The fast estimate of :meth:`exact_scores`; its cost does not depend on the number of targets."""
-        keys, df = self.sketch()
         cx = self.codec.sizes(rows)
-        coverage = _coverage(rows.data, rows.offsets, keys, df) / len(self)
+        coverage = _coverage(rows.data, rows.offsets, self.sketch()) / len(self)
         total = float(self.texts.lengths().sum())
         byte_cost = float(self.sizes.sum()) / total if total else 1.0
         saving = self.codec.overhead() + byte_cost * coverage
         return _mean_similarity(saving, cx.astype(np.float64), np.sort(self.sizes).astype(np.float64))
 
-    def sketch(self) -> tuple[np.ndarray, np.ndarray]:
-        """Open-addressing table of every 4-byte sequence in the targets → number of targets holding it."""
+    def sketch(self) -> np.ndarray:
+        """Hash table of every 4-byte sequence in the targets → number of targets holding it."""
         if self._sketch is None:
             self._sketch = _build_sketch(self.texts.data, self.texts.offsets)
         return self._sketch
@@ -252,52 +252,108 @@ def _mean_similarity(saving: np.ndarray, cx: np.ndarray, ct: np.ndarray) -> np.n
     return total / len(ct)
 
 
-@njit(nogil=True, cache=True)
+_NO_WORD = np.uint32(0xFFFFFFFF)  # four 0xFF bytes never occur in UTF-8, so no text has this word
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _word(data, i):  # pragma: no cover - compiled
+    return np.uint32(
+        np.uint64(data[i])
+        | (np.uint64(data[i + 1]) << 8)
+        | (np.uint64(data[i + 2]) << 16)
+        | (np.uint64(data[i + 3]) << 24)
+    )
+
+
+@njit(nogil=True, cache=True, inline="always")
 def _slot(keys, word):  # pragma: no cover - compiled
+    """Linear-probing slot of ``word`` in ``keys``: where it is, or the empty slot where it would go."""
     mask = np.uint64(len(keys) - 1)
-    s = ((np.uint64(word) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
-    while keys[s] != -1 and keys[s] != word:
+    s = _home(np.uint64(word), mask)
+    while keys[s] != word and keys[s] != _NO_WORD:
         s = (s + np.uint64(1)) & mask
     return s
 
 
 @njit(nogil=True, cache=True)
 def _build_sketch(data, offsets):  # pragma: no cover - compiled
-    n_words = 0
-    for r in range(len(offsets) - 1):
-        n_words += max(offsets[r + 1] - offsets[r] - 3, 0)
-    size = 1 << 10
-    while size < 2 * n_words:
-        size <<= 1
-    keys = np.full(size, -1, np.int64)
-    df = np.zeros(size, np.int64)
-    last = np.full(size, -1, np.int64)  # the last target that counted a slot
+    """Every 4-byte sequence of the targets with the number of targets holding it, as a hash table.
+
+    Entries are ``df << 32 | word`` in a linear-probing table at most a quarter full; one 64-bit load
+    answers a lookup (the table is read for every byte of every pool text).
+    """
+    keys = np.full(1 << 10, _NO_WORD, np.uint32)
+    df = np.zeros(1 << 10, np.int64)
+    last = np.full(1 << 10, -1, np.int64)  # the last target that counted a slot
+    used = 0
     for r in range(len(offsets) - 1):
         for i in range(offsets[r], offsets[r + 1] - 3):
-            word = np.int64(data[i]) | (np.int64(data[i + 1]) << 8) | (np.int64(data[i + 2]) << 16)
-            word |= np.int64(data[i + 3]) << 24
+            if 2 * used >= len(keys):
+                keys, df, last = _grow(keys, df, last)
+            word = _word(data, i)
             s = _slot(keys, word)
-            keys[s] = word
+            if keys[s] == _NO_WORD:
+                keys[s] = word
+                used += 1
             if last[s] != r:
                 last[s] = r
                 df[s] += 1
-    return keys, df
+    size = 1 << 10
+    while size < 4 * used:
+        size <<= 1
+    table = np.full(size, np.uint64(_NO_WORD), np.uint64)
+    mask = np.uint64(size - 1)
+    for s in range(len(keys)):
+        if keys[s] != _NO_WORD:
+            h = _home(np.uint64(keys[s]), mask)
+            while table[h] != np.uint64(_NO_WORD):
+                h = (h + np.uint64(1)) & mask
+            table[h] = (np.uint64(df[s]) << np.uint64(32)) | np.uint64(keys[s])
+    return table
 
 
 @njit(nogil=True, cache=True)
-def _coverage(data, offsets, keys, df):  # pragma: no cover - compiled
+def _grow(keys, df, last):  # pragma: no cover - compiled
+    new_keys = np.full(2 * len(keys), _NO_WORD, np.uint32)
+    new_df = np.zeros(2 * len(keys), np.int64)
+    new_last = np.full(2 * len(keys), -1, np.int64)
+    for s in range(len(keys)):
+        if keys[s] != _NO_WORD:
+            t = _slot(new_keys, keys[s])
+            new_keys[t], new_df[t], new_last[t] = keys[s], df[s], last[s]
+    return new_keys, new_df, new_last
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _home(word, mask):  # pragma: no cover - compiled
+    return ((word * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
+
+
+@njit(nogil=True, cache=True)
+def _coverage(data, offsets, table):  # pragma: no cover - compiled
     """For each row, the sum over its distinct 4-byte sequences of how many targets hold them."""
     rows = len(offsets) - 1
     out = np.zeros(rows, np.float64)
-    seen = np.full(len(keys), -1, np.int64)
+    seen = np.full(len(table), -1, np.int32)  # private: the last row that counted a slot
+    mask = np.uint64(len(table) - 1)
+    low = np.uint64(0xFFFFFFFF)
+    empty = np.uint64(_NO_WORD)
     for r in range(rows):
-        total = 0
-        for i in range(offsets[r], offsets[r + 1] - 3):
-            word = np.int64(data[i]) | (np.int64(data[i + 1]) << 8) | (np.int64(data[i + 2]) << 16)
-            word |= np.int64(data[i + 3]) << 24
-            s = _slot(keys, word)
-            if keys[s] == word and seen[s] != r:
-                seen[s] = r
-                total += df[s]
+        a, b = offsets[r], offsets[r + 1]
+        if b - a < 4:
+            continue
+        total = np.uint64(0)
+        word = (np.uint64(data[a]) << np.uint64(8)) | (np.uint64(data[a + 1]) << np.uint64(16))
+        word |= np.uint64(data[a + 2]) << np.uint64(24)
+        for i in range(a + 3, b):  # rolling: each step shifts one byte in
+            word = (word >> np.uint64(8)) | (np.uint64(data[i]) << np.uint64(24))
+            h = _home(word, mask)
+            e = table[h]
+            while (e & low) != word and (e & low) != empty:
+                h = (h + np.uint64(1)) & mask
+                e = table[h]
+            if (e & low) == word and seen[h] != r:
+                seen[h] = r
+                total += e >> np.uint64(32)
         out[r] = total
     return out
