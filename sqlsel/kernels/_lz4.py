@@ -173,7 +173,7 @@ def _last_literals(n, anchor, op, need):  # pragma: no cover - compiled
 @njit(nogil=True, cache=True)
 def block_size(w, n, table):  # pragma: no cover - compiled
     """Bytes of LZ4's fast block for an ``n``-byte input (n ≤ 64 KiB) given its words, or STORED."""
-    table[:] = 0
+    _fill(table, 0)
     return parse(w, n, table, 0, 0, 0, 0, 0, 0)[0]
 
 
@@ -233,7 +233,7 @@ def pair_frame_sizes(xdata, xoffsets, tdata, toffsets):  # pragma: no cover - co
         if nx + 1 > MAX_BLOCK:
             out[r, :] = -1
             continue
-        b[:nx] = xdata[x0:x1]
+        _copy(b, 0, xdata, x0, nx)
         words_into(b[:nx], w, 0)
         # The state at the last main-loop top reached before any byte past x was read is the same
         # for every target of 16+ bytes: find it with the longest target behind x, then save it.
@@ -242,10 +242,10 @@ def pair_frame_sizes(xdata, xoffsets, tdata, toffsets):  # pragma: no cover - co
         if nx + 16 <= MAX_BLOCK and longest_t >= 16:
             n = min(nx + longest_t, MAX_BLOCK)
             _join(b, w, nx, tdata, tw, toffsets[longest], n)
-            saved[:] = 0
+            _fill(saved, 0)
             safe = parse_tracked(w, n, saved, 0, 0, 0, 0, nx, 0)[5]
             if safe > 1:
-                saved[:] = 0
+                _fill(saved, 0)
                 _, s_op, s_need, s_ip, s_anchor, _ = parse_tracked(w, n, saved, 0, 0, 0, 0, nx, safe)
                 resumable = True
         for j in range(targets):
@@ -256,7 +256,7 @@ def pair_frame_sizes(xdata, xoffsets, tdata, toffsets):  # pragma: no cover - co
                 continue
             _join(b, w, nx, tdata, tw, t0, n)
             if resumable and t1 - t0 >= 16:
-                table[:] = saved
+                _copy(table, 0, saved, 0, len(saved))
                 block = parse(w, n, table, s_ip, s_anchor, s_op, s_need, 0, 0)[0]
             else:
                 block = block_size(w, n, table)
@@ -268,8 +268,24 @@ def pair_frame_sizes(xdata, xoffsets, tdata, toffsets):  # pragma: no cover - co
 def _join(b, w, nx, tdata, tw, t0, n):  # pragma: no cover - compiled
     """Put target bytes ``tdata[t0:]`` after the ``nx`` bytes of x in ``b`` and fix up the words."""
     nt = n - nx
-    b[nx:n] = tdata[t0 : t0 + nt]
+    _copy(b, nx, tdata, t0, nt)
     if nt >= 4:
-        w[nx : n - 3] = tw[t0 : t0 + nt - 3]
+        _copy(w, nx, tw, t0, nt - 3)
     lo = max(nx - 3, 0)
     words_into(b[lo : min(nx + 3, n)], w, lo)
+
+
+# Explicit loops: numba's slice assignment (``a[:] = b``) is ~10x slower than a plain loop, and these
+# run once per (pool text, target) pair.
+@njit(nogil=True, cache=True, inline="always")
+def _copy(dst, at, src, start, count):  # pragma: no cover - compiled
+    d = dst[at : at + count]
+    v = src[start : start + count]
+    for i in range(count):  # a range index: no negative-index checks, so LLVM vectorises the loop
+        d[i] = v[i]
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _fill(dst, value):  # pragma: no cover - compiled
+    for i in range(len(dst)):
+        dst[i] = value
