@@ -15,16 +15,10 @@ SELECT CASE WHEN $mode NOT IN ('exact', 'fast')
 -- Store the target set (texts and their compressed sizes) once; ordered so reruns store the same set.
 SELECT sel_zipfit_target($model, list(text ORDER BY text), $algorithm, $level) FROM target;
 
-WITH scored AS (
-    SELECT id,
-           CASE WHEN $mode = 'fast' THEN sel_zipfit_fast(text, $model) ELSE sel_zipfit(text, $model) END AS zipfit
-    FROM pool
-    WHERE text IS NOT NULL
-), picked AS (
-    SELECT id, zipfit, row_number() OVER (ORDER BY zipfit DESC, id) AS rank
-    FROM scored
-    QUALIFY rank <= $k
-)
-SELECT pool.*, picked.zipfit
-FROM picked JOIN pool USING (id)
-ORDER BY picked.rank;
+-- One scan: score every row, keep the best k (DuckDB's top-N keeps k rows, never the whole pool).
+SELECT *,
+       CASE WHEN $mode = 'fast' THEN sel_zipfit_fast(text, $model) ELSE sel_zipfit(text, $model) END AS zipfit
+FROM pool
+WHERE text IS NOT NULL
+ORDER BY zipfit DESC, id
+LIMIT $k;

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sqlsel.duck import run_sql
-from sqlsel.errors import SqlselError
+from sqlsel.errors import SqlselError, UnknownModelError
 
 __all__ = [
     "FunctionSpec",
@@ -140,6 +141,24 @@ class FunctionContext:
 
     def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         return self._cursor().sql(sql, params=params or []).to_arrow_table()
+
+    def model(self, name: str, kind: str, fix: str) -> tuple[int, dict[str, Any]]:
+        """``(model_id, params)`` of the catalog model ``name`` of this kind, or UnknownModelError with ``fix``."""
+        rows = self.query("SELECT model_id, kind, params FROM sel_models WHERE name = ?", [name])
+        if not rows or rows[0][1] != kind:
+            known = [r[0] for r in self.query("SELECT name FROM sel_models WHERE kind = ? ORDER BY name", [kind])]
+            raise UnknownModelError(name, known, fix)
+        model_id, _, params = rows[0]
+        return int(model_id), json.loads(params) if isinstance(params, str) else params
+
+    def cached(self, key: Any, build: Callable[[], Any]) -> Any:
+        """``self.cache[key]``, built once: models are cached by id, and a refit gets a new id."""
+        value = self.cache.get(key)
+        if value is None:
+            value = build()
+            with self.lock:
+                self.cache[key] = value
+        return value
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:

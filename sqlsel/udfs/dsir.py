@@ -7,13 +7,12 @@ are ``GROUP BY`` aggregates over :func:`sel_ngram_buckets`, stored in the catalo
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
-from sqlsel.errors import SqlselError, UnknownModelError
+from sqlsel.errors import SqlselError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.dsir import kl_reduction, weights_from_features
 from sqlsel.kernels.ngrams import ngram_features, token_counts
@@ -38,31 +37,24 @@ class DsirModel:
 
 def load_dsir_model(ctx: FunctionContext, name: str) -> DsirModel:
     """The model called ``name`` from the catalog, cached by its id (a refit gets a new id)."""
-    rows = ctx.query("SELECT model_id, kind, params FROM sel_models WHERE name = ?", [name])
-    if not rows or rows[0][1] != "dsir":
-        known = [r[0] for r in ctx.query("SELECT name FROM sel_models WHERE kind = 'dsir' ORDER BY name")]
-        raise UnknownModelError(
-            name, known, "Fit one with the dsir_select recipe (see `sqlsel run dsir_select --help`)."
+    model_id, params = ctx.model(
+        name, "dsir", "Fit one with the dsir_select recipe (see `sqlsel run dsir_select --help`)."
+    )
+
+    def build() -> DsirModel:
+        b = int(params["buckets"])
+        tbl = ctx.arrow(
+            "SELECT bucket, target_count, raw_count, log_ratio FROM sel_dsir_buckets WHERE model_id = ?", [model_id]
         )
-    model_id, _, params = rows[0]
-    cached = ctx.cache.get(("dsir", model_id))
-    if cached is not None:
-        return cached
-    params = json.loads(params) if isinstance(params, str) else params
-    b = int(params["buckets"])
-    tbl = ctx.arrow(
-        "SELECT bucket, target_count, raw_count, log_ratio FROM sel_dsir_buckets WHERE model_id = ?", [model_id]
-    )
-    idx = tbl.column("bucket").to_numpy()
-    ratio, target, raw = np.zeros(b), np.zeros(b, np.int64), np.zeros(b, np.int64)
-    ratio[idx] = tbl.column("log_ratio").to_numpy()
-    target[idx] = tbl.column("target_count").to_numpy()
-    raw[idx] = tbl.column("raw_count").to_numpy()
-    model = DsirModel(
-        name, model_id, b, int(params["ngrams"]), bool(params.get("normalize", False)), ratio, target, raw
-    )
-    ctx.cache[("dsir", model_id)] = model
-    return model
+        idx = tbl.column("bucket").to_numpy()
+        ratio, target, raw = np.zeros(b), np.zeros(b, np.int64), np.zeros(b, np.int64)
+        ratio[idx] = tbl.column("log_ratio").to_numpy()
+        target[idx] = tbl.column("target_count").to_numpy()
+        raw[idx] = tbl.column("raw_count").to_numpy()
+        normalize = bool(params.get("normalize", False))
+        return DsirModel(name, model_id, b, int(params["ngrams"]), normalize, ratio, target, raw)
+
+    return ctx.cached(("dsir", model_id), build)
 
 
 def check_shape(buckets: object, ngrams: object) -> tuple[int, int]:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from sqlsel.duck import run_sql
-from sqlsel.errors import InputError, SqlselError, UnknownModelError
+from sqlsel.errors import InputError, SqlselError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.compression import DEFAULT_ALGORITHM, DEFAULT_LEVEL, Codec, Rows, TargetSet, ncd, utf8_rows
 
@@ -30,23 +29,17 @@ _DEFAULT = Codec(DEFAULT_ALGORITHM, DEFAULT_LEVEL)
 
 def load_target_set(ctx: FunctionContext, name: str) -> TargetSet:
     """The target set called ``name`` from the catalog, cached by its model id."""
-    rows = ctx.query("SELECT model_id, kind, params FROM sel_models WHERE name = ?", [name])
-    if not rows or rows[0][1] != KIND:
-        known = [r[0] for r in ctx.query("SELECT name FROM sel_models WHERE kind = ? ORDER BY name", [KIND])]
-        raise UnknownModelError(
-            name, known, "Store one with SELECT sel_zipfit_target(name, list(text), 'lz4', 0) FROM targets."
-        )
-    model_id, _, params = rows[0]
-    cached = ctx.cache.get((KIND, model_id))
-    if cached is not None:
-        return cached
-    params = json.loads(params) if isinstance(params, str) else params
-    tbl = ctx.arrow("SELECT text, size FROM sel_zipfit_texts WHERE model_id = ? ORDER BY ordinal", [model_id])
-    texts = utf8_rows(tbl.column("text").combine_chunks())
-    target = TargetSet(codec_of(params["algorithm"], params["level"]), texts, tbl.column("size").to_numpy())
-    with ctx.lock:
-        ctx.cache[(KIND, model_id)] = target
-    return target
+    model_id, params = ctx.model(
+        name, KIND, "Store one with SELECT sel_zipfit_target(name, list(text), 'lz4', 0) FROM targets."
+    )
+
+    def build() -> TargetSet:
+        sql = "SELECT text, size FROM sel_zipfit_texts WHERE model_id = ? ORDER BY ordinal"
+        tbl = ctx.arrow(sql, [model_id])
+        texts = utf8_rows(tbl.column("text").combine_chunks())
+        return TargetSet(codec_of(params["algorithm"], params["level"]), texts, tbl.column("size").to_numpy())
+
+    return ctx.cached((KIND, model_id), build)
 
 
 def _sizes(texts: pa.Array, codec: Codec) -> pa.Array:
@@ -192,10 +185,7 @@ def _store_target(ctx: FunctionContext, name: str, items: list[str | None] | Non
     model_param="target",
 )
 def sel_zipfit(ctx: FunctionContext, text: pa.Array, target: pa.Array) -> pa.Array:
-    if len(text) == 0:
-        return pa.array([], pa.float64())
-    targets = load_target_set(ctx, str(constant_argument(target, "target")))
-    return pa.array(_unique_rows(text, targets.exact_scores), pa.float64())
+    return _scores(ctx, text, target, exact=True)
 
 
 @sql_function(
@@ -210,16 +200,17 @@ def sel_zipfit(ctx: FunctionContext, text: pa.Array, target: pa.Array) -> pa.Arr
     model_param="target",
 )
 def sel_zipfit_fast(ctx: FunctionContext, text: pa.Array, target: pa.Array) -> pa.Array:
+    return _scores(ctx, text, target, exact=False)
+
+
+def _scores(ctx: FunctionContext, text: pa.Array, target: pa.Array, exact: bool) -> pa.Array:
+    """ZIP-FIT scores of a batch, computed once per distinct text (corpora repeat texts)."""
     if len(text) == 0:
         return pa.array([], pa.float64())
     targets = load_target_set(ctx, str(constant_argument(target, "target")))
-    return pa.array(targets.fast_scores(utf8_rows(text)), pa.float64())
-
-
-def _unique_rows(text: pa.Array, score: Any) -> np.ndarray:
-    """``score`` of every row, computed once per distinct text (corpora repeat texts)."""
+    score = targets.exact_scores if exact else targets.fast_scores
     encoded = text.dictionary_encode()
-    unique = utf8_rows(encoded.dictionary)
-    if len(unique) == len(text):
-        return score(utf8_rows(text))
-    return score(unique)[encoded.indices.to_numpy(zero_copy_only=False)]
+    if len(encoded.dictionary) == len(text):
+        return pa.array(score(utf8_rows(text)), pa.float64())
+    unique = score(utf8_rows(encoded.dictionary))
+    return pa.array(unique[encoded.indices.to_numpy(zero_copy_only=False)], pa.float64())
