@@ -69,8 +69,9 @@ def sel_compressed_size(ctx: FunctionContext, text: pa.Array, algorithm: pa.Arra
     returns="DOUBLE",
     doc="""UTF-8 bytes over LZ4 (level 0) frame bytes: a cheap quality signal.
 
-    Boilerplate and repeated text score high (> 4 is rare in prose), random or encoded bytes score
-    near or below 1; short texts score low because the 23-byte frame dominates. Empty text gives 0.""",
+    On the real benchmark corpus, 2 KB chunks of documentation and code score 1.2-4 (median 1.4-2);
+    boilerplate and repeated text score far higher, random or encoded bytes about 1. Short texts
+    score below 1 because the 23-byte frame dominates (fortunes: 0.6-1.1). Empty text gives 0.""",
     example="SELECT sel_compression_ratio(repeat('spam ', 200)) > 10",
 )
 def sel_compression_ratio(ctx: FunctionContext, text: pa.Array) -> pa.Array:
