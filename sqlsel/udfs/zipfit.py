@@ -205,11 +205,13 @@ def sel_zipfit_fast(ctx: FunctionContext, text: pa.Array, target: pa.Array) -> p
 
 
 def _scores(ctx: FunctionContext, text: pa.Array, target: pa.Array, exact: bool) -> pa.Array:
-    """ZIP-FIT scores of a batch, computed once per distinct text (corpora repeat texts)."""
+    """ZIP-FIT scores of a batch; exact ones once per distinct text (corpora repeat texts)."""
     if len(text) == 0:
         return pa.array([], pa.float64())
     targets = load_target_set(ctx, str(constant_argument(target, "target")))
-    score = targets.exact_scores if exact else targets.fast_scores
+    if not exact:  # cheap per row: deduplicating would cost more than it saves
+        return pa.array(targets.fast_scores(utf8_rows(text)), pa.float64())
+    score = targets.exact_scores
     encoded = text.dictionary_encode()
     if len(encoded.dictionary) == len(text):
         return pa.array(score(utf8_rows(text)), pa.float64())
