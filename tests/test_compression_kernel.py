@@ -5,11 +5,12 @@ from __future__ import annotations
 import gzip
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import zstandard
 
 from sqlsel.errors import ParameterError, UnknownAlgorithmError
-from sqlsel.kernels.compression import Codec, Rows, TargetSet, _mean_similarity, ncd
+from sqlsel.kernels.compression import Codec, Rows, TargetSet, _mean_similarity, ncd, utf8_rows
 
 CAT = b"The cat sat on the mat and looked at the other cat on the mat. "
 CODE = b"def f(x):\n    return [i * x for i in range(10)]\n"
@@ -70,3 +71,10 @@ def test_mean_similarity_caps_each_pair_at_the_smaller_text():
     cx, saving = rng.integers(5, 100, 30).astype(float), rng.uniform(0, 150, 30)
     want = [np.mean(np.minimum(np.minimum(s, x), ct) / np.maximum(x, ct)) for s, x in zip(saving, cx, strict=True)]
     np.testing.assert_allclose(_mean_similarity(saving, cx, ct), want)
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string(), pa.string_view()])
+def test_utf8_rows_reads_every_string_layout_and_slices(kind):
+    arr = pa.array(["ab", None, "", "héllo", "xyz"], kind).slice(1)
+    rows = utf8_rows(arr)
+    assert [rows[i] for i in range(len(rows))] == [b"", b"", "héllo".encode(), b"xyz"]

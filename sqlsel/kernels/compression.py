@@ -95,6 +95,8 @@ def utf8_rows(texts: pa.Array) -> Rows:
         offset_type = np.int64
     elif pa.types.is_string(texts.type):
         offset_type = np.int32
+    elif pa.types.is_string_view(texts.type):  # DuckDB can be set to hand Arrow string views
+        return utf8_rows(texts.cast(pa.large_string()))
     else:
         raise TypeError(f"expected a string array, got {texts.type}")
     _, offsets_buf, data_buf = texts.buffers()
