@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: Built-in function families, in registration order (``sqlsel/udfs/<family>.py``).
-FAMILIES = ("sampling", "dsir", "zipfit")
+FAMILIES = ("sampling", "dsir", "zipfit", "embed")
 
 
 @dataclass(frozen=True)
