@@ -129,6 +129,7 @@ class FunctionContext:
         self._local = threading.local()
         self.cache: dict[Any, Any] = {}
         self.lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cur = getattr(self._local, "cursor", None)
@@ -162,7 +163,15 @@ class FunctionContext:
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor in its own transaction: committed when the block succeeds, rolled back otherwise."""
+        """A cursor in its own transaction: committed when the block succeeds, rolled back otherwise.
+
+        Writes are serialised: DuckDB threads calling a writing function for several rows of one
+        query would otherwise conflict on the same catalog rows.
+        """
+        with self._write_lock:
+            yield from self._write_transaction()
+
+    def _write_transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         cur = self._con.cursor()
         try:
             run_sql(cur, "BEGIN TRANSACTION")

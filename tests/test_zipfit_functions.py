@@ -90,3 +90,13 @@ def test_duplicate_texts_score_like_distinct_ones(con):
         "SELECT sel_zipfit(t, 'cats') FROM (VALUES ('the cat sat'), ('dogs'), ('the cat sat')) v(t)"
     ).fetchall()
     assert rows[0] == rows[2] != rows[1]
+
+
+def test_one_statement_stores_a_set_per_group(con):
+    con.sql(
+        "SELECT src, sel_zipfit_target('set_' || src, list(t ORDER BY t), 'lz4', 0) "
+        "FROM (SELECT i % 4 AS src, 'text ' || i AS t FROM range(400) r(i)) GROUP BY src"
+    ).fetchall()
+    sets = con.sql("SELECT name, params->>'texts' FROM sel_models ORDER BY name").fetchall()
+    assert sets == [(f"set_{i}", "100") for i in range(4)]
+    assert con.sql("SELECT count(*) FROM sel_zipfit_texts").fetchall() == [(400,)]
