@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _fresh import run_fresh
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE / "data" / "corpus.parquet"
 BUILD = HERE.parent.parent / "shared" / "bench" / "build_corpus.py"
@@ -65,13 +67,7 @@ out = {{"elapsed": time.perf_counter() - t0, "timings": res.timings, "metrics": 
         "rss_mb": peak_rss_mb()}}
 print("RESULT " + json.dumps(out))
 """
-    proc = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(params)], capture_output=True, text=True, cwd=work, check=False
-    )
-    if proc.returncode != 0:
-        raise SystemExit(proc.stderr)
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
-    return json.loads(line[len("RESULT ") :])
+    return json.loads(run_fresh(code, [json.dumps(params)], cwd=work))
 
 
 def fit_and_weights(timings: list) -> tuple[float, float]:

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _fresh import run_fresh
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE / "data" / "corpus.parquet"
@@ -84,13 +85,7 @@ scores = con.sql(f"SELECT id, {function}(text, 'zipfit_select') FROM read_parque
 print("RESULT " + json.dumps({"elapsed": elapsed, "timings": res.timings, "warm_timings": warm.timings, "rss_mb": rss,
       "selected": res.table.column("id").to_pylist(), "ids": [r[0] for r in scores], "scores": [r[1] for r in scores]}))
 """
-    proc = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(params)], capture_output=True, text=True, cwd=work, check=False
-    )
-    if proc.returncode != 0:
-        raise SystemExit(proc.stderr)
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
-    return json.loads(line[len("RESULT ") :])
+    return json.loads(run_fresh(code, [json.dumps(params)], cwd=work))
 
 
 def warm_up(work: Path) -> None:

@@ -11,10 +11,11 @@ process's peak RSS (VmHWM) and time. The reference holds all N·M pairs in memor
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _fresh import run_fresh
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE / "data" / "corpus.parquet"
@@ -80,15 +81,8 @@ def main() -> int:
         for function in ("sel_zipfit_fast", "sel_zipfit"):
             for size in sizes:
                 out = work / f"{function}_{size}.parquet"
-                proc = subprocess.run(
-                    [sys.executable, "-c", SCORE, str(db), str(work / f"pool_{size}.parquet"), str(out), function],
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                if proc.returncode != 0:
-                    raise SystemExit(proc.stderr)
-                rows, seconds, rss = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")).split()[1:]
+                result = run_fresh(SCORE, [str(db), str(work / f"pool_{size}.parquet"), str(out), function])
+                rows, seconds, rss = result.split()
                 peaks[function, size] = float(rss)
                 print(
                     f"{function:16s} N={size:>7,}: {int(rows):,} rows scored in {seconds} s, peak RSS {rss} MB",
