@@ -92,12 +92,23 @@ def recipes() -> None:
 
 
 @cli.command()
+@click.argument("name", required=False)
 @click.option("--markdown", is_flag=True, help="Print a Markdown table (for the docs).")
-def functions(markdown: bool) -> None:
-    """List every sqlsel SQL function with its signature and a one-line description."""
+def functions(name: str | None, markdown: bool) -> None:
+    """List every sqlsel SQL function, or show one NAME in full (documentation and example)."""
+    from sqlsel.errors import UnknownFunctionError
     from sqlsel.functions import load_families
 
-    specs = sorted(load_families().values(), key=lambda s: s.name)
+    table = load_families()
+    if name is not None:
+        spec = table.get(name.lower())
+        if spec is None:
+            raise UnknownFunctionError(name, table, "`sqlsel functions` lists them.")
+        click.echo(f"{spec.signature}\n\n    {spec.doc.strip()}")
+        if spec.example:
+            click.echo(f"\nExample:\n    {spec.example}")
+        return
+    specs = sorted(table.values(), key=lambda s: s.name)
     if markdown:
         click.echo("| function | description |\n|---|---|")
         for s in specs:
@@ -106,6 +117,7 @@ def functions(markdown: bool) -> None:
         return
     for s in specs:
         click.echo(f"{s.signature}\n    {s.summary}")
+    click.echo("\n`sqlsel functions NAME` shows one in full, with an example.")
 
 
 @cli.command()

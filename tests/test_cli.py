@@ -77,3 +77,14 @@ def test_shell_runs_a_script_from_stdin(tmp_path):
 
 def test_describe_lists_parameters():
     assert "k (BIGINT, required)" in invoke("run", "dsir_select", "--describe").output
+
+
+def test_functions_name_shows_doc_and_example():
+    result = CliRunner().invoke(cli, ["functions", "sel_zipfit"])
+    assert result.exit_code == 0
+    assert "sel_zipfit(text VARCHAR, target VARCHAR) -> DOUBLE" in result.output and "Example:" in result.output
+
+
+def test_functions_unknown_name_suggests():
+    result = CliRunner().invoke(cli, ["functions", "sel_zipfitt"])
+    assert result.exit_code != 0 and "Did you mean 'sel_zipfit'" in result.output
