@@ -46,6 +46,7 @@ def test_dim_out_of_range(dim):
 def test_sql_nulls_empty_and_array_cast(con):
     rows = con.sql("SELECT sel_hash_embed(t, 16) FROM (VALUES (NULL), (''), (' \n '), ('hello')) v(t)").fetchall()
     assert [r[0] is None for r in rows] == [True, True, True, False] and len(rows[3][0]) == 16
+    assert con.sql("SELECT sel_hash_embed('hello', NULL)").fetchall() == [(None,)]
     sim = con.sql(
         "SELECT array_cosine_similarity(sel_hash_embed(?, 64)::FLOAT[64], sel_hash_embed(?, 64)::FLOAT[64])",
         params=[CAT, CAT2],

@@ -26,8 +26,8 @@ from sqlsel.kernels.embed import MAX_DIM, MIN_DIM, embed_with_tokens
     null_handling="special",  # a text without tokens has no embedding: NULL out without NULL in
 )
 def sel_hash_embed(ctx: FunctionContext, text: pa.Array, dim: pa.Array) -> pa.Array:
-    if len(text) == 0:
-        return pa.array([], pa.list_(pa.float32()))
+    if dim.null_count == len(dim):  # also the empty batch: NULL dim, NULL embedding
+        return pa.nulls(len(text), pa.list_(pa.float32()))
     d = constant_argument(dim.drop_null(), "dim")
     texts = text.fill_null("")
     vectors, tokens = embed_with_tokens(utf8_rows(texts), d)
