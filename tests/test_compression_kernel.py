@@ -10,7 +10,8 @@ import pytest
 import zstandard
 
 from sqlsel.errors import ParameterError, UnknownAlgorithmError
-from sqlsel.kernels.compression import Codec, Rows, TargetSet, _mean_similarity, ncd, utf8_rows
+from sqlsel.kernels.compression import Codec, TargetSet, _mean_similarity, ncd
+from sqlsel.kernels.rows import Rows, utf8_rows
 
 CAT = b"The cat sat on the mat and looked at the other cat on the mat. "
 CODE = b"def f(x):\n    return [i * x for i in range(10)]\n"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sqlsel.kernels.compression import Rows
 from sqlsel.kernels.embed import hash_embed
+from sqlsel.kernels.rows import Rows
 
 CAT, CAT2, CODE = "The cat sat on the mat.", "A cat sat on the mat!", "def f(x):\n    return {x: [x]}"
 

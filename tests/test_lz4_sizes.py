@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sqlsel.kernels import _lz4
-from sqlsel.kernels.compression import Rows
+from sqlsel.kernels.rows import Rows
 
 # Small alphabets make matches, long runs make long literal and match lengths (255-byte extensions).
 texts = st.one_of(

@@ -41,22 +41,20 @@ from dataclasses import dataclass, field
 
 import lz4.frame
 import numpy as np
-import pyarrow as pa
 import zstandard
 from numba import njit
 
 from sqlsel.errors import ParameterError, UnknownAlgorithmError
 from sqlsel.kernels import _lz4
+from sqlsel.kernels.rows import Rows
 
 __all__ = [
     "ALGORITHMS",
     "DEFAULT_ALGORITHM",
     "DEFAULT_LEVEL",
     "Codec",
-    "Rows",
     "TargetSet",
     "ncd",
-    "utf8_rows",
 ]
 
 ALGORITHMS = {"gzip": (1, 9), "lz4": (0, 16), "zstd": (1, 22)}
@@ -64,45 +62,6 @@ DEFAULT_ALGORITHM = "lz4"
 DEFAULT_LEVEL = 0
 _GZIP_FRAMING = 18  # gzip.compress: 10-byte header + raw deflate + 8-byte trailer (CRC32, size)
 _LZ4_FAST_LEVELS = (0, 1, 2)  # lz4.frame levels below 3 use the fast parser that _lz4 simulates
-
-
-@dataclass(frozen=True)
-class Rows:
-    """Byte strings as one buffer and offsets: row i is ``data[offsets[i]:offsets[i + 1]]``."""
-
-    data: np.ndarray
-    offsets: np.ndarray
-
-    @classmethod
-    def of(cls, items: Sequence[bytes]) -> Rows:
-        offsets = np.zeros(len(items) + 1, np.int64)
-        np.cumsum([len(b) for b in items], out=offsets[1:])
-        return cls(np.frombuffer(b"".join(items), np.uint8), offsets)
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def __getitem__(self, i: int) -> bytes:
-        return self.data[self.offsets[i] : self.offsets[i + 1]].tobytes()
-
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-
-def utf8_rows(texts: pa.Array) -> Rows:
-    """The UTF-8 bytes of a string array without copying them (nulls are empty rows)."""
-    if pa.types.is_large_string(texts.type):
-        offset_type = np.int64
-    elif pa.types.is_string(texts.type):
-        offset_type = np.int32
-    elif pa.types.is_string_view(texts.type):  # DuckDB can be set to hand Arrow string views
-        return utf8_rows(texts.cast(pa.large_string()))
-    else:
-        raise TypeError(f"expected a string array, got {texts.type}")
-    _, offsets_buf, data_buf = texts.buffers()
-    offsets = np.frombuffer(offsets_buf, offset_type, len(texts) + 1, texts.offset * np.dtype(offset_type).itemsize)
-    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None and data_buf.size else np.zeros(0, np.uint8)
-    return Rows(data, offsets.astype(np.int64))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ but knows nothing of meaning (synonyms are unrelated tokens).
 
 Example:
     >>> import numpy as np
-    >>> from sqlsel.kernels.compression import Rows
+    >>> from sqlsel.kernels.rows import Rows
     >>> e = hash_embed(Rows.of([b"the cat sat on the mat", b"the cat sat on a mat", b"def f(x): return x"]), 256)
     >>> e.shape, bool(np.allclose(np.linalg.norm(e, axis=1), 1))
     ((3, 256), True)
@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sqlsel.kernels.compression import Rows
+from sqlsel.kernels.rows import Rows
 
 __all__ = ["PROBES", "MIN_DIM", "MAX_DIM", "hash_embed", "embed_with_tokens"]
 

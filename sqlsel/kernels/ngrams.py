@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sqlsel.kernels import _compiled
+from sqlsel.kernels.rows import utf8_rows
 
 __all__ = ["NgramFeatures", "ngram_features", "sha256_mod", "token_counts", "WORDPUNCT"]
 
@@ -100,11 +101,8 @@ def _runs(cls: np.ndarray, doc_offsets: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def _ascii_tokens(texts: pa.Array, rows: np.ndarray) -> _Tokens:
     """Tokenize ASCII rows in place (no copy; lowercasing happens when bytes are read)."""
-    wide = pa.types.is_large_string(texts.type)
-    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64 if wide else np.int32)
-    offsets = offsets[texts.offset : texts.offset + len(texts) + 1]
-    buf = texts.buffers()[2]
-    data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.zeros(0, np.uint8)
+    utf8 = utf8_rows(texts)
+    data, offsets = utf8.data, utf8.offsets
     starts, ends, doc = _compiled.ascii_tokens(data, offsets, rows.astype(np.int64), _ASCII_CLASS)
     base = int(offsets[0])  # keep only this batch's bytes (the buffer may hold a whole table)
     return _Tokens(data[base : int(offsets[-1])], starts - base, ends - base, doc)

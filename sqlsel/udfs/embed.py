@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow as pa
 
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
-from sqlsel.kernels.compression import utf8_rows
 from sqlsel.kernels.embed import MAX_DIM, MIN_DIM, embed_with_tokens
+from sqlsel.kernels.rows import utf8_rows
 
 
 @sql_function(

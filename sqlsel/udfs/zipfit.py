@@ -15,7 +15,8 @@ import pyarrow as pa
 from sqlsel.duck import run_sql
 from sqlsel.errors import InputError, SqlselError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
-from sqlsel.kernels.compression import DEFAULT_ALGORITHM, DEFAULT_LEVEL, Codec, Rows, TargetSet, ncd, utf8_rows
+from sqlsel.kernels.compression import DEFAULT_ALGORITHM, DEFAULT_LEVEL, Codec, TargetSet, ncd
+from sqlsel.kernels.rows import Rows, utf8_rows
 
 KIND = "zipfit"
 
