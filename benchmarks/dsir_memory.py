@@ -11,10 +11,11 @@ process's peak RSS (VmHWM) with the time taken. Target: under 2 GB.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _fresh import run_fresh
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE / "data" / "corpus.parquet"
@@ -69,16 +70,8 @@ def main() -> int:
         cat = sqlsel.connect(db)
         sqlsel.run_recipe("dsir_select", {"pool": str(sample), "target": str(target), "k": 1, "model": "mem"}, con=cat)
         cat.close()
-        proc = subprocess.run(
-            [sys.executable, "-c", SCORE, str(db), str(big), str(work / "w.parquet")],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            print(proc.stderr, file=sys.stderr)
-            return 1
-        rows, scored, seconds, rss = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")).split()[1:]
+        result = run_fresh(SCORE, [str(db), str(big), str(work / "w.parquet")])
+        rows, scored, seconds, rss = result.split()
         print(
             f"scored {scored} of {rows} documents in {seconds} s ({int(rows) / float(seconds):.0f} docs/s), "
             f"peak RSS {rss} MB"

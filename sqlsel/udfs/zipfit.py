@@ -43,10 +43,6 @@ def load_target_set(ctx: FunctionContext, name: str) -> TargetSet:
     return ctx.cached((KIND, model_id), build)
 
 
-def _sizes(texts: pa.Array, codec: Codec) -> pa.Array:
-    return pa.array(codec.sizes(utf8_rows(texts)), pa.int64())
-
-
 @sql_function(
     "sel_compressed_size",
     params={"text": "VARCHAR", "algorithm": "VARCHAR", "level": "INTEGER"},
@@ -61,7 +57,7 @@ def sel_compressed_size(ctx: FunctionContext, text: pa.Array, algorithm: pa.Arra
     if len(text) == 0:
         return pa.array([], pa.int64())
     codec = codec_of(constant_argument(algorithm, "algorithm"), constant_argument(level, "level"))
-    return _sizes(text, codec)
+    return pa.array(codec.sizes(utf8_rows(text)), pa.int64())
 
 
 @sql_function(
