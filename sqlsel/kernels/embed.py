@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit
 
 from sqlsel.kernels.rows import Rows
+from sqlsel.kernels.sampling import GOLDEN, MIX_M1, MIX_M2
 
 __all__ = ["PROBES", "MIN_DIM", "MAX_DIM", "hash_embed", "embed_with_tokens"]
 
@@ -35,16 +36,13 @@ MAX_DIM = 4096
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
 
 
 @njit(nogil=True, cache=True, inline="always")
 def _mix(x):  # pragma: no cover - compiled
-    """splitmix64's finaliser: a bijective, well-mixed 64-bit hash of a 64-bit value."""
-    x = (x ^ (x >> np.uint64(30))) * _M1
-    x = (x ^ (x >> np.uint64(27))) * _M2
+    """splitmix64's finaliser (compiled twin of :func:`sqlsel.kernels.sampling.mix64`) on one value."""
+    x = (x ^ (x >> np.uint64(30))) * MIX_M1
+    x = (x ^ (x >> np.uint64(27))) * MIX_M2
     return x ^ (x >> np.uint64(31))
 
 
@@ -56,7 +54,7 @@ def _is_word_byte(c):  # pragma: no cover - compiled
 @njit(nogil=True, cache=True, inline="always")
 def _add(out, row, feature, dim):  # pragma: no cover - compiled
     for k in range(PROBES):
-        g = _mix(feature + np.uint64(k + 1) * _GOLDEN)
+        g = _mix(feature + np.uint64(k + 1) * GOLDEN)
         idx = ((g >> np.uint64(32)) * np.uint64(dim)) >> np.uint64(32)
         out[row, idx] += 1.0 if (g & np.uint64(1)) else -1.0
 
@@ -89,7 +87,7 @@ def _embed(data, offsets, dim):  # pragma: no cover - compiled
             unigram = _mix(h)
             _add(out, r, unigram, dim)
             if have_previous:
-                _add(out, r, _mix(previous * _GOLDEN + unigram), dim)
+                _add(out, r, _mix(previous * GOLDEN + unigram), dim)
             previous = unigram
             have_previous = True
             tokens[r] += 1

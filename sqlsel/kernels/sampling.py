@@ -17,9 +17,10 @@ import numpy as np
 
 __all__ = ["mix64", "uniform", "gumbel"]
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+# splitmix64's constants; the compiled kernels (embed.py) use the same finaliser
+MIX_M1 = np.uint64(0xBF58476D1CE4E5B9)
+MIX_M2 = np.uint64(0x94D049BB133111EB)
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -27,9 +28,9 @@ def mix64(x: np.ndarray) -> np.ndarray:
     z = np.asarray(x, dtype=np.uint64).copy()
     with np.errstate(over="ignore"):
         z ^= z >> np.uint64(30)
-        z *= _M1
+        z *= MIX_M1
         z ^= z >> np.uint64(27)
-        z *= _M2
+        z *= MIX_M2
         z ^= z >> np.uint64(31)
     return z
 
@@ -38,7 +39,7 @@ def uniform(keys: np.ndarray, seed: int) -> np.ndarray:
     """Uniform (0, 1) per key, from 53 bits of ``mix64(mix64(key) + seed * golden)``."""
     k = np.asarray(keys).astype(np.int64).view(np.uint64)
     with np.errstate(over="ignore"):
-        z = mix64(mix64(k) + np.uint64(seed % 2**64) * _GOLDEN + _GOLDEN)
+        z = mix64(mix64(k) + np.uint64(seed % 2**64) * GOLDEN + GOLDEN)
     return ((z >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
 
 
