@@ -36,13 +36,17 @@ def _hash(word):  # pragma: no cover - compiled
     return ((word * np.uint64(2654435761)) & np.uint64(0xFFFFFFFF)) >> np.uint64(32 - HASH_LOG)
 
 
+@njit(nogil=True, cache=True, inline="always")
+def word_at(b, i):  # pragma: no cover - compiled
+    """The little-endian 32-bit word of the 4 bytes at ``b[i]``."""
+    return np.uint64(b[i]) | (np.uint64(b[i + 1]) << 8) | (np.uint64(b[i + 2]) << 16) | (np.uint64(b[i + 3]) << 24)
+
+
 @njit(nogil=True, cache=True)
 def words_into(b, w, at):  # pragma: no cover - compiled
-    """``w[at + i]`` = the little-endian 32-bit word at ``b[i]``, for every i with 4 bytes left."""
+    """``w[at + i]`` = :func:`word_at` ``(b, i)``, for every i with 4 bytes left."""
     for i in range(len(b) - 3):
-        w[at + i] = (
-            np.uint64(b[i]) | (np.uint64(b[i + 1]) << 8) | (np.uint64(b[i + 2]) << 16) | (np.uint64(b[i + 3]) << 24)
-        )
+        w[at + i] = word_at(b, i)
 
 
 @njit(nogil=True, cache=True, inline="always")

@@ -217,16 +217,6 @@ _NO_WORD = np.uint32(0xFFFFFFFF)  # four 0xFF bytes never occur in UTF-8, so no 
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _word(data, i):  # pragma: no cover - compiled
-    return np.uint32(
-        np.uint64(data[i])
-        | (np.uint64(data[i + 1]) << 8)
-        | (np.uint64(data[i + 2]) << 16)
-        | (np.uint64(data[i + 3]) << 24)
-    )
-
-
-@njit(nogil=True, cache=True, inline="always")
 def _slot(keys, word):  # pragma: no cover - compiled
     """Linear-probing slot of ``word`` in ``keys``: where it is, or the empty slot where it would go."""
     mask = np.uint64(len(keys) - 1)
@@ -251,7 +241,7 @@ def _build_sketch(data, offsets):  # pragma: no cover - compiled
         for i in range(offsets[r], offsets[r + 1] - 3):
             if 2 * used >= len(keys):
                 keys, df, last = _grow(keys, df, last)
-            word = _word(data, i)
+            word = np.uint32(_lz4.word_at(data, i))
             s = _slot(keys, word)
             if keys[s] == _NO_WORD:
                 keys[s] = word
