@@ -32,5 +32,5 @@ def sel_hash_embed(ctx: FunctionContext, text: pa.Array, dim: pa.Array) -> pa.Ar
     texts = text.fill_null("")
     vectors, tokens = embed_with_tokens(utf8_rows(texts), d)
     offsets = pa.array(np.arange(len(text) + 1, dtype=np.int32) * d)
-    missing = pa.array(tokens == 0) if dim.null_count == 0 else pa.array((tokens == 0) | dim.is_null().to_numpy(False))
-    return pa.ListArray.from_arrays(offsets, pa.array(vectors.reshape(-1)), mask=missing)
+    missing = (tokens == 0) | dim.is_null().to_numpy(zero_copy_only=False)
+    return pa.ListArray.from_arrays(offsets, pa.array(vectors.reshape(-1)), mask=pa.array(missing))
