@@ -36,10 +36,17 @@ def connect(database: str | Path | None = None, **config: Any) -> duckdb.DuckDBP
         raise
 
 
+#: An in-memory database attached to every connection for intermediate tables (e.g. embeddings a
+#: recipe computes once): unlike TEMP tables, set-level functions such as sel_kmeans_fit can read
+#: them, and unlike catalog tables they never land in the catalog file.
+SCRATCH = "sel_scratch"
+
+
 def register(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Register sqlsel on an existing connection: functions, catalog migrations, SQL macros."""
     # progress is tracked for sqlsel's own reporting (CLI), never printed into a caller's stdout
     run_sql(con, "SET enable_progress_bar_print = false")
+    run_sql(con, f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
     register_functions(con)
     migrate(con)
     for path in sql_files("udfs"):

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: Built-in function families, in registration order (``sqlsel/udfs/<family>.py``).
-FAMILIES = ("sampling", "dsir", "zipfit", "embed")
+FAMILIES = ("sampling", "dsir", "zipfit", "embed", "kmeans", "quotas")
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,26 @@ class FunctionSpec:
     null_handling: str = "default"  # "default": the impl never sees NULL rows; NULL in, NULL out
     example: str = ""
     model_param: str | None = None  # the parameter naming a catalog model, checked before a recipe runs
+    defaults: dict[str, str] | None = None  # trailing parameters that may be left out: name -> SQL literal
 
     @property
     def signature(self) -> str:
-        args = ", ".join(f"{n} {t}" for n, t in self.params.items())
+        defaults = self.defaults or {}
+        args = ", ".join(f"{n} {t}" + (f" := {defaults[n]}" if n in defaults else "") for n, t in self.params.items())
         return f"{self.name}({args}) -> {self.returns}"
+
+    @property
+    def udf_name(self) -> str:
+        """The registered Python function; a function with defaults is a SQL macro over it."""
+        return f"{self.name}_full" if self.defaults else self.name
+
+    def macro_sql(self) -> str | None:
+        """``CREATE MACRO`` giving the optional parameters their defaults (None without defaults)."""
+        if not self.defaults:
+            return None
+        defaults = self.defaults
+        args = ", ".join(f"{n} := {defaults[n]}" if n in defaults else n for n in self.params)
+        return f"CREATE OR REPLACE MACRO {self.name}({args}) AS {self.udf_name}({', '.join(self.params)})"
 
     @property
     def summary(self) -> str:
@@ -83,8 +98,14 @@ def sql_function(
     null_handling: str = "default",
     example: str = "",
     model_param: str | None = None,
+    defaults: dict[str, str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a SQL function; returns the implementation unchanged."""
+    """Declare a SQL function; returns the implementation unchanged.
+
+    ``defaults`` lets callers leave out trailing parameters (``sel_cluster(e, 'topics')`` means
+    level 1): DuckDB Python functions take no optional arguments, so the function is registered as
+    ``<name>_full`` with every argument and ``<name>`` becomes a macro over it.
+    """
     if not name.startswith("sel_"):
         raise ValueError(f"sqlsel SQL functions carry the sel_ prefix; got {name!r}")
 
@@ -94,8 +115,10 @@ def sql_function(
         family = impl.__module__.rsplit(".", 1)[-1]
         if model_param is not None and model_param not in params:
             raise ValueError(f"{name}: model_param {model_param!r} is not one of its parameters")
+        if defaults and list(params)[-len(defaults) :] != list(defaults):
+            raise ValueError(f"{name}: only trailing parameters can have defaults; got {list(defaults)}")
         FUNCTIONS[name] = FunctionSpec(
-            name, params, returns, doc, impl, family, random, null_handling, example, model_param
+            name, params, returns, doc, impl, family, random, null_handling, example, model_param, defaults
         )
         return impl
 
@@ -142,6 +165,10 @@ class FunctionContext:
 
     def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         return self._cursor().sql(sql, params=params or []).to_arrow_table()
+
+    def stream(self, sql: str, batch_rows: int) -> pa.RecordBatchReader:
+        """The rows of ``sql`` in batches of up to ``batch_rows``, without materialising them."""
+        return self._cursor().sql(sql).to_arrow_reader(batch_rows)
 
     def model(self, name: str, kind: str, fix: str) -> tuple[int, dict[str, Any]]:
         """``(model_id, params)`` of the catalog model ``name`` of this kind, or UnknownModelError with ``fix``."""
@@ -209,9 +236,9 @@ def register_functions(con: duckdb.DuckDBPyConnection, specs: dict[str, Function
     ctx = FunctionContext(con)
     for spec in specs.values():
         with contextlib.suppress(duckdb.Error):
-            con.remove_function(spec.name)
+            con.remove_function(spec.udf_name)
         con.create_function(
-            spec.name,
+            spec.udf_name,
             _adapter(spec, ctx),
             [duckdb.sqltype(t) for t in spec.params.values()],
             duckdb.sqltype(spec.returns),
@@ -219,4 +246,7 @@ def register_functions(con: duckdb.DuckDBPyConnection, specs: dict[str, Function
             null_handling=spec.null_handling,
             side_effects=spec.random,
         )
+        macro = spec.macro_sql()
+        if macro is not None:
+            run_sql(con, macro)
     return ctx

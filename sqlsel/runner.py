@@ -29,7 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from sqlsel.catalog import record_run
-from sqlsel.connection import connect
+from sqlsel.connection import SCRATCH, connect
 from sqlsel.duck import run_sql
 from sqlsel.errors import InputError, OutputError, SqlselError
 from sqlsel.recipe import Recipe, load_recipe
@@ -134,6 +134,7 @@ def _run(
     }
     tmp: Path | None = None
     timings: list[tuple[str, float]] = []
+    scratch_before = _scratch_tables(con)
     try:
         for p in recipe.params.values():
             if p.is_table:
@@ -202,8 +203,15 @@ def _run(
         raise error from None
     finally:
         run_sql(con, f"DROP TABLE IF EXISTS {RESULT_TABLE}")
+        for t in _scratch_tables(con) - scratch_before:  # what a failed run left in the scratch database
+            run_sql(con, f'DROP TABLE IF EXISTS {SCRATCH}."{t}"')
         for v in views:
             run_sql(con, f'DROP VIEW IF EXISTS "{v}"')
+
+
+def _scratch_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    sql = "SELECT table_name FROM duckdb_tables() WHERE database_name = ?"
+    return {r[0] for r in run_sql(con, sql, [SCRATCH])}
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, names: set[str], scalar: dict[str, Any]) -> tuple[str, float]:

@@ -1,11 +1,11 @@
-"""Seeded k-means: blobs are found, the seed decides everything, Lloyd never raises the potential."""
+"""Seeded k-means: blobs are found, the seed decides everything, the hierarchy nests."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sqlsel.kernels.kmeans import assign, kmeans, kmeans_plus_plus, lloyd
+from sqlsel.kernels.kmeans import assign, hierarchical_kmeans, kmeans, sort_rows
 
 
 def blobs(seed=0, per=60, dim=8, centers=(0.0, 4.0, 8.0, 12.0)):
@@ -20,27 +20,26 @@ def test_separated_blobs_are_found():
     assert [len(set(fit.labels[i * 60 : (i + 1) * 60].tolist())) for i in range(4)] == [1, 1, 1, 1]
 
 
-def test_same_seed_same_fit_other_seed_other_start():
-    x = blobs(dim=4)
+def test_same_seed_same_fit_other_seed_other_fit():
+    x = np.random.default_rng(1).normal(size=(400, 4)).astype(np.float32)
     a, b = kmeans(x, 6, seed=11), kmeans(x, 6, seed=11)
     assert np.array_equal(a.centroids, b.centroids) and np.array_equal(a.labels, b.labels)
-    assert not np.array_equal(kmeans_plus_plus(x, 6, 11), kmeans_plus_plus(x, 6, 12))
+    assert not np.array_equal(a.centroids, kmeans(x, 6, seed=12).centroids)
 
 
-def test_lloyd_does_not_raise_the_potential():
+def test_more_iterations_do_not_raise_the_potential():
     x = np.random.default_rng(5).normal(size=(500, 6)).astype(np.float32)
-    start = kmeans_plus_plus(x, 10, seed=0)
-    potentials = [lloyd(x, start, it).potential for it in (0, 1, 2, 5, 20)]
-    assert all(b <= a * (1 + 1e-6) for a, b in zip(potentials, potentials[1:], strict=False))
+    potentials = [kmeans(x, 10, seed=0, iterations=it).potential for it in (1, 2, 5, 20)]
+    assert all(b <= a * (1 + 1e-5) for a, b in zip(potentials, potentials[1:], strict=False))
 
 
-def test_assign_matches_brute_force_in_chunks():
+def test_assign_matches_brute_force():
     rng = np.random.default_rng(2)
     x, c = rng.normal(size=(1000, 5)).astype(np.float32), rng.normal(size=(7, 5)).astype(np.float32)
-    labels, dist = assign(x, c, chunk=128)
+    labels, dist = assign(x, c)
     brute = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1)
     assert np.array_equal(labels, brute.argmin(1))
-    np.testing.assert_allclose(dist, brute.min(1), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dist, brute.min(1), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -57,6 +56,22 @@ def test_bad_input(x, k, message):
         kmeans(x, k, seed=0)
 
 
-def test_identical_points_still_give_k_centres():
-    fit = kmeans(np.ones((10, 3), np.float32), 3, seed=0)
-    assert fit.centroids.shape == (3, 3) and fit.potential == 0
+def test_hierarchy_levels_nest_and_resampling_keeps_k():
+    x = blobs(per=100)
+    levels = hierarchical_kmeans(x, [12, 4], seed=0, steps=[3, 5], iterations=10)
+    assert [lv.centroids.shape[0] for lv in levels] == [12, 4]
+    assert len(levels[0].labels) == len(x) and len(levels[1].labels) == 12
+    top = levels[1].labels[levels[0].labels]  # level-2 cluster of every row, through its level-1 cluster
+    assert [len(set(top[i * 100 : (i + 1) * 100].tolist())) for i in range(4)] == [1, 1, 1, 1]
+
+
+def test_hierarchy_refuses_more_clusters_than_the_level_below_has():
+    with pytest.raises(ValueError, match="level 2 asks for 20 clusters but there are only 10"):
+        hierarchical_kmeans(blobs(), [10, 20], seed=0, iterations=2)
+
+
+def test_sort_rows_permutes_in_place():
+    rng = np.random.default_rng(3)
+    keys, x = rng.permutation(50), rng.normal(size=(50, 3)).astype(np.float32)
+    expected = x[np.argsort(keys)]
+    assert sort_rows(keys, x).tolist() == list(range(50)) and np.array_equal(x, expected)

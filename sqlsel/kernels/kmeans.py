@@ -1,16 +1,15 @@
-"""Seeded k-means: greedy k-means++ initialisation, Lloyd iterations, nearest-centroid assignment.
+"""Seeded k-means and hierarchical k-means with resampling (Vo et al. 2024), on faiss.
 
-Pure numpy (float32 data, BLAS matrix products); every random choice comes from a
-``numpy.random.Generator`` seeded by the caller, so a seed gives the same centroids every time.
+Every step runs on faiss-cpu's compiled, multi-threaded code (k-means++ initialisation, Lloyd
+iterations, exact nearest-centroid search); this module adds the input checks, the hierarchy and the
+resampling rule of the ssl-data-curation reference (REFERENCES.md §8.1):
 
-* :func:`kmeans_plus_plus` — scikit-learn's greedy variant (also the ssl-data-curation reference's,
-  REFERENCES.md §8.1): the first centre uniformly at random, then ``2 + int(log k)`` candidates drawn
-  with probability ∝ squared distance to the closest centre, keeping the one that lowers the total
-  the most.
-* :func:`lloyd` — assign every point to its nearest centre, move each centre to its points' mean;
-  a centre that loses all its points stays where it was.
-* :func:`assign` — nearest centre and squared distance per point, in row chunks so memory stays
-  bounded by ``chunk × k``.
+* :func:`kmeans` — k-means++ then ``iterations`` Lloyd steps on every row (no subsampling), seeded.
+* :func:`assign` — nearest centroid (lowest index on ties) and squared L2 distance per row.
+* :func:`hierarchical_kmeans` — level 1 clusters the rows, level ℓ > 1 clusters the centroids of
+  level ℓ − 1. A level with ``steps > 1`` is refitted ``steps − 1`` times: take the
+  ``sample_size`` points closest to each centroid (or random ones), run a fresh k-means on that
+  sample, reassign every point.
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -22,13 +21,18 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import faiss
+import numba
 import numpy as np
 
-__all__ = ["KMeansFit", "kmeans", "kmeans_plus_plus", "lloyd", "assign"]
+from sqlsel.kernels.sampling import uniform
 
-CHUNK = 8192  # rows per distance block: 8192 × k float32 at a time
+__all__ = ["KMeansFit", "Level", "kmeans", "assign", "hierarchical_kmeans", "sort_rows", "STRATEGIES"]
+
+STRATEGIES = ("closest", "random")  # how a resampling step picks its points per cluster
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,17 @@ class KMeansFit:
     potential: float  # sum of squared distances to the assigned centres
 
 
-def _check(x: np.ndarray, k: int) -> np.ndarray:
+@dataclass(frozen=True)
+class Level:
+    """One level of a hierarchy: its centroids, and the cluster of each item of the level below."""
+
+    centroids: np.ndarray  # (k, d) float32
+    labels: np.ndarray  # level 1: cluster per row; level ℓ > 1: cluster per level ℓ−1 centroid
+    potential: float
+
+
+def check_vectors(x: np.ndarray, k: int) -> np.ndarray:
+    """``x`` as a C-contiguous float32 matrix, or ValueError when k-means cannot run on it."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"k-means needs a non-empty (rows, dim) matrix; got shape {x.shape}")
@@ -49,81 +63,124 @@ def _check(x: np.ndarray, k: int) -> np.ndarray:
     return x
 
 
-def _sq_norms(x: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->i", x, x)
+def kmeans(x: np.ndarray, k: int, seed: int, iterations: int = 50) -> KMeansFit:
+    """k-means++ then ``iterations`` Lloyd steps (the reference's per-level fit: 50)."""
+    x = check_vectors(x, k)
+    km = faiss.Kmeans(
+        x.shape[1],
+        int(k),
+        niter=int(iterations),
+        seed=int(seed) % 2**31,
+        max_points_per_centroid=x.shape[0],  # never subsample: fit on exactly the rows given
+        min_points_per_centroid=1,  # few points per centroid is the caller's choice, not a warning
+    )
+    km.cp.init_method = faiss.ClusteringInitMethod_KMEANS_PLUS_PLUS
+    km.train(x)
+    centroids = np.ascontiguousarray(km.centroids, dtype=np.float32)
+    labels, dist = assign(x, centroids)
+    return KMeansFit(centroids, labels, float(dist.sum(dtype=np.float64)))
 
 
-def assign(x: np.ndarray, centroids: np.ndarray, chunk: int = CHUNK) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the nearest centroid (lowest index on ties) and the squared distance, per row."""
+def assign(x: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the nearest centroid and the squared L2 distance to it, per row (exact search)."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     c = np.ascontiguousarray(centroids, dtype=np.float32)
-    c_norms = _sq_norms(c)
-    labels = np.empty(len(x), np.int32)
-    dist = np.empty(len(x), np.float32)
-    for start in range(0, len(x), chunk):
-        block = x[start : start + chunk]
-        d2 = c_norms[None, :] - 2.0 * (block @ c.T)
-        best = np.argmin(d2, axis=1)
-        labels[start : start + chunk] = best
-        dist[start : start + chunk] = np.maximum(d2[np.arange(len(block)), best] + _sq_norms(block), 0.0)
-    return labels, dist
+    index = faiss.IndexFlatL2(c.shape[1])
+    index.add(c)
+    dist, labels = index.search(x, 1)
+    return labels[:, 0].astype(np.int32), np.maximum(dist[:, 0], 0.0)
 
 
-def kmeans_plus_plus(x: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """k initial centres by greedy k-means++ (``2 + int(log k)`` trials per centre)."""
-    x = _check(x, k)
-    rng = np.random.default_rng(seed)
-    n = len(x)
-    trials = 2 + int(np.log(k))
-    norms = _sq_norms(x)
-    chosen = [int(rng.integers(n))]
-    closest = np.maximum(norms - 2.0 * (x @ x[chosen[0]]) + norms[chosen[0]], 0.0)
-    for _ in range(1, k):
-        total = float(closest.sum())
-        if total <= 0:  # every point sits on a centre already: take unused points in order
-            used = set(chosen)
-            chosen.append(next(i for i in range(n) if i not in used))
+def _resample(
+    x: np.ndarray, labels: np.ndarray, dist: np.ndarray, per_cluster: int, strategy: str, seed: int
+) -> np.ndarray:
+    """Row indices of up to ``per_cluster`` points per cluster: the closest, or a seeded random set."""
+    rank_key = dist if strategy == "closest" else uniform(np.arange(len(x)), seed)
+    order = np.lexsort((np.arange(len(x)), rank_key, labels))  # by cluster, then key, then row
+    sorted_labels = labels[order]
+    starts = np.searchsorted(sorted_labels, sorted_labels, side="left")
+    return np.sort(order[np.arange(len(order)) - starts < per_cluster])
+
+
+def hierarchical_kmeans(
+    x: np.ndarray,
+    clusters: Sequence[int],
+    seed: int,
+    *,
+    iterations: int = 50,
+    steps: Sequence[int] | None = None,
+    sample_sizes: Sequence[int] | None = None,
+    strategy: str = "closest",
+    progress: Callable[[str], None] | None = None,
+) -> list[Level]:
+    """Fit a hierarchy bottom-up; ``clusters[0]`` is the finest level (clusters of rows).
+
+    ``steps[l]`` k-means runs per level (1: no resampling; the reference's configs use 1 at the
+    first level and 10 above, the default here); ``sample_sizes[l]`` points per cluster in each
+    resampling step (default: half the level's average cluster size, at least 1).
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
+    levels = len(clusters)
+    steps = list(steps) if steps is not None else [1] + [10] * (levels - 1)
+    if len(steps) != levels or min(steps) < 1:
+        raise ValueError(f"steps needs one value ≥ 1 per level ({levels}); got {steps}")
+    if sample_sizes is not None and len(sample_sizes) != levels:
+        raise ValueError(f"sample_sizes needs one value per level ({levels}); got {list(sample_sizes)}")
+    out: list[Level] = []
+    data = check_vectors(x, int(clusters[0]))
+    for level, k in enumerate(clusters):
+        level_seed = int(seed) * 7919 + level
+        if not 1 <= int(k) <= len(data):
+            what = "rows" if level == 0 else f"clusters at level {level}"
+            raise ValueError(f"level {level + 1} asks for {k} clusters but there are only {len(data)} {what}")
+        fit = kmeans(data, int(k), level_seed, iterations)
+        labels, dist = assign(data, fit.centroids)
+        centroids = fit.centroids
+        per_cluster = int(sample_sizes[level]) if sample_sizes is not None else max(1, len(data) // (2 * int(k)))
+        for step in range(1, steps[level]):
+            sample = _resample(data, labels, dist, per_cluster, strategy, level_seed + step)
+            if len(sample) < k:
+                break  # too few points to refit k clusters: keep the last fit
+            centroids = kmeans(data[sample], int(k), level_seed + step, iterations).centroids
+            labels, dist = assign(data, centroids)
+        out.append(Level(centroids, labels, float(dist.sum(dtype=np.float64))))
+        if progress is not None:
+            progress(f"level {level + 1}: {k} clusters over {len(data):,} points")
+        data = centroids
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _permute_rows(x: np.ndarray, order: np.ndarray) -> None:  # pragma: no cover - compiled
+    """x[i] = x_before[order[i]] in place, following each cycle of the permutation once."""
+    n, d = x.shape
+    done = np.zeros(n, np.bool_)
+    row = np.empty(d, x.dtype)
+    for start in range(n):
+        if done[start]:
             continue
-        cumulative = np.cumsum(closest, dtype=np.float64)
-        candidates = np.minimum(np.searchsorted(cumulative, rng.random(trials) * total), n - 1)
-        d = np.maximum(norms[None, :] - 2.0 * (x[candidates] @ x.T) + norms[candidates][:, None], 0.0)
-        pots = np.minimum(closest[None, :], d).sum(axis=1)
-        best = int(np.argmin(pots))
-        chosen.append(int(candidates[best]))
-        closest = np.minimum(closest, d[best])
-    return x[chosen].copy()
+        done[start] = True
+        if order[start] == start:
+            continue
+        for j in range(d):
+            row[j] = x[start, j]
+        i = start
+        while True:
+            src = order[i]
+            done[i] = True
+            if src == start:
+                for j in range(d):
+                    x[i, j] = row[j]
+                break
+            for j in range(d):
+                x[i, j] = x[src, j]
+            i = src
 
 
-def lloyd(x: np.ndarray, centroids: np.ndarray, iterations: int) -> KMeansFit:
-    """Lloyd iterations from the given centres; stops early once no assignment changes."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    c = np.array(centroids, dtype=np.float32)
-    labels, dist = assign(x, c)
-    for _ in range(iterations):
-        sums = _cluster_sums(x, labels, len(c))
-        counts = np.bincount(labels, minlength=len(c))
-        moved = counts > 0
-        c[moved] = (sums[moved] / counts[moved, None]).astype(np.float32)
-        new_labels, dist = assign(x, c)
-        if np.array_equal(new_labels, labels):
-            break
-        labels = new_labels
-    return KMeansFit(c, labels, float(dist.sum(dtype=np.float64)))
-
-
-def _cluster_sums(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    """Per-cluster sums of the rows (float64), a chunk at a time: sort the chunk by label, reduceat."""
-    sums = np.zeros((k, x.shape[1]), np.float64)
-    for start in range(0, len(x), CHUNK):
-        lab = labels[start : start + CHUNK]
-        order = np.argsort(lab, kind="stable")
-        sorted_labels = lab[order]
-        firsts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
-        sums[sorted_labels[firsts]] += np.add.reduceat(x[start : start + CHUNK][order], firsts, axis=0)
-    return sums
-
-
-def kmeans(x: np.ndarray, k: int, seed: int, iterations: int = 50) -> KMeansFit:
-    """k-means++ then Lloyd: the reference's per-level fit (50 iterations by default)."""
-    x = _check(x, k)
-    return lloyd(x, kmeans_plus_plus(x, k, seed), iterations)
+def sort_rows(keys: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Sort ``x``'s rows by ``keys`` in place (stable, no second copy of x); returns the sorted keys."""
+    order = np.argsort(keys, kind="stable")
+    if (order != np.arange(len(order))).any():
+        _permute_rows(x, order.astype(np.int64))
+    return keys[order]

@@ -1,0 +1,349 @@
+"""k-means from SQL: fit a (hierarchical) model into the catalog, then cluster rows with it.
+
+``sel_kmeans_fit`` reads a table, view or query of ``id`` and ``embedding`` rows through its own
+cursor (so it sees every row at once, in id order, whatever the thread count), fits with
+:func:`sqlsel.kernels.kmeans.hierarchical_kmeans` and stores the centroids in
+``sel_kmeans_centroids``. ``sel_cluster``, ``sel_clusters`` and ``sel_centroid_distance`` apply a
+stored model per batch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import faiss
+import numpy as np
+import pyarrow as pa
+
+from sqlsel.duck import run_sql
+from sqlsel.errors import InputError, ParameterError, SqlselError, did_you_mean
+from sqlsel.functions import FunctionContext, constant_argument, sql_function
+from sqlsel.kernels.kmeans import STRATEGIES, Level, hierarchical_kmeans, sort_rows
+from sqlsel.kernels.vectors import VectorError, vector_matrix
+
+KIND = "kmeans"
+OPTIONS = {"iterations": int, "steps": list, "sample_sizes": list, "strategy": str}
+_IDENTIFIER = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){0,2}$")
+_BATCH = 65536
+FIT_HINT = "Fit one with SELECT sel_kmeans_fit('name', 'table_with_id_and_embedding', '100,10', 42)."
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """A stored model: centroids per level (finest first) and each cluster's parent one level up."""
+
+    centroids: list[np.ndarray]
+    parents: list[np.ndarray]  # parents[l][c]: cluster at level l+2 of cluster c at level l+1
+    index: Any  # faiss index over the level-1 centroids
+
+    @property
+    def dim(self) -> int:
+        return int(self.centroids[0].shape[1])
+
+    def paths(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cluster per level (rows × levels, level 1 first) and squared distance to the level-1 centroid."""
+        dist, labels = self.index.search(x, 1)
+        path = np.empty((len(x), len(self.centroids)), np.int32)
+        path[:, 0] = labels[:, 0]
+        for level, parent in enumerate(self.parents):
+            path[:, level + 1] = parent[path[:, level]]
+        return path, np.maximum(dist[:, 0], 0.0)
+
+
+def load_hierarchy(ctx: FunctionContext, name: str) -> Hierarchy:
+    model_id, params = ctx.model(name, KIND, FIT_HINT)
+
+    def build() -> Hierarchy:
+        tbl = ctx.arrow(
+            "SELECT level, parent, centroid FROM sel_kmeans_centroids WHERE model_id = ? ORDER BY level, cluster",
+            [model_id],
+        )
+        level = tbl.column("level").to_numpy()
+        matrix = vector_matrix(tbl.column("centroid"))
+        parent = tbl.column("parent").to_numpy(zero_copy_only=False)
+        levels = len(params["clusters"])
+        centroids = [matrix[level == lv] for lv in range(1, levels + 1)]
+        parents = [parent[level == lv].astype(np.int32) for lv in range(1, levels)]
+        index = faiss.IndexFlatL2(matrix.shape[1])
+        index.add(centroids[0])
+        return Hierarchy(centroids, parents, index)
+
+    return ctx.cached((KIND, model_id), build)
+
+
+# ---------------------------------------------------------------------------- fitting
+
+
+def parse_clusters(text: str) -> list[int]:
+    """'1000,100' → [1000, 100]: clusters per level, finest first."""
+    try:
+        counts = [int(part) for part in str(text).replace(" ", "").split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise ParameterError(
+            f"clusters must be positive cluster counts per level, finest first, e.g. '1000,100'; got {text!r}"
+        )
+    return counts
+
+
+def parse_options(text: str | None) -> dict[str, Any]:
+    """The JSON options of sel_kmeans_fit, checked against :data:`OPTIONS`."""
+    try:
+        options = json.loads(text) if text else {}
+    except json.JSONDecodeError as exc:
+        raise ParameterError(f"options must be a JSON object such as '{{\"iterations\": 20}}'; got {text!r}") from exc
+    if not isinstance(options, dict):
+        raise ParameterError(f"options must be a JSON object; got {text!r}")
+    for key, value in options.items():
+        if key not in OPTIONS:
+            raise ParameterError(
+                f"Unknown k-means option {key!r}.{did_you_mean(key, OPTIONS)} Options: {', '.join(OPTIONS)}."
+            )
+        if not isinstance(value, OPTIONS[key]):
+            raise ParameterError(f"k-means option {key} must be a {OPTIONS[key].__name__}; got {value!r}")
+    if options.get("strategy", "closest") not in STRATEGIES:
+        raise ParameterError(
+            f"k-means option strategy must be one of {', '.join(STRATEGIES)}; got {options['strategy']!r}"
+        )
+    return options
+
+
+def source_sql(source: str) -> str:
+    """``SELECT id, embedding`` over a table or view name, or over a query."""
+    text = str(source).strip().rstrip(";")
+    if _IDENTIFIER.match(text):
+        return f"SELECT id, embedding FROM {text}"
+    if re.match(r"^(\(|select\b|with\b|from\b)", text, re.I):
+        return f"SELECT id, embedding FROM ({text})"
+    raise ParameterError(f"source must be a table or view name or a SELECT query; got {source!r}")
+
+
+def read_vectors(ctx: FunctionContext, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every (id, embedding) row of ``source``, sorted by id, as int64 ids and a float32 matrix."""
+    sql = source_sql(source)
+    try:
+        total = ctx.query(f"SELECT count(*) FROM ({sql})")[0][0]
+    except duckdb.Error as exc:  # a missing table or column: say what sel_kmeans_fit reads
+        raise InputError(
+            f"sel_kmeans_fit cannot read {source!r}: {exc}. It reads columns id and embedding from a table or "
+            "view (not a TEMP one: use sel_scratch.<name>) or a query."
+        ) from None
+    if total == 0:
+        raise InputError(f"sel_kmeans_fit: {source!r} has no rows to fit on.")
+    ids = np.empty(total, np.int64)
+    x: np.ndarray | None = None
+    at = 0
+    for batch in ctx.stream(sql, _BATCH):
+        id_col, vec_col = batch.column(0), batch.column(1)
+        if id_col.null_count:
+            raise InputError(f"sel_kmeans_fit: {source!r} has rows with a NULL id; every row needs one.")
+        try:
+            block = vector_matrix(vec_col, None if x is None else x.shape[1])
+        except VectorError as exc:
+            raise InputError(
+                f"sel_kmeans_fit: row id {id_col[exc.row].as_py()} of {source!r}: {exc}. "
+                "Filter such rows out (WHERE embedding IS NOT NULL AND len(embedding) = <dim>) or repair them."
+            ) from None
+        if x is None:
+            x = np.empty((total, block.shape[1]), np.float32)
+        ids[at : at + len(block)] = id_col.to_numpy(zero_copy_only=False)
+        x[at : at + len(block)] = block
+        at += len(block)
+    assert x is not None and at == total
+    ids = sort_rows(ids, x)
+    if len(ids) > 1 and (ids[1:] == ids[:-1]).any():
+        dup = int(ids[1:][ids[1:] == ids[:-1]][0])
+        raise InputError(f"sel_kmeans_fit: id {dup} appears more than once in {source!r}; ids must be unique.")
+    return ids, x
+
+
+def level_sizes(levels: list[Level]) -> list[np.ndarray]:
+    """Rows under each cluster, per level."""
+    sizes = [np.bincount(levels[0].labels, minlength=len(levels[0].centroids)).astype(np.int64)]
+    for level in levels[1:]:
+        sizes.append(np.bincount(level.labels, weights=sizes[-1], minlength=len(level.centroids)).astype(np.int64))
+    return sizes
+
+
+@sql_function(
+    "sel_kmeans_fit",
+    params={"name": "VARCHAR", "source": "VARCHAR", "clusters": "VARCHAR", "seed": "BIGINT", "options": "VARCHAR"},
+    returns="BIGINT",
+    doc="""Fit a (hierarchical) k-means model on the id and embedding columns of a table, view or query.
+
+    clusters: counts per level, finest first ('1000,100': 1000 clusters of rows, then 100 clusters of
+    their centroids). Seeded k-means++ and 50 Lloyd iterations per level on every row of the source
+    (fit on a sample by passing a sampled view or query); levels above the first are refitted 10 times
+    on the points closest to each centroid (Vo et al. 2024). options (JSON): iterations, steps (k-means
+    runs per level), sample_sizes (points per cluster in a resampling step), strategy (closest|random).
+    The source must be readable from another cursor: a table, a view, a query, or a sel_scratch table
+    (not TEMP). Stores the centroids in sel_kmeans_centroids under name; returns the rows fitted.""",
+    example="SELECT sel_kmeans_fit('topics', 'SELECT id, sel_hash_embed(text, 64) AS embedding FROM pool', '8,2', 42)",
+    random=True,  # it writes to the catalog: DuckDB must call it once per row, never fold it
+    null_handling="special",
+    defaults={"seed": "0", "options": "'{}'"},
+)
+def sel_kmeans_fit(
+    ctx: FunctionContext, name: pa.Array, source: pa.Array, clusters: pa.Array, seed: pa.Array, options: pa.Array
+) -> pa.Array:
+    out = []
+    for i in range(len(name)):
+        model, src, counts = name[i].as_py(), source[i].as_py(), clusters[i].as_py()
+        if model is None or src is None or counts is None:
+            raise SqlselError("sel_kmeans_fit: name, source and clusters must not be NULL")
+        out.append(_fit(ctx, model, src, parse_clusters(counts), int(seed[i].as_py() or 0), options[i].as_py()))
+    return pa.array(out, pa.int64())
+
+
+def _fit(ctx: FunctionContext, name: str, source: str, clusters: list[int], seed: int, options_text: str | None) -> int:
+    options = parse_options(options_text)
+    _, x = read_vectors(ctx, source)
+    if clusters[0] > len(x):
+        raise InputError(f"sel_kmeans_fit: {clusters[0]} clusters asked for but {source!r} has only {len(x)} rows.")
+    try:
+        levels = hierarchical_kmeans(x, clusters, seed, **options)
+    except ValueError as exc:
+        raise ParameterError(f"sel_kmeans_fit: {exc}") from None
+    sizes = level_sizes(levels)
+    rows = _centroid_rows(levels, sizes)
+    params = json.dumps(
+        {
+            "clusters": clusters,
+            "dim": int(x.shape[1]),
+            "seed": seed,
+            "rows": int(len(x)),
+            **options,
+            "potential": [lv.potential for lv in levels],
+        }
+    )
+    del x
+    with ctx.writing() as cur:
+        model_id = run_sql(cur, "SELECT nextval('sel_model_ids')")[0][0]
+        run_sql(
+            cur,
+            "INSERT INTO sel_models (name, model_id, kind, params) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET model_id = excluded.model_id, kind = excluded.kind, "
+            "params = excluded.params, created = excluded.created, input_fingerprint = NULL",
+            [name, model_id, KIND, params],
+        )
+        run_sql(cur, "DELETE FROM sel_kmeans_centroids WHERE model_id NOT IN (SELECT model_id FROM sel_models)")
+        cur.register("_sel_kmeans_new", rows)
+        run_sql(
+            cur,
+            "INSERT INTO sel_kmeans_centroids SELECT ?, level, cluster, parent, size, centroid FROM _sel_kmeans_new",
+            [model_id],
+        )
+        cur.unregister("_sel_kmeans_new")
+    return int(sizes[0].sum())
+
+
+def _centroid_rows(levels: list[Level], sizes: list[np.ndarray]) -> pa.Table:
+    parts = []
+    for i, level in enumerate(levels):
+        k, d = level.centroids.shape
+        parent = levels[i + 1].labels if i + 1 < len(levels) else None
+        parts.append(
+            pa.table(
+                {
+                    "level": pa.array(np.full(k, i + 1, np.int32)),
+                    "cluster": pa.array(np.arange(k, dtype=np.int32)),
+                    "parent": pa.array(parent, pa.int32()) if parent is not None else pa.nulls(k, pa.int32()),
+                    "size": pa.array(sizes[i]),
+                    "centroid": pa.ListArray.from_arrays(
+                        pa.array(np.arange(k + 1, dtype=np.int32) * d), pa.array(level.centroids.reshape(-1))
+                    ),
+                }
+            )
+        )
+    return pa.concat_tables(parts)
+
+
+# ---------------------------------------------------------------------------- applying
+
+
+def _vectors(ctx: FunctionContext, embedding: pa.Array, model: pa.Array, what: str) -> tuple[Hierarchy, np.ndarray]:
+    name = str(constant_argument(model, "model"))
+    tree = load_hierarchy(ctx, name)
+    try:
+        x = vector_matrix(embedding, tree.dim)
+    except VectorError as exc:
+        raise InputError(
+            f"{what}: {exc} (model {name!r} was fitted on {tree.dim}-dimensional vectors). "
+            "Embed the rows the way the model's fit data was embedded."
+        ) from None
+    return tree, x
+
+
+def _level(level: pa.Array, tree: Hierarchy) -> int:
+    value = int(constant_argument(level, "level"))
+    if not 1 <= value <= len(tree.centroids):
+        raise ParameterError(f"level must be between 1 and {len(tree.centroids)} for this model; got {value}")
+    return value
+
+
+@sql_function(
+    "sel_cluster",
+    params={"embedding": "FLOAT[]", "model": "VARCHAR", "level": "INTEGER"},
+    returns="INTEGER",
+    doc="""Cluster of an embedding at a level of a fitted k-means model (0-based; level 1, the finest, by default).
+
+    The nearest level-1 centroid (exact L2 search), then its ancestors: level 2 is the level-2 cluster
+    of that centroid, so the levels always nest. NULL embedding in, NULL out.""",
+    example="SELECT id, sel_cluster(embedding, 'topics') AS cluster FROM sel_scratch.vectors",
+    model_param="model",
+    defaults={"level": "1"},
+)
+def sel_cluster(ctx: FunctionContext, embedding: pa.Array, model: pa.Array, level: pa.Array) -> pa.Array:
+    if len(embedding) == 0:
+        return pa.array([], pa.int32())
+    tree, x = _vectors(ctx, embedding, model, "sel_cluster")
+    path, _ = tree.paths(x)
+    return pa.array(path[:, _level(level, tree) - 1])
+
+
+@sql_function(
+    "sel_clusters",
+    params={"embedding": "FLOAT[]", "model": "VARCHAR"},
+    returns="INTEGER[]",
+    doc="""Cluster of an embedding at every level of a fitted k-means model: [level 1, level 2, …].""",
+    example="SELECT id, sel_clusters(embedding, 'topics') AS clusters FROM sel_scratch.vectors",
+    model_param="model",
+)
+def sel_clusters(ctx: FunctionContext, embedding: pa.Array, model: pa.Array) -> pa.Array:
+    if len(embedding) == 0:
+        return pa.array([], pa.list_(pa.int32()))
+    tree, x = _vectors(ctx, embedding, model, "sel_clusters")
+    path, _ = tree.paths(x)
+    levels = path.shape[1]
+    return pa.ListArray.from_arrays(
+        pa.array(np.arange(len(x) + 1, dtype=np.int32) * levels), pa.array(path.reshape(-1))
+    )
+
+
+@sql_function(
+    "sel_centroid_distance",
+    params={"embedding": "FLOAT[]", "model": "VARCHAR", "level": "INTEGER"},
+    returns="DOUBLE",
+    doc="""L2 distance from an embedding to the centroid of its cluster at a level (level 1 by default).
+
+    Small: typical of its cluster; large: an outlier. Balanced sampling's 'closest' strategy keeps the
+    rows with the smallest level-1 distance per cluster.""",
+    example="SELECT id, sel_centroid_distance(embedding, 'topics') AS distance FROM sel_scratch.vectors",
+    model_param="model",
+    defaults={"level": "1"},
+)
+def sel_centroid_distance(ctx: FunctionContext, embedding: pa.Array, model: pa.Array, level: pa.Array) -> pa.Array:
+    if len(embedding) == 0:
+        return pa.array([], pa.float64())
+    tree, x = _vectors(ctx, embedding, model, "sel_centroid_distance")
+    path, dist = tree.paths(x)
+    lv = _level(level, tree)
+    if lv == 1:
+        return pa.array(np.sqrt(dist.astype(np.float64)))
+    diff = x - tree.centroids[lv - 1][path[:, lv - 1]]
+    return pa.array(np.sqrt(np.einsum("ij,ij->i", diff, diff, dtype=np.float64)))

@@ -1,0 +1,7 @@
+-- Quota macros: pure SQL, loaded on every connect.
+
+-- CCS's equal-width stratum (0-based) of a score over [lo, hi], strata bins; hi lands in the last bin.
+-- (The reference bins over [lo, hi * 1.0001), which drops the maximum when hi < 0; this does not.)
+CREATE OR REPLACE MACRO sel_stratum(score, lo, hi, strata) AS
+    CASE WHEN hi <= lo THEN 0
+         ELSE least(floor((score - lo) / (hi - lo) * strata), strata - 1)::INTEGER END;
