@@ -60,7 +60,8 @@ from sqlsel.kernels.kmeans import assign
 from sqlsel.kernels.vectors import vector_matrix
 x = vector_matrix(pq.read_table(sys.argv[2], columns=['embedding']).column('embedding'))
 con = duckdb.connect(sys.argv[1], read_only=True)
-sql = "SELECT centroid FROM sel_kmeans_centroids c JOIN sel_models m USING (model_id) WHERE name = 'bench' AND level = 1 ORDER BY cluster"
+sql = ("SELECT centroid FROM sel_kmeans_centroids JOIN sel_models USING (model_id) "
+       "WHERE name = 'bench' AND level = 1 ORDER BY cluster")
 c = vector_matrix(con.execute(sql).to_arrow_table().column(0))
 con.close()
 
@@ -105,10 +106,10 @@ def write_vectors(corpus: Path, path: Path, rows: int, dim: int) -> None:
 
     con = sqlsel.connect(threads=2)
     emb = (
-        con.execute(
-            f"SELECT sel_hash_embed(text, {dim}) AS e FROM read_parquet(?) WHERE sel_hash_embed(text, {dim}) IS NOT NULL "
-            "ORDER BY id",
-            [str(corpus)],
+        con.sql(
+            f"SELECT e FROM (SELECT id, sel_hash_embed(text, {dim}) AS e FROM read_parquet(?)) "
+            "WHERE e IS NOT NULL ORDER BY id",
+            params=[str(corpus)],
         )
         .to_arrow_table()
         .column("e")

@@ -1,10 +1,10 @@
 -- description: Cluster-balanced sampling (Vo et al. 2024): n pool rows spread evenly over a hierarchical k-means of their embeddings.
 -- param pool: table; pool rows (Parquet or JSONL path or glob) with a unique id, a text column and optionally embedding and quality columns
 -- param n: BIGINT; rows to select (more than the pool selects every row)
--- param clusters: VARCHAR = '100,10'; k-means clusters per level, finest first (the levels nest)
+-- param clusters: VARCHAR = '100'; k-means clusters per level, finest first, e.g. '1000,100' (the levels nest)
 -- param seed: BIGINT = 0; seed of the k-means fit and of every random choice
 -- param strategy: VARCHAR = 'random'; rows a cluster gives: random, closest (to its centroid) or quality (kMQ: without replacement, probability ∝ softmax of the pool's quality column)
--- param embedder: VARCHAR = 'auto'; auto (the pool's embedding column when it has one, else hash), column, or hash (sel_hash_embed of text)
+-- param embedder: VARCHAR = 'auto'; auto (the pool's embedding column when it has one, else hash), column, hash (sel_hash_embed of text), or a model for sel_embed such as all-MiniLM-L6-v2 (extra 'models')
 -- param dim: INTEGER = 256; dimension of the hash embeddings
 -- param model: VARCHAR = 'balanced_sample'; catalog name the k-means model is stored under
 -- fits: model
@@ -12,11 +12,11 @@
 SELECT CASE WHEN $n <= 0 THEN error('n must be a positive number of rows; got ' || $n::VARCHAR) END;
 SELECT CASE WHEN $strategy NOT IN ('random', 'closest', 'quality')
             THEN error('strategy must be random, closest or quality; got ' || coalesce('''' || $strategy || '''', 'NULL')) END;
-SELECT CASE WHEN $embedder NOT IN ('auto', 'column', 'hash')
-            THEN error('embedder must be auto, column or hash; got ' || coalesce('''' || $embedder || '''', 'NULL')) END;
+SELECT CASE WHEN $embedder IS NULL OR $embedder = ''
+            THEN error('embedder must be auto, column, hash or a sel_embed model name such as all-MiniLM-L6-v2') END;
 
--- The embedding per row, computed once: the pool's own column, or hash embeddings of its text
--- (rows whose text has no tokens get none and are never selected). UNION BY NAME supplies the
+-- The embedding per row, computed once: the pool's own column, or embeddings of its text (hash or
+-- model; rows whose text gives none, e.g. no tokens, are never selected). UNION BY NAME supplies the
 -- optional columns as NULL when the pool lacks them.
 CREATE OR REPLACE TEMP TABLE _balanced_columns AS
 SELECT count(*) FILTER (column_name = 'embedding') > 0 AS has_embedding,
@@ -35,7 +35,9 @@ WITH rows AS (
 ), chosen AS (
     SELECT id, quality,
            CASE WHEN $embedder = 'column' OR ($embedder = 'auto' AND (SELECT has_embedding FROM _balanced_columns))
-                THEN embedding::FLOAT[] ELSE sel_hash_embed(text, $dim) END AS embedding,
+                THEN embedding::FLOAT[]
+                WHEN $embedder IN ('auto', 'hash') THEN sel_hash_embed(text, $dim)
+                ELSE sel_embed(text, $embedder) END AS embedding,
            $embedder = 'column' OR ($embedder = 'auto' AND (SELECT has_embedding FROM _balanced_columns)) AS from_column
     FROM rows
 )

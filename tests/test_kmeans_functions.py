@@ -134,3 +134,15 @@ def test_errors_are_sqlsel_errors_through_the_runner(tmp_path):
     recipe.write_text("-- description: fit\nSELECT sel_kmeans_fit('m', 'missing', '4');\n")
     with pytest.raises(SqlselError, match="cannot read 'missing'"):
         sqlsel.run_recipe(recipe)
+
+
+def test_documented_examples_run_in_order(monkeypatch):
+    from sqlsel.functions import load_families
+    from tests.conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    specs = load_families()
+    con = sqlsel.connect()
+    for name in ("sel_kmeans_fit", "sel_cluster", "sel_clusters", "sel_centroid_distance", "sel_balanced_quotas"):
+        assert sql(con, specs[name].example), name
+    con.close()

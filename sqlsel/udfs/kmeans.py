@@ -46,6 +46,9 @@ class Hierarchy:
 
     def paths(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cluster per level (rows × levels, level 1 first) and squared distance to the level-1 centroid."""
+        # DuckDB already runs one batch per thread: one OpenMP thread per search, not one per core each
+        # (omp_set_num_threads is per calling thread, so a fit elsewhere keeps every core).
+        faiss.omp_set_num_threads(1)
         dist, labels = self.index.search(x, 1)
         path = np.empty((len(x), len(self.centroids)), np.int32)
         path[:, 0] = labels[:, 0]
@@ -183,7 +186,10 @@ def level_sizes(levels: list[Level]) -> list[np.ndarray]:
     runs per level), sample_sizes (points per cluster in a resampling step), strategy (closest|random).
     The source must be readable from another cursor: a table, a view, a query, or a sel_scratch table
     (not TEMP). Stores the centroids in sel_kmeans_centroids under name; returns the rows fitted.""",
-    example="SELECT sel_kmeans_fit('topics', 'SELECT id, sel_hash_embed(text, 64) AS embedding FROM pool', '8,2', 42)",
+    example=(
+        "SELECT sel_kmeans_fit('topics', "
+        "'SELECT id, sel_hash_embed(text, 64) AS embedding FROM ''examples/pool.parquet''', '16,4', 42)"
+    ),
     random=True,  # it writes to the catalog: DuckDB must call it once per row, never fold it
     null_handling="special",
     defaults={"seed": "0", "options": "'{}'"},
@@ -294,7 +300,8 @@ def _level(level: pa.Array, tree: Hierarchy) -> int:
 
     The nearest level-1 centroid (exact L2 search), then its ancestors: level 2 is the level-2 cluster
     of that centroid, so the levels always nest. NULL embedding in, NULL out.""",
-    example="SELECT id, sel_cluster(embedding, 'topics') AS cluster FROM sel_scratch.vectors",
+    example="SELECT id, sel_cluster(sel_hash_embed(text, 64), 'topics', 2) AS cluster "
+    "FROM 'examples/pool.parquet' LIMIT 5",
     model_param="model",
     defaults={"level": "1"},
 )
@@ -311,7 +318,8 @@ def sel_cluster(ctx: FunctionContext, embedding: pa.Array, model: pa.Array, leve
     params={"embedding": "FLOAT[]", "model": "VARCHAR"},
     returns="INTEGER[]",
     doc="""Cluster of an embedding at every level of a fitted k-means model: [level 1, level 2, …].""",
-    example="SELECT id, sel_clusters(embedding, 'topics') AS clusters FROM sel_scratch.vectors",
+    example="SELECT id, sel_clusters(sel_hash_embed(text, 64), 'topics') AS clusters "
+    "FROM 'examples/pool.parquet' LIMIT 5",
     model_param="model",
 )
 def sel_clusters(ctx: FunctionContext, embedding: pa.Array, model: pa.Array) -> pa.Array:
@@ -333,7 +341,8 @@ def sel_clusters(ctx: FunctionContext, embedding: pa.Array, model: pa.Array) -> 
 
     Small: typical of its cluster; large: an outlier. Balanced sampling's 'closest' strategy keeps the
     rows with the smallest level-1 distance per cluster.""",
-    example="SELECT id, sel_centroid_distance(embedding, 'topics') AS distance FROM sel_scratch.vectors",
+    example="SELECT id, sel_centroid_distance(sel_hash_embed(text, 64), 'topics') AS distance "
+    "FROM 'examples/pool.parquet' LIMIT 5",
     model_param="model",
     defaults={"level": "1"},
 )

@@ -38,7 +38,11 @@ def _count(n: pa.Array, i: int, what: str) -> int:
     clusters/sizes: the level-1 clusters present and their row counts. Water-fills n over the top
     level's clusters (each gets min(cut, size), a seeded +1 for the remainder; Vo et al. 2024), then
     each cluster's quota over its children, down to level 1. Quotas sum to min(n, Σ sizes).""",
-    example="SELECT sel_balanced_quotas('topics', list(cluster), list(size), 1000, 0) FROM cluster_sizes",
+    example=(
+        "SELECT sel_balanced_quotas('topics', list(c ORDER BY c), list(n ORDER BY c), 100, 0) FROM "
+        "(SELECT sel_cluster(sel_hash_embed(text, 64), 'topics') AS c, count(*) AS n FROM 'examples/pool.parquet' "
+        "GROUP BY c)"
+    ),
     model_param="model",
 )
 def sel_balanced_quotas(
