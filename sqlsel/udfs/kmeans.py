@@ -10,7 +10,6 @@ stored model per batch.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,13 +20,12 @@ import pyarrow as pa
 
 from sqlsel.duck import run_sql
 from sqlsel.errors import InputError, ParameterError, SqlselError, did_you_mean
-from sqlsel.functions import FunctionContext, constant_argument, sql_function
+from sqlsel.functions import FunctionContext, constant_argument, relation_query, sql_function
 from sqlsel.kernels.kmeans import STRATEGIES, Level, hierarchical_kmeans, sort_rows
 from sqlsel.kernels.vectors import VectorError, vector_matrix
 
 KIND = "kmeans"
 OPTIONS = {"iterations": int, "steps": list, "sample_sizes": list, "strategy": str}
-_IDENTIFIER = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){0,2}$")
 _BATCH = 65536
 FIT_HINT = "Fit one with SELECT sel_kmeans_fit('name', 'table_with_id_and_embedding', '100,10', 42)."
 
@@ -116,19 +114,9 @@ def parse_options(text: str | None) -> dict[str, Any]:
     return options
 
 
-def source_sql(source: str) -> str:
-    """``SELECT id, embedding`` over a table or view name, or over a query."""
-    text = str(source).strip().rstrip(";")
-    if _IDENTIFIER.match(text):
-        return f"SELECT id, embedding FROM {text}"
-    if re.match(r"^(\(|select\b|with\b|from\b)", text, re.I):
-        return f"SELECT id, embedding FROM ({text})"
-    raise ParameterError(f"source must be a table or view name or a SELECT query; got {source!r}")
-
-
 def read_vectors(ctx: FunctionContext, source: str) -> tuple[np.ndarray, np.ndarray]:
     """Every (id, embedding) row of ``source``, sorted by id, as int64 ids and a float32 matrix."""
-    sql = source_sql(source)
+    sql = relation_query(source, "id, embedding")
     try:
         total = ctx.query(f"SELECT count(*) FROM ({sql})")[0][0]
     except duckdb.Error as exc:  # a missing table or column: say what sel_kmeans_fit reads

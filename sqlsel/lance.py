@@ -1,0 +1,67 @@
+"""LanceDB beside the catalog: where vector tables live, and streaming them in and out.
+
+A file catalog ``/data/catalog.duckdb`` keeps its LanceDB database in ``/data/catalog.lance/``; an
+in-memory catalog gets a temporary folder that lives as long as the process. Tables are written
+from a stream of Arrow batches (never the whole result in memory) with the embedding column as a
+fixed-size float32 list, the type LanceDB indexes.
+
+Example:
+    >>> import sqlsel
+    >>> con = sqlsel.connect()
+    >>> con.sql("CREATE TABLE sel_scratch.v AS SELECT range AS id, [range, 1.0]::FLOAT[] AS embedding "
+    ...         "FROM range(3)").fetchall()
+    [(3,)]
+    >>> con.sql("SELECT sel_vectors_store('pts', 'sel_scratch.v')").fetchall()
+    [(3,)]
+    >>> con.sql("SELECT sel_vectors_load('pts', 'sel_scratch.back')").fetchall()
+    [(3,)]
+    >>> con.sql("SELECT id, embedding FROM sel_scratch.back ORDER BY id LIMIT 1").fetchall()
+    [(0, (0.0, 1.0))]
+    >>> con.close()
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+__all__ = ["lance_folder", "open_db", "fixed_size_batches"]
+
+_TEMP: dict[str, str] = {}
+_LOCK = threading.Lock()
+
+
+def lance_folder(catalog_path: str | None) -> Path:
+    """The LanceDB folder of a catalog file (its sibling ``<stem>.lance``), or a temporary one."""
+    if catalog_path:
+        path = Path(catalog_path)
+        return path.with_name(path.stem + ".lance")
+    with _LOCK:
+        if "memory" not in _TEMP:
+            _TEMP["memory"] = tempfile.mkdtemp(prefix="sqlsel-lance-")
+            atexit.register(shutil.rmtree, _TEMP["memory"], True)
+        return Path(_TEMP["memory"])
+
+
+def open_db(folder: Path) -> Any:
+    import lancedb
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return lancedb.connect(str(folder))
+
+
+def fixed_size_batches(batches: Iterator[pa.RecordBatch], column: str, dim: int) -> Iterator[pa.RecordBatch]:
+    """The batches with ``column`` cast from a list to a ``dim``-wide fixed-size float32 list."""
+    for batch in batches:
+        index = batch.schema.get_field_index(column)
+        values = batch.column(index)
+        if not pa.types.is_fixed_size_list(values.type) or values.type.value_type != pa.float32():
+            values = values.cast(pa.list_(pa.float32(), dim))
+        yield batch.set_column(index, pa.field(column, values.type), values)

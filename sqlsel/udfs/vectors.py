@@ -1,0 +1,170 @@
+"""Vector tables in LanceDB beside the catalog: store a table's embeddings once, load them back.
+
+``sel_vectors_store`` streams a table, view or query with ``id`` and ``embedding`` columns into a
+LanceDB table (:mod:`sqlsel.lance`) and registers it in ``sel_vector_tables``;
+``sel_vectors_load`` copies it back into a DuckDB table. Expensive embeddings (a transformer on CPU
+embeds tens of documents a second) are computed once and reused across sessions and recipes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from sqlsel.duck import run_sql
+from sqlsel.errors import InputError, ParameterError, SqlselError, UnknownNameError
+from sqlsel.functions import FunctionContext, is_table_name, relation_query, sql_function
+from sqlsel.kernels.vectors import VectorError, vector_matrix
+from sqlsel.lance import fixed_size_batches, lance_folder, open_db
+
+_BATCH = 65536
+
+
+class UnknownVectorTableError(UnknownNameError):
+    kind = "vector table"
+
+
+def _folder(ctx: FunctionContext) -> Path:
+    path = ctx.query("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")[0][0]
+    return lance_folder(path)
+
+
+def _checked(ctx: FunctionContext, source: str, dims: list[int]) -> Iterator[pa.RecordBatch]:
+    """The source's batches, each embedding checked (no NULL, NaN or ragged vectors)."""
+    for batch in ctx.stream(relation_query(source, "*"), _BATCH):
+        names = batch.schema.names
+        if "id" not in names or "embedding" not in names:
+            raise InputError(f"sel_vectors_store: {source!r} needs id and embedding columns; it has {', '.join(names)}")
+        try:
+            block = vector_matrix(batch.column("embedding"), dims[0] if dims else None)
+        except VectorError as exc:
+            row = batch.column("id")[exc.row].as_py()
+            raise InputError(f"sel_vectors_store: row id {row} of {source!r}: {exc}; nothing was stored.") from None
+        if not dims:
+            dims.append(block.shape[1])
+        yield batch
+
+
+@sql_function(
+    "sel_vectors_store",
+    params={"name": "VARCHAR", "source": "VARCHAR"},
+    returns="BIGINT",
+    doc="""Store a table, view or query with id and embedding columns as a LanceDB table beside the catalog.
+
+    Streams the rows (every column; the embedding as a fixed-size float32 list) into the catalog's
+    LanceDB folder (catalog.lance/ next to catalog.duckdb; a temporary folder for an in-memory catalog)
+    and registers name in sel_vector_tables with its Lance version. Storing under an existing name
+    replaces it; a failed store leaves the previous table in place. Returns the rows stored.""",
+    example=(
+        "SELECT sel_vectors_store('pool_vectors', "
+        "'SELECT id, sel_hash_embed(text, 64) AS embedding FROM ''examples/pool.parquet''')"
+    ),
+    random=True,  # it writes: DuckDB must call it once per row, never fold it
+    null_handling="special",
+)
+def sel_vectors_store(ctx: FunctionContext, name: pa.Array, source: pa.Array) -> pa.Array:
+    out = []
+    for i in range(len(name)):
+        table_name, src = name[i].as_py(), source[i].as_py()
+        if not table_name or src is None:
+            raise SqlselError("sel_vectors_store: name and source must not be NULL or empty")
+        out.append(_store(ctx, table_name, src))
+    return pa.array(out, pa.int64())
+
+
+def _store(ctx: FunctionContext, name: str, source: str) -> int:
+    folder = _folder(ctx)
+    db = open_db(folder)
+    batches = _checked(ctx, source, dims := [])
+    first = next(batches, None)
+    if first is None:
+        raise InputError(f"sel_vectors_store: {source!r} has no rows to store.")
+    dim = dims[0]
+    schema = next(fixed_size_batches(iter([first]), "embedding", dim)).schema
+    stream = fixed_size_batches(_chain(first, batches), "embedding", dim)
+    lance_table = f"{name}-{uuid.uuid4().hex[:12]}"
+    try:
+        table = db.create_table(lance_table, data=pa.RecordBatchReader.from_batches(schema, stream))
+    except BaseException:
+        _drop(db, lance_table)
+        raise
+    rows, version = table.count_rows(), table.version
+    old = ctx.query("SELECT lance_table FROM sel_vector_tables WHERE name = ?", [name])
+    with ctx.writing() as cur:
+        run_sql(cur, "DELETE FROM sel_vector_tables WHERE name = ?", [name])
+        run_sql(
+            cur,
+            "INSERT INTO sel_vector_tables (name, path, lance_table, rows, dim, version, source) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [name, str(folder), lance_table, rows, dim, version, source],
+        )
+    for (previous,) in old:
+        _drop(db, previous)
+    return int(rows)
+
+
+def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    yield first
+    yield from rest
+
+
+def _drop(db: object, table: str) -> None:
+    try:
+        db.drop_table(table)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - a table that was never created has nothing to drop
+        pass
+
+
+def open_vector_table(ctx: FunctionContext, name: str) -> tuple[object, dict[str, object]]:
+    """The LanceDB table registered as ``name`` and its catalog row."""
+    rows = ctx.query("SELECT path, lance_table, rows, dim, version FROM sel_vector_tables WHERE name = ?", [name])
+    if not rows:
+        known = [r[0] for r in ctx.query("SELECT name FROM sel_vector_tables ORDER BY name")]
+        raise UnknownVectorTableError(name, known, "Store one with SELECT sel_vectors_store('name', 'table_or_query').")
+    path, lance_table, count, dim, version = rows[0]
+    try:
+        table = open_db(Path(path)).open_table(lance_table)
+    except Exception as exc:  # noqa: BLE001 - lancedb raises several kinds for a missing table
+        raise InputError(
+            f"Vector table {name!r} is registered at {path} but cannot be opened ({exc}); store it again."
+        ) from None
+    return table, {"rows": count, "dim": dim, "version": version, "path": path}
+
+
+@sql_function(
+    "sel_vectors_load",
+    params={"name": "VARCHAR", "into": "VARCHAR"},
+    returns="BIGINT",
+    doc="""Copy a stored vector table back into a DuckDB table (created or replaced); returns its rows.
+
+    into is a table name, e.g. sel_scratch.vectors (in-memory, dropped with the connection) or a
+    catalog table. The embedding comes back as FLOAT[dim].""",
+    example="SELECT sel_vectors_load('pool_vectors', 'sel_scratch.pool_vectors')",
+    random=True,
+    null_handling="special",
+)
+def sel_vectors_load(ctx: FunctionContext, name: pa.Array, into: pa.Array) -> pa.Array:
+    out = []
+    for i in range(len(name)):
+        table_name, target = name[i].as_py(), into[i].as_py()
+        if not table_name or not target or not is_table_name(target):
+            raise ParameterError(f"sel_vectors_load: into must be a table name such as sel_scratch.v; got {target!r}")
+        table, meta = open_vector_table(ctx, table_name)
+        reader = table.search().limit(None).to_batches()  # type: ignore[attr-defined]
+        with ctx.writing() as cur:
+            cur.register("_sel_vectors_in", reader)
+            try:
+                run_sql(cur, f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _sel_vectors_in ORDER BY id")
+            except duckdb.Error as exc:
+                raise InputError(f"sel_vectors_load: cannot create {target!r}: {exc}") from None
+            finally:
+                cur.unregister("_sel_vectors_in")
+        out.append(int(meta["rows"]))  # type: ignore[call-overload]
+    return pa.array(out, pa.int64())
+
+
+__all__ = ["open_vector_table", "UnknownVectorTableError"]
