@@ -32,16 +32,18 @@ FROM _balanced_columns;
 CREATE OR REPLACE TABLE sel_scratch.balanced_vectors AS
 WITH rows AS (
     FROM pool UNION ALL BY NAME (SELECT NULL::FLOAT[] AS embedding, NULL::DOUBLE AS quality WHERE false)
-), chosen AS (
-    SELECT id, quality,
-           CASE WHEN $embedder = 'column' OR ($embedder = 'auto' AND (SELECT has_embedding FROM _balanced_columns))
-                THEN embedding::FLOAT[]
-                WHEN $embedder IN ('auto', 'hash') THEN sel_hash_embed(text, $dim)
-                ELSE sel_embed(text, $embedder) END AS embedding,
-           $embedder = 'column' OR ($embedder = 'auto' AND (SELECT has_embedding FROM _balanced_columns)) AS from_column
-    FROM rows
 )
-SELECT id, quality, embedding FROM chosen WHERE embedding IS NOT NULL OR from_column;
+SELECT id, quality,
+       CASE WHEN $embedder = 'column' OR ($embedder = 'auto' AND (SELECT has_embedding FROM _balanced_columns))
+            THEN embedding::FLOAT[]
+            WHEN $embedder IN ('auto', 'hash') THEN sel_hash_embed(text, $dim)
+            ELSE sel_embed(text, $embedder) END AS embedding
+FROM rows;
+
+-- Computed embeddings can be missing (a text without tokens); a missing pool embedding is an error in the fit.
+DELETE FROM sel_scratch.balanced_vectors
+WHERE embedding IS NULL
+  AND NOT ($embedder = 'column' OR ($embedder = 'auto' AND (SELECT has_embedding FROM _balanced_columns)));
 
 SELECT sel_kmeans_fit($model, 'sel_scratch.balanced_vectors', $clusters, $seed);
 

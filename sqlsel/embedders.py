@@ -56,7 +56,9 @@ def load_embedder(name: str) -> Any:
             if importlib.util.find_spec("sentence_transformers") is None:
                 raise MissingExtraError(f"Embedding model {name!r}", "models")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
+            hf_logging.disable_progress_bar()  # no weight-loading bars in a caller's terminal or logs
             _LOADED[name] = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         return _LOADED[name]
 

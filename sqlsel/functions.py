@@ -18,7 +18,6 @@ import contextlib
 import importlib
 import inspect
 import json
-import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sqlsel.duck import run_sql
-from sqlsel.errors import ParameterError, SqlselError, UnknownModelError
+from sqlsel.errors import SqlselError, UnknownModelError
 
 __all__ = [
     "FunctionSpec",
@@ -40,12 +39,10 @@ __all__ = [
     "register_functions",
     "load_families",
     "constant_argument",
-    "relation_query",
-    "is_table_name",
 ]
 
 #: Built-in function families, in registration order (``sqlsel/udfs/<family>.py``).
-FAMILIES = ("sampling", "dsir", "zipfit", "embed", "kmeans", "quotas", "vectors")
+FAMILIES = ("sampling", "dsir", "zipfit", "embed", "kmeans", "quotas", "vectors", "diversity")
 
 
 @dataclass(frozen=True)
@@ -141,27 +138,6 @@ def constant_argument(arr: pa.Array, what: str) -> Any:
     if len(values) != 1:
         raise SqlselError(f"{what} must be the same for every row of a query; got {values[:5]}")
     return values[0]
-
-
-_IDENTIFIER = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){0,2}$")
-
-
-def relation_query(source: str, columns: str) -> str:
-    """``SELECT columns`` over a table or view name (optionally qualified) or over a query.
-
-    Set-level functions take their input this way because DuckDB's Python API has no table functions.
-    """
-    text = str(source).strip().rstrip(";")
-    if _IDENTIFIER.match(text):
-        return f"SELECT {columns} FROM {text}"
-    if re.match(r"^(\(|select\b|with\b|from\b)", text, re.I):
-        return f"SELECT {columns} FROM ({text})"
-    raise ParameterError(f"source must be a table or view name or a SELECT query; got {source!r}")
-
-
-def is_table_name(text: str) -> bool:
-    """Whether ``text`` is a plain (optionally qualified) table name, safe to paste into SQL."""
-    return bool(_IDENTIFIER.match(text))
 
 
 class FunctionContext:

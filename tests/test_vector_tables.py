@@ -40,9 +40,9 @@ def test_a_file_catalog_keeps_its_vectors_beside_it(tmp_path):
 def test_storing_again_replaces_and_drops_the_old_lance_table(con):
     make(con)
     sql(con, "SELECT sel_vectors_store('v', 'sel_scratch.v')")
-    (path, first), = sql(con, "SELECT path, lance_table FROM sel_vector_tables")
+    ((path, first),) = sql(con, "SELECT path, lance_table FROM sel_vector_tables")
     sql(con, "SELECT sel_vectors_store('v', 'SELECT * FROM sel_scratch.v WHERE id < 10')")
-    (second, rows), = sql(con, "SELECT lance_table, rows FROM sel_vector_tables")
+    ((second, rows),) = sql(con, "SELECT lance_table, rows FROM sel_vector_tables")
     assert rows == 10 and second != first
     import lancedb
 

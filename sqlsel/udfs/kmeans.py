@@ -13,20 +13,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import faiss
 import numpy as np
 import pyarrow as pa
 
 from sqlsel.duck import run_sql
 from sqlsel.errors import InputError, ParameterError, SqlselError, did_you_mean
-from sqlsel.functions import FunctionContext, constant_argument, relation_query, sql_function
-from sqlsel.kernels.kmeans import STRATEGIES, Level, hierarchical_kmeans, sort_rows
+from sqlsel.functions import FunctionContext, constant_argument, sql_function
+from sqlsel.kernels.kmeans import STRATEGIES, Level, hierarchical_kmeans
 from sqlsel.kernels.vectors import VectorError, vector_matrix
+from sqlsel.relations import read_vectors
 
 KIND = "kmeans"
 OPTIONS = {"iterations": int, "steps": list, "sample_sizes": list, "strategy": str}
-_BATCH = 65536
 FIT_HINT = "Fit one with SELECT sel_kmeans_fit('name', 'table_with_id_and_embedding', '100,10', 42)."
 
 
@@ -114,45 +113,6 @@ def parse_options(text: str | None) -> dict[str, Any]:
     return options
 
 
-def read_vectors(ctx: FunctionContext, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Every (id, embedding) row of ``source``, sorted by id, as int64 ids and a float32 matrix."""
-    sql = relation_query(source, "id, embedding")
-    try:
-        total = ctx.query(f"SELECT count(*) FROM ({sql})")[0][0]
-    except duckdb.Error as exc:  # a missing table or column: say what sel_kmeans_fit reads
-        raise InputError(
-            f"sel_kmeans_fit cannot read {source!r}: {exc}. It reads columns id and embedding from a table or "
-            "view (not a TEMP one: use sel_scratch.<name>) or a query."
-        ) from None
-    if total == 0:
-        raise InputError(f"sel_kmeans_fit: {source!r} has no rows to fit on.")
-    ids = np.empty(total, np.int64)
-    x: np.ndarray | None = None
-    at = 0
-    for batch in ctx.stream(sql, _BATCH):
-        id_col, vec_col = batch.column(0), batch.column(1)
-        if id_col.null_count:
-            raise InputError(f"sel_kmeans_fit: {source!r} has rows with a NULL id; every row needs one.")
-        try:
-            block = vector_matrix(vec_col, None if x is None else x.shape[1])
-        except VectorError as exc:
-            raise InputError(
-                f"sel_kmeans_fit: row id {id_col[exc.row].as_py()} of {source!r}: {exc}. "
-                "Filter such rows out (WHERE embedding IS NOT NULL AND len(embedding) = <dim>) or repair them."
-            ) from None
-        if x is None:
-            x = np.empty((total, block.shape[1]), np.float32)
-        ids[at : at + len(block)] = id_col.to_numpy(zero_copy_only=False)
-        x[at : at + len(block)] = block
-        at += len(block)
-    assert x is not None and at == total
-    ids = sort_rows(ids, x)
-    if len(ids) > 1 and (ids[1:] == ids[:-1]).any():
-        dup = int(ids[1:][ids[1:] == ids[:-1]][0])
-        raise InputError(f"sel_kmeans_fit: id {dup} appears more than once in {source!r}; ids must be unique.")
-    return ids, x
-
-
 def level_sizes(levels: list[Level]) -> list[np.ndarray]:
     """Rows under each cluster, per level."""
     sizes = [np.bincount(levels[0].labels, minlength=len(levels[0].centroids)).astype(np.int64)]
@@ -196,7 +156,7 @@ def sel_kmeans_fit(
 
 def _fit(ctx: FunctionContext, name: str, source: str, clusters: list[int], seed: int, options_text: str | None) -> int:
     options = parse_options(options_text)
-    _, x = read_vectors(ctx, source)
+    x = read_vectors(ctx, source, "sel_kmeans_fit").x
     if clusters[0] > len(x):
         raise InputError(f"sel_kmeans_fit: {clusters[0]} clusters asked for but {source!r} has only {len(x)} rows.")
     try:

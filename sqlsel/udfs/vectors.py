@@ -17,9 +17,10 @@ import pyarrow as pa
 
 from sqlsel.duck import run_sql
 from sqlsel.errors import InputError, ParameterError, SqlselError, UnknownNameError
-from sqlsel.functions import FunctionContext, is_table_name, relation_query, sql_function
+from sqlsel.functions import FunctionContext, sql_function
 from sqlsel.kernels.vectors import VectorError, vector_matrix
 from sqlsel.lance import fixed_size_batches, lance_folder, open_db
+from sqlsel.relations import is_table_name, relation_query
 
 _BATCH = 65536
 

@@ -1,0 +1,269 @@
+"""Diverse selection and semantic dedup on embedding matrices: SemDeDup, k-center greedy, MMR, threshold-greedy.
+
+Pure functions on float32 matrices (rows = items, in a fixed order: callers sort by id first), re-
+implemented from the references' rules (REFERENCES.md §3, §5, §6):
+
+* :func:`semdedup` — within each cluster, order the items (``hard``: farthest from the centroid
+  first; ``easy``: closest first; ``random``: seeded), and remove item j when its maximum cosine
+  similarity to an *earlier* item of the cluster exceeds 1 − ε (strict), even if that earlier item
+  was itself removed. Returns the removal mask with ``max_sim`` and ``dup_of`` (the earlier item
+  that is most similar) per item.
+* :func:`kcenter_greedy` — farthest-first traversal: start at a given item, then repeatedly take the
+  item whose Euclidean distance to its nearest selected item is largest (ties: lowest index). Exact,
+  and lazy: those distances only shrink, so each item keeps a stale upper bound in a heap and only
+  the items that reach the top are brought up to date (the eager version updates all N per pick).
+* :func:`mmr` — maximal marginal relevance over a relevance score: first the most relevant, then
+  argmax λ·relevance − (1 − λ)·max cosine similarity to the selected (ties: lowest index), with a
+  running maximum instead of the reference's full recomputation.
+* :func:`threshold_greedy` — walk items in a given order, keep one if its cosine similarity to every
+  kept item is below τ.
+
+Example:
+    >>> x = np.array([[1, 0], [0.999, 0.045], [0, 1]], np.float32)
+    >>> distance = np.array([0.1, 0.2, 0.3])  # to the centroid: 'hard' keeps the farthest of a duplicate pair
+    >>> semdedup(x, np.zeros(3, np.int64), distance, eps=0.01).removed.tolist()
+    [True, False, False]
+    >>> kcenter_greedy(x, 2, start=0).order.tolist()
+    [0, 2]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from sqlsel.kernels.sampling import uniform
+
+__all__ = [
+    "KEEP",
+    "DedupResult",
+    "Selection",
+    "normalize",
+    "semdedup",
+    "kcenter_greedy",
+    "mmr",
+    "threshold_greedy",
+]
+
+KEEP = ("hard", "easy", "random")  # which item of a duplicate group SemDeDup keeps
+_BLOCK = 2048  # columns of a cluster's similarity matrix computed at a time
+
+
+def normalize(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (zero rows stay zero), float32."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class DedupResult:
+    removed: np.ndarray  # bool per item
+    max_sim: np.ndarray  # float32: max cosine similarity to an earlier item of its cluster (-1: first)
+    dup_of: np.ndarray  # int64: that earlier item's index (-1: first of its cluster)
+
+
+def semdedup(
+    x: np.ndarray,
+    clusters: np.ndarray,
+    distance: np.ndarray,
+    eps: float,
+    keep: str = "hard",
+    seed: int = 0,
+    keys: np.ndarray | None = None,
+) -> DedupResult:
+    """SemDeDup's rule over ``clusters`` (one id per item), items ordered by ``distance`` to their centroid.
+
+    ``keys`` (default: the row index) break distance ties and seed the ``random`` order.
+    """
+    if keep not in KEEP:
+        raise ValueError(f"keep must be one of {', '.join(KEEP)}; got {keep!r}")
+    if not 0 <= eps <= 2:
+        raise ValueError(f"eps must be between 0 and 2 (remove when similarity > 1 - eps); got {eps}")
+    n = len(x)
+    e = normalize(x)
+    keys = np.arange(n) if keys is None else np.asarray(keys, np.int64)
+    rank = {"hard": -np.asarray(distance, np.float64), "easy": np.asarray(distance, np.float64)}.get(keep)
+    if rank is None:
+        rank = uniform(keys, seed)
+    order = np.lexsort((keys, rank, clusters))  # by cluster, then the keep order, then key
+    sorted_clusters = np.asarray(clusters)[order]
+    bounds = np.flatnonzero(np.r_[True, sorted_clusters[1:] != sorted_clusters[:-1], True])
+    max_sim = np.full(n, -1.0, np.float32)
+    dup_of = np.full(n, -1, np.int64)
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        members = order[a:b]
+        sims, best = _earlier_max(e[members])
+        max_sim[members] = sims
+        dup_of[members] = np.where(best >= 0, members[np.maximum(best, 0)], -1)
+    return DedupResult(max_sim > 1.0 - eps, max_sim, dup_of)
+
+
+def _earlier_max(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row j: max over i < j of e_i · e_j and its argmax (lowest i on ties); -1 for row 0."""
+    n = len(e)
+    best_sim = np.full(n, -1.0, np.float32)
+    best_at = np.full(n, -1, np.int64)
+    for start in range(1, n, _BLOCK):
+        stop = min(n, start + _BLOCK)
+        sims = e[:stop] @ e[start:stop].T  # (stop, block): rows i, columns j
+        sims[np.arange(stop)[:, None] >= np.arange(start, stop)[None, :]] = -np.inf  # only i < j
+        best_at[start:stop] = np.argmax(sims, axis=0)
+        best_sim[start:stop] = sims[best_at[start:stop], np.arange(stop - start)]
+    return best_sim, best_at
+
+
+@dataclass(frozen=True)
+class Selection:
+    order: np.ndarray  # int64: selected item indices, in selection order
+    score: np.ndarray  # float64 per selected item: distance or similarity to the nearest earlier pick
+
+
+def kcenter_greedy(x: np.ndarray, k: int, start: int) -> Selection:
+    """Farthest-first traversal from item ``start``; ``score`` is each pick's distance to the earlier picks."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    n = len(x)
+    if not 1 <= k <= n:
+        raise ValueError(f"k must be between 1 and the number of rows ({n}); got {k}")
+    if not 0 <= start < n:
+        raise ValueError(f"start must be a row index below {n}; got {start}")
+    order, score = _kcenter(x, int(k), int(start))
+    return Selection(order, score)
+
+
+@numba.njit(cache=True, nogil=True)
+def _dist(x: np.ndarray, i: int, j: int) -> float:  # pragma: no cover - compiled
+    """Euclidean distance of rows i and j, summed in float64 over four interleaved lanes."""
+    s0 = s1 = s2 = s3 = 0.0
+    d = x.shape[1]
+    t = 0
+    while t + 4 <= d:
+        a = float(x[i, t]) - float(x[j, t])
+        b = float(x[i, t + 1]) - float(x[j, t + 1])
+        c = float(x[i, t + 2]) - float(x[j, t + 2])
+        e = float(x[i, t + 3]) - float(x[j, t + 3])
+        s0 += a * a
+        s1 += b * b
+        s2 += c * c
+        s3 += e * e
+        t += 4
+    while t < d:
+        a = float(x[i, t]) - float(x[j, t])
+        s0 += a * a
+        t += 1
+    return np.sqrt((s0 + s1) + (s2 + s3))
+
+
+@numba.njit(cache=True, nogil=True)
+def _before(a_val: float, a_idx: int, b_val: float, b_idx: int) -> bool:  # pragma: no cover - compiled
+    """Heap order: larger distance first, then lower index."""
+    return a_val > b_val or (a_val == b_val and a_idx < b_idx)
+
+
+@numba.njit(cache=True, nogil=True)
+def _sift_down(heap: np.ndarray, bound: np.ndarray, size: int, pos: int) -> None:  # pragma: no cover - compiled
+    item = heap[pos]
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        right = child + 1
+        if right < size and _before(bound[heap[right]], heap[right], bound[heap[child]], heap[child]):
+            child = right
+        if _before(bound[heap[child]], heap[child], bound[item], item):
+            heap[pos] = heap[child]
+            pos = child
+        else:
+            break
+    heap[pos] = item
+
+
+@numba.njit(cache=True, nogil=True)
+def _kcenter(x: np.ndarray, k: int, start: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Lazy farthest-first: distances to the nearest centre only ever shrink, so a stale value is an
+    upper bound; pop the largest bound, bring it up to date against the centres added since, and take
+    it when it still beats every other bound (exactly the eager argmax, ties to the lowest index)."""
+    n = x.shape[0]
+    bound = np.empty(n, np.float64)
+    seen = np.ones(n, np.int64)  # centres each item's bound accounts for
+    order = np.empty(k, np.int64)
+    score = np.empty(k, np.float64)
+    order[0] = start
+    score[0] = np.inf
+    for i in range(n):
+        bound[i] = _dist(x, i, start)
+    heap = np.empty(n - 1, np.int64)
+    size = 0
+    for i in range(n):
+        if i != start:
+            heap[size] = i
+            size += 1
+    for pos in range(size // 2 - 1, -1, -1):
+        _sift_down(heap, bound, size, pos)
+    for t in range(1, k):
+        while True:
+            i = heap[0]
+            m = bound[i]
+            for c in range(seen[i], t):
+                d = _dist(x, i, order[c])
+                if d < m:
+                    m = d
+            bound[i] = m
+            seen[i] = t
+            if size == 1:
+                break
+            second = heap[1] if size == 2 or _before(bound[heap[1]], heap[1], bound[heap[2]], heap[2]) else heap[2]
+            if _before(m, i, bound[second], second):
+                break
+            _sift_down(heap, bound, size, 0)  # its key only shrank: push it down and look again
+        order[t] = i
+        score[t] = m
+        size -= 1
+        heap[0] = heap[size]
+        _sift_down(heap, bound, size, 0)
+    return order, score
+
+
+def mmr(x: np.ndarray, relevance: np.ndarray, k: int, lam: float) -> Selection:
+    """MMR picks over a relevance score; ``score`` is each pick's max cosine similarity to earlier picks."""
+    e = normalize(x)
+    rel = np.asarray(relevance, np.float64)
+    n = len(e)
+    if not 1 <= k <= n:
+        raise ValueError(f"k must be between 1 and the number of rows ({n}); got {k}")
+    if not 0 <= lam <= 1:
+        raise ValueError(f"lambda must be between 0 and 1; got {lam}")
+    order = np.empty(k, np.int64)
+    score = np.empty(k, np.float64)
+    nearest = np.full(n, -np.inf)
+    chosen = np.zeros(n, bool)
+    for t in range(k):
+        if t == 0:
+            value = rel.copy()
+        else:
+            value = lam * rel - (1 - lam) * nearest
+        value[chosen] = -np.inf
+        pick = int(np.argmax(value))
+        order[t], score[t] = pick, nearest[pick]
+        chosen[pick] = True
+        nearest = np.maximum(nearest, (e @ e[pick]).astype(np.float64))
+    return Selection(order, score)
+
+
+def threshold_greedy(x: np.ndarray, order: np.ndarray, tau: float, limit: int | None = None) -> Selection:
+    """Keep items (in ``order``) whose cosine similarity to every kept item is below ``tau``; up to ``limit``."""
+    e = normalize(x)
+    kept: list[int] = []
+    scores: list[float] = []
+    bank = np.empty((min(len(e), limit or len(e)), e.shape[1]), np.float32)
+    for i in np.asarray(order, np.int64):
+        top = float((bank[: len(kept)] @ e[i]).max()) if kept else -np.inf
+        if top < tau:
+            bank[len(kept)] = e[i]
+            kept.append(int(i))
+            scores.append(top)
+            if limit is not None and len(kept) >= limit:
+                break
+    return Selection(np.array(kept, np.int64), np.array(scores, np.float64))

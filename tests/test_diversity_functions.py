@@ -1,0 +1,150 @@
+"""SemDeDup, k-center, MMR and threshold-greedy from SQL, and their recipes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import sqlsel
+from sqlsel.errors import SqlselError
+from tests.test_diversity_kernel import brute_semdedup, clustered
+
+
+def sql(con, text):
+    return con.execute(text).fetchall()
+
+
+def vectors(con, x, extra=None):
+    columns = {"id": np.arange(len(x)) * 10, "embedding": list(x), **(extra or {})}
+    con.register("_x", pa.table(columns))
+    sql(con, "CREATE OR REPLACE TABLE sel_scratch.v AS SELECT * REPLACE (embedding::FLOAT[] AS embedding) FROM _x")
+
+
+def test_semdedup_from_sql_equals_the_brute_force_rule(con):
+    x, _ = clustered(n=400, dup_share=0.4)
+    vectors(con, x)
+    sql(con, "SELECT sel_kmeans_fit('c', 'sel_scratch.v', '6', 1)")
+    rows = sql(
+        con,
+        "SELECT id, cluster, centroid_distance, removed FROM "
+        "(SELECT unnest(sel_semdedup('sel_scratch.v', 'c', 0.01), recursive := true)) ORDER BY id",
+    )
+    labels, distance = np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
+    assert [r[0] for r in rows] == list(range(0, 4000, 10))
+    assert [r[3] for r in rows] == brute_semdedup(x, labels, distance, 0.01, "hard").tolist()
+
+
+def test_kcenter_and_threshold_return_picks_in_order(con):
+    x, _ = clustered(n=200)
+    vectors(con, x, {"score": np.arange(200.0)})
+    picks = sql(
+        con, "SELECT id, rank, nearest_sim FROM (SELECT unnest(sel_kcenter('sel_scratch.v', 5, 3), recursive := true))"
+    )
+    assert [p[1] for p in picks] == [1, 2, 3, 4, 5] and picks[0][2] is None and len({p[0] for p in picks}) == 5
+    assert picks == sql(con, "SELECT unnest(sel_kcenter('sel_scratch.v', 5, 3), recursive := true)")
+    kept = sql(
+        con,
+        "SELECT id, nearest_sim FROM (SELECT unnest(sel_threshold_greedy('sel_scratch.v', 200, 0.8), "
+        "recursive := true)) WHERE nearest_sim IS NOT NULL",
+    )
+    assert all(s < 0.8 for _, s in kept)
+
+
+def test_mmr_with_lambda_one_is_top_k_by_relevance(con):
+    x, _ = clustered(n=100)
+    vectors(con, x, {"relevance": np.random.default_rng(0).random(100)})
+    top = sql(con, "SELECT id FROM sel_scratch.v ORDER BY relevance DESC LIMIT 4")
+    picks = sql(con, "SELECT id FROM (SELECT unnest(sel_mmr('sel_scratch.v', 4, 1.0), recursive := true))")
+    assert picks == top
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        ("sel_kcenter('sel_scratch.v', 500, 0)", "k must be between 1 and the number of rows \\(50\\); got 500"),
+        ("sel_mmr('sel_scratch.v', 3)", "relevance"),
+        ("sel_semdedup('sel_scratch.v', 'nope', 0.1)", "Unknown model 'nope'"),
+        ("sel_semdedup('sel_scratch.v', 'c2', 0.1)", "have 8 values but model 'c2' was fitted on 2"),
+        ("sel_semdedup('sel_scratch.v', 'c8', 0.1, 'middle')", "keep must be one of hard, easy, random"),
+        ("sel_kcenter('SELECT 1 AS id, NULL::FLOAT[] AS embedding', 1)", "row id 1 .*NULL"),
+    ],
+)
+def test_bad_input_is_refused_clearly(con, call, message):
+    vectors(con, clustered(n=50, d=8)[0])
+    sql(con, "CREATE TABLE sel_scratch.two AS SELECT range AS id, [range, 1.0]::FLOAT[] AS embedding FROM range(10)")
+    sql(con, "SELECT sel_kmeans_fit('c2', 'sel_scratch.two', '2')")
+    sql(con, "SELECT sel_kmeans_fit('c8', 'sel_scratch.v', '2')")
+    with pytest.raises(Exception, match=message):
+        sql(con, f"SELECT {call}")
+
+
+@pytest.fixture
+def dup_pool(write_jsonl):
+    base = [
+        f"Document {i} talks about topic {i % 7} with words {' '.join(str(j) for j in range(i, i + 12))}"
+        for i in range(60)
+    ]
+    rows = [{"id": i, "text": t, "score": float(i % 13)} for i, t in enumerate(base + base[:20])]  # 20 exact copies
+    return write_jsonl("pool.jsonl", rows)
+
+
+def test_semdedup_recipe_removes_the_exact_copies(dup_pool):
+    kept = sqlsel.run_recipe("semdedup", {"pool": str(dup_pool), "eps": 0.001, "clusters": 5}).table
+    removed = sqlsel.run_recipe("semdedup", {"pool": str(dup_pool), "eps": 0.001, "clusters": 5, "removed": True}).table
+    assert kept.num_rows + removed.num_rows == 80 and removed.num_rows >= 20
+    assert {"cluster", "max_sim", "dup_of"} <= set(kept.column_names)
+    texts = dict(
+        zip(
+            kept.column("id").to_pylist() + removed.column("id").to_pylist(),
+            kept.column("text").to_pylist() + removed.column("text").to_pylist(),
+            strict=True,
+        )
+    )
+    assert len({texts[i] for i in kept.column("id").to_pylist()}) == kept.num_rows  # no two kept rows alike
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_recipes_are_deterministic_at_1_and_2_threads(dup_pool, threads):
+    for recipe, params in [
+        ("semdedup", {"eps": 0.05, "clusters": 5}),
+        ("d4", {"clusters": 4}),
+        ("diverse_topk", {"k": 10}),
+        ("diverse_topk", {"k": 10, "method": "mmr"}),
+    ]:
+        one = sqlsel.run_recipe(recipe, {"pool": str(dup_pool), **params}, threads=1)
+        other = sqlsel.run_recipe(recipe, {"pool": str(dup_pool), **params}, threads=threads)
+        assert one.table.equals(other.table), recipe
+
+
+def test_d4_keeps_about_ratio_of_the_deduplicated_rows(dup_pool):
+    dedup = sqlsel.run_recipe("semdedup", {"pool": str(dup_pool), "eps": 0.05, "clusters": 4}).rows_out
+    d4 = sqlsel.run_recipe("d4", {"pool": str(dup_pool), "eps": 0.05, "clusters": 4, "ratio": 0.5}).rows_out
+    assert abs(d4 - dedup / 2) <= 4
+
+
+def test_diverse_topk_outputs_rank_order_and_every_pool_column(dup_pool):
+    table = sqlsel.run_recipe("diverse_topk", {"pool": str(dup_pool), "k": 8, "method": "threshold", "tau": 0.5}).table
+    assert table.column("rank").to_pylist() == list(range(1, table.num_rows + 1)) and table.num_rows <= 8
+    assert {"id", "text", "score", "rank", "nearest_sim"} <= set(table.column_names)
+
+
+@pytest.mark.parametrize(
+    "recipe, params, message",
+    [
+        ("diverse_topk", {"k": 0}, "k must be a positive"),
+        ("diverse_topk", {"k": 5, "method": "random"}, "method must be kcenter, mmr or threshold"),
+        ("semdedup", {"eps": 3.0}, "eps must be between 0 and 2"),
+        ("semdedup", {"keep": "middle"}, "keep must be hard, easy or random"),
+        ("d4", {"ratio": 0.0}, "ratio must be in"),
+        ("semdedup", {"embedder": "column"}, "embedder column needs an embedding column"),
+    ],
+)
+def test_recipe_parameters_are_checked(dup_pool, recipe, params, message):
+    with pytest.raises(SqlselError, match=message):
+        sqlsel.run_recipe(recipe, {"pool": str(dup_pool), **params})
+
+
+def test_mmr_needs_a_score_column(examples):
+    with pytest.raises(SqlselError, match="method mmr needs a numeric score column"):
+        sqlsel.run_recipe("diverse_topk", {"pool": str(examples / "pool.parquet"), "k": 5, "method": "mmr"})

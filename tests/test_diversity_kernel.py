@@ -1,0 +1,126 @@
+"""Diversity kernels against plain implementations of the references' rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sqlsel.kernels.diversity import kcenter_greedy, mmr, normalize, semdedup, threshold_greedy
+
+
+def clustered(seed=0, n=300, d=16, clusters=5, dup_share=0.3):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, d))
+    labels = rng.integers(clusters, size=n)
+    x = centres[labels] + rng.normal(0, 0.5, (n, d))
+    dups = rng.random(n) < dup_share
+    x[dups] = x[rng.integers(n, size=dups.sum())] + rng.normal(0, 0.01, (dups.sum(), d))
+    return x.astype(np.float32), labels
+
+
+def brute_semdedup(x, labels, distance, eps, keep):
+    e = normalize(x)
+    removed = np.zeros(len(x), bool)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        key = -distance[idx] if keep == "hard" else distance[idx]
+        idx = idx[np.lexsort((idx, key))]
+        s = np.triu(e[idx] @ e[idx].T, 1)  # the reference: triu, column max, strict threshold
+        if len(idx) > 1:
+            removed[idx[1:]] = s.max(axis=0)[1:] > 1 - eps
+    return removed
+
+
+@pytest.mark.parametrize("keep", ["hard", "easy"])
+@pytest.mark.parametrize("eps", [0.0005, 0.01, 0.1])
+def test_semdedup_equals_the_brute_force_rule(keep, eps):
+    x, labels = clustered()
+    distance = np.random.default_rng(1).random(len(x))
+    got = semdedup(x, labels, distance, eps, keep)
+    assert np.array_equal(got.removed, brute_semdedup(x, labels, distance, eps, keep))
+    removed = np.flatnonzero(got.removed)
+    assert (labels[got.dup_of[removed]] == labels[removed]).all()  # a duplicate of an item of its own cluster
+
+
+def test_semdedup_removes_chains_and_keeps_singletons():
+    a = np.array([1.0, 0.0])
+    b = np.array([np.cos(0.1), np.sin(0.1)])  # a ~ b ~ c, but a and c are not within eps
+    c = np.array([np.cos(0.2), np.sin(0.2)])
+    x = np.array([a, b, c, [0, 1]], np.float32)
+    got = semdedup(x, np.array([0, 0, 0, 1]), np.array([3.0, 2.0, 1.0, 0.0]), eps=1 - np.cos(0.15))
+    assert got.removed.tolist() == [False, True, True, False]  # hard: a first; b by a, c by b
+    assert got.dup_of.tolist() == [-1, 0, 1, -1]
+
+
+def test_semdedup_random_order_depends_on_the_seed_only():
+    x, labels = clustered(dup_share=0.6)
+    d = np.zeros(len(x))
+    one, two = semdedup(x, labels, d, 0.01, "random", seed=3), semdedup(x, labels, d, 0.01, "random", seed=3)
+    assert np.array_equal(one.removed, two.removed)
+    assert not np.array_equal(one.removed, semdedup(x, labels, d, 0.01, "random", seed=4).removed)
+
+
+def naive_kcenter(x, k, start):
+    x64 = x.astype(np.float64)
+    mind = np.sqrt(((x64 - x64[start]) ** 2).sum(1))
+    mind[start] = -1
+    order = [start]
+    for _ in range(1, k):
+        p = int(np.argmax(mind))
+        order.append(p)
+        mind = np.minimum(mind, np.sqrt(((x64 - x64[p]) ** 2).sum(1)))
+        mind[order] = -1
+    return order
+
+
+@pytest.mark.parametrize("n, k", [(400, 40), (300, 300)])
+def test_kcenter_equals_the_eager_version_even_with_duplicates(n, k):
+    x, _ = clustered(n=n, dup_share=0.4)
+    x[5:15] = x[0]
+    assert kcenter_greedy(x, k, start=7).order.tolist() == naive_kcenter(x, k, 7)
+
+
+def naive_mmr(x, rel, k, lam):
+    e = normalize(x).astype(np.float64)
+    picks = [int(np.argmax(rel))]
+    while len(picks) < k:
+        best, best_value = -1, -np.inf
+        for i in range(len(x)):
+            if i not in picks:
+                value = lam * rel[i] - (1 - lam) * max(float(e[i] @ e[j]) for j in picks)
+                if value > best_value:
+                    best, best_value = i, value
+        picks.append(best)
+    return picks
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.5, 1.0])
+def test_mmr_equals_the_recomputing_reference(lam):
+    x, _ = clustered(n=120)
+    rel = np.random.default_rng(2).random(120)
+    assert mmr(x, rel, 15, lam).order.tolist() == naive_mmr(x, rel, 15, lam)
+
+
+def test_threshold_greedy_keeps_a_set_below_tau_that_covers_the_rest():
+    x, _ = clustered(n=200, dup_share=0.5)
+    e = normalize(x)
+    kept = threshold_greedy(x, np.arange(200), tau=0.9).order
+    sims = e[kept] @ e[kept].T
+    assert (sims[np.triu_indices(len(kept), 1)] < 0.9).all()
+    dropped = np.setdiff1d(np.arange(200), kept)
+    assert ((e[dropped] @ e[kept].T).max(axis=1) >= 0.9).all()
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda x: kcenter_greedy(x, 0, 0), "k must be between 1"),
+        (lambda x: kcenter_greedy(x, 5, 99), "start must be a row index"),
+        (lambda x: semdedup(x, np.zeros(10), np.zeros(10), 0.1, "middle"), "keep must be one of hard, easy, random"),
+        (lambda x: semdedup(x, np.zeros(10), np.zeros(10), -1, "hard"), "eps must be between 0 and 2"),
+        (lambda x: mmr(x, np.zeros(10), 3, 1.5), "lambda must be between 0 and 1"),
+    ],
+)
+def test_bad_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(np.ones((10, 3), np.float32))
