@@ -44,7 +44,8 @@ class UnknownNameError(SqlselError):
     def __init__(self, name: str, options: Iterable[str], fix: str = "") -> None:
         options = sorted(options)
         listed = ", ".join(repr(o) for o in options) if options else "none"
-        message = f"Unknown {self.kind} {name!r}.{did_you_mean(name, options)} Known {self.kind}s: {listed}."
+        plural = getattr(self, "plural", self.kind + "s")
+        message = f"Unknown {self.kind} {name!r}.{did_you_mean(name, options)} Known {plural}: {listed}."
         super().__init__(message + (f" {fix}" if fix else ""))
         self.name = name
         self.options = options

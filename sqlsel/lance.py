@@ -65,3 +65,26 @@ def fixed_size_batches(batches: Iterator[pa.RecordBatch], column: str, dim: int)
         if not pa.types.is_fixed_size_list(values.type) or values.type.value_type != pa.float32():
             values = values.cast(pa.list_(pa.float32(), dim))
         yield batch.set_column(index, pa.field(column, values.type), values)
+
+
+#: Index types sqlsel builds, by the name users pass, with the LanceDB config class that builds each.
+INDEX_TYPES = {
+    "IVF_HNSW_SQ": "IvfHnswSq",
+    "IVF_HNSW_PQ": "IvfHnswPq",
+    "IVF_HNSW_FLAT": "IvfHnswFlat",
+    "IVF_PQ": "IvfPq",
+    "IVF_SQ": "IvfSq",
+    "IVF_FLAT": "IvfFlat",
+}
+METRICS = ("cosine", "l2", "dot")
+#: IVF indexes need enough rows to train their partitions: IVF_PQ below 256 rows silently indexes
+#: nothing (PLATFORM.md), so smaller tables are searched exactly instead.
+MIN_INDEX_ROWS = 256
+
+
+def build_index(table: Any, index_type: str, metric: str) -> None:
+    """Build (or replace) the vector index on ``table``'s embedding column."""
+    import lancedb.index
+
+    config = getattr(lancedb.index, INDEX_TYPES[index_type])(distance_type=metric)
+    table.create_index("embedding", config=config, replace=True)

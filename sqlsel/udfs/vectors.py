@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from sqlsel.duck import run_sql
-from sqlsel.errors import InputError, ParameterError, SqlselError, UnknownNameError
-from sqlsel.functions import FunctionContext, sql_function
+from sqlsel.errors import InputError, ParameterError, SqlselError, UnknownNameError, did_you_mean
+from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.vectors import VectorError, vector_matrix
-from sqlsel.lance import fixed_size_batches, lance_folder, open_db
+from sqlsel.lance import INDEX_TYPES, METRICS, MIN_INDEX_ROWS, build_index, fixed_size_batches, lance_folder, open_db
 from sqlsel.relations import is_table_name, relation_query
 
 _BATCH = 65536
@@ -168,4 +171,145 @@ def sel_vectors_load(ctx: FunctionContext, name: pa.Array, into: pa.Array) -> pa
     return pa.array(out, pa.int64())
 
 
-__all__ = ["open_vector_table", "UnknownVectorTableError"]
+class UnknownIndexError(UnknownNameError):
+    kind = "vector index"
+    plural = "vector indexes"
+
+
+@sql_function(
+    "sel_index_build",
+    params={"name": "VARCHAR", "vector_table": "VARCHAR", "metric": "VARCHAR", "index_type": "VARCHAR"},
+    returns="BIGINT",
+    doc="""Build a LanceDB vector index over a stored vector table and register it in sel_vector_indexes.
+
+    metric: cosine (default), l2 or dot; index_type: IVF_HNSW_SQ (default), IVF_HNSW_PQ, IVF_HNSW_FLAT,
+    IVF_PQ, IVF_SQ or IVF_FLAT. Tables under 256 rows get no ANN index (IVF cannot train on them) and
+    are searched exactly (index_type FLAT). The index records the table's Lance version: storing the
+    vector table again makes it stale, and searches refuse it until it is rebuilt. Returns the rows.""",
+    example="SELECT sel_index_build('pool_index', 'pool_vectors')",
+    random=True,
+    null_handling="special",
+    defaults={"metric": "'cosine'", "index_type": "'IVF_HNSW_SQ'"},
+)
+def sel_index_build(
+    ctx: FunctionContext, name: pa.Array, vector_table: pa.Array, metric: pa.Array, index_type: pa.Array
+) -> pa.Array:
+    out = []
+    for i in range(len(name)):
+        index_name, table_name = name[i].as_py(), vector_table[i].as_py()
+        kind = str(index_type[i].as_py() or "").upper()
+        distance = str(metric[i].as_py() or "").lower()
+        if not index_name or not table_name:
+            raise SqlselError("sel_index_build: name and vector_table must not be NULL or empty")
+        if distance not in METRICS:
+            raise ParameterError(f"metric must be one of {', '.join(METRICS)}; got {metric[i].as_py()!r}")
+        if kind not in INDEX_TYPES:
+            raise ParameterError(
+                f"index_type must be one of {', '.join(INDEX_TYPES)}; got {index_type[i].as_py()!r}."
+                f"{did_you_mean(kind, INDEX_TYPES)}"
+            )
+        table, meta = open_vector_table(ctx, table_name)
+        rows = int(meta["rows"])  # type: ignore[call-overload]
+        if rows >= MIN_INDEX_ROWS:
+            build_index(table, kind, distance)
+        else:
+            kind = "FLAT"
+        lance_table = ctx.query("SELECT lance_table FROM sel_vector_tables WHERE name = ?", [table_name])[0][0]
+        with ctx.writing() as cur:
+            run_sql(cur, "DELETE FROM sel_vector_indexes WHERE name = ?", [index_name])
+            run_sql(
+                cur,
+                "INSERT INTO sel_vector_indexes (name, vector_table, lance_table, metric, index_type, "
+                "data_version, rows) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [index_name, table_name, lance_table, distance, kind, table.version, rows],  # type: ignore[attr-defined]
+            )
+        out.append(rows)
+    return pa.array(out, pa.int64())
+
+
+@dataclass(frozen=True)
+class VectorIndex:
+    """An opened index: its Lance table and what it was built with."""
+
+    table: Any
+    metric: str
+    index_type: str
+    dim: int
+
+
+def open_index(ctx: FunctionContext, name: str, metric: str | None = None) -> VectorIndex:
+    """The index ``name``, refused when unknown, stale, or built with another metric than ``metric``."""
+
+    def build() -> VectorIndex:
+        rows = ctx.query(
+            "SELECT i.vector_table, i.lance_table, i.metric, i.index_type, i.data_version, t.lance_table, t.dim "
+            "FROM sel_vector_indexes i LEFT JOIN sel_vector_tables t ON t.name = i.vector_table WHERE i.name = ?",
+            [name],
+        )
+        if not rows:
+            known = [r[0] for r in ctx.query("SELECT name FROM sel_vector_indexes ORDER BY name")]
+            raise UnknownIndexError(name, known, "Build one with SELECT sel_index_build('name', 'vector_table').")
+        vector_table, built_on, distance, kind, version, current, dim = rows[0]
+        fix = f"Rebuild it: SELECT sel_index_build('{name}', '{vector_table}', '{distance}', '{kind}')."
+        if current != built_on:
+            raise InputError(f"Vector index {name!r} is stale: vector table {vector_table!r} was stored again. {fix}")
+        table, _ = open_vector_table(ctx, vector_table)
+        if table.version != version:  # type: ignore[attr-defined]
+            raise InputError(f"Vector index {name!r} is stale: its Lance table changed since the build. {fix}")
+        return VectorIndex(table, distance, kind, int(dim))
+
+    index = build()  # cheap catalog reads; a rebuilt or re-stored table must never be served from a cache
+    if metric is not None and metric != index.metric:
+        raise ParameterError(
+            f"Vector index {name!r} was built with metric {index.metric!r}, not {metric!r}: its distances would "
+            f"not mean what you asked for. Build one with SELECT sel_index_build('name', 'vector_table', '{metric}')."
+        )
+    return index
+
+
+KNN_ROW = pa.struct([("id", pa.int64()), ("distance", pa.float64())])
+
+
+@sql_function(
+    "sel_knn",
+    params={"embedding": "FLOAT[]", "index": "VARCHAR", "k": "INTEGER"},
+    returns="STRUCT(id BIGINT, distance DOUBLE)[]",
+    doc="""The k nearest rows of a vector index to an embedding: [{id, distance}], nearest first.
+
+    One LanceDB query per batch of rows (never one per row). distance is the index's metric (cosine:
+    1 − cosine similarity). A row of the indexed table finds itself first, at distance 0. NULL in, NULL out.""",
+    example="SELECT id, sel_knn(embedding, 'pool_index', 3) AS neighbours FROM sel_scratch.vectors LIMIT 5",
+)
+def sel_knn(ctx: FunctionContext, embedding: pa.Array, index: pa.Array, k: pa.Array) -> pa.Array:
+    if len(embedding) == 0:
+        return pa.array([], pa.list_(KNN_ROW))
+    name = str(constant_argument(index, "index"))
+    count = int(constant_argument(k, "k"))
+    if count < 1:
+        raise ParameterError(f"sel_knn: k must be at least 1; got {count}")
+    found = open_index(ctx, name)
+    try:
+        x = vector_matrix(embedding, found.dim)
+    except VectorError as exc:
+        raise InputError(f"sel_knn: {exc} (index {name!r} holds {found.dim}-dimensional vectors)") from None
+    ids, distances, offsets = knn(found, x, count)
+    return pa.ListArray.from_arrays(
+        pa.array(offsets), pa.StructArray.from_arrays([pa.array(ids), pa.array(distances)], fields=list(KNN_ROW))
+    )
+
+
+def knn(index: VectorIndex, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Neighbour ids and distances of every row of ``x``, flattened, with list offsets (one query)."""
+    result = (
+        index.table.search(x, vector_column_name="embedding")
+        .distance_type(index.metric)
+        .limit(k)
+        .select(["id"])
+        .to_arrow()
+    )
+    query = result.column("query_index").to_numpy() if len(x) > 1 else np.zeros(result.num_rows, np.int64)
+    order = np.lexsort((result.column("_distance").to_numpy(), query))
+    counts = np.bincount(query, minlength=len(x))
+    offsets = np.r_[0, np.cumsum(counts)].astype(np.int32)
+    ids = result.column("id").to_numpy()[order].astype(np.int64)
+    return ids, result.column("_distance").to_numpy()[order].astype(np.float64), offsets
