@@ -148,3 +148,26 @@ def test_recipe_parameters_are_checked(dup_pool, recipe, params, message):
 def test_mmr_needs_a_score_column(examples):
     with pytest.raises(SqlselError, match="method mmr needs a numeric score column"):
         sqlsel.run_recipe("diverse_topk", {"pool": str(examples / "pool.parquet"), "k": 5, "method": "mmr"})
+
+
+def test_index_backed_semdedup_finds_the_exact_removals(con):
+    x, _ = clustered(n=1500, d=32, dup_share=0.4)
+    vectors(con, x)
+    sql(con, "SELECT sel_kmeans_fit('c', 'sel_scratch.v', '8', 1)")
+    sql(con, "SELECT sel_vectors_store('v', 'sel_scratch.v')")
+    sql(con, "SELECT sel_index_build('ix', 'v')")
+    exact = {r[0] for r in sql(con, "SELECT id FROM (SELECT unnest(sel_semdedup('sel_scratch.v', 'c', 0.01), "
+                                    "recursive := true)) WHERE removed")}
+    fast = {r[0] for r in sql(con, "SELECT id FROM (SELECT unnest(sel_semdedup('sel_scratch.v', 'c', 0.01, "
+                                   "index := 'ix'), recursive := true)) WHERE removed")}
+    assert len(exact) > 300 and fast <= exact and len(fast) / len(exact) >= 0.99
+
+
+def test_index_backed_semdedup_needs_a_cosine_index(con):
+    x, _ = clustered(n=300, d=8)
+    vectors(con, x)
+    sql(con, "SELECT sel_kmeans_fit('c', 'sel_scratch.v', '4', 1)")
+    sql(con, "SELECT sel_vectors_store('v', 'sel_scratch.v')")
+    sql(con, "SELECT sel_index_build('l2ix', 'v', 'l2')")
+    with pytest.raises(Exception, match="built with metric 'l2', not 'cosine'"):
+        sql(con, "SELECT sel_semdedup('sel_scratch.v', 'c', 0.01, index := 'l2ix')")

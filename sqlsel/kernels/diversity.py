@@ -42,6 +42,7 @@ __all__ = [
     "Selection",
     "normalize",
     "semdedup",
+    "semdedup_candidates",
     "kcenter_greedy",
     "mmr",
     "threshold_greedy",
@@ -98,6 +99,49 @@ def semdedup(
         sims, best = _earlier_max(e[members])
         max_sim[members] = sims
         dup_of[members] = np.where(best >= 0, members[np.maximum(best, 0)], -1)
+    return DedupResult(max_sim > 1.0 - eps, max_sim, dup_of)
+
+
+def semdedup_candidates(
+    x: np.ndarray,
+    clusters: np.ndarray,
+    distance: np.ndarray,
+    eps: float,
+    neighbours: np.ndarray,
+    keep: str = "hard",
+    seed: int = 0,
+    keys: np.ndarray | None = None,
+) -> DedupResult:
+    """SemDeDup's rule checked only against candidate pairs, e.g. each item's approximate nearest neighbours.
+
+    ``neighbours[j]`` lists row indices (−1 pads) that may be near-duplicates of row j; similarities
+    are recomputed exactly, so the result differs from :func:`semdedup` only where a near-duplicate
+    is missing from the candidates.
+    """
+    if keep not in KEEP:
+        raise ValueError(f"keep must be one of {', '.join(KEEP)}; got {keep!r}")
+    n = len(x)
+    e = normalize(x)
+    keys = np.arange(n) if keys is None else np.asarray(keys, np.int64)
+    rank = {"hard": -np.asarray(distance, np.float64), "easy": np.asarray(distance, np.float64)}.get(keep)
+    if rank is None:
+        rank = uniform(keys, seed)
+    position = np.empty(n, np.int64)
+    position[np.lexsort((keys, rank, clusters))] = np.arange(n)
+    cand = np.asarray(neighbours, np.int64)
+    rows = np.repeat(np.arange(n), cand.shape[1])
+    cols = cand.reshape(-1)
+    ok = (cols >= 0) & (cols != rows)
+    ok[ok] &= (clusters[cols[ok]] == clusters[rows[ok]]) & (position[cols[ok]] < position[rows[ok]])
+    rows, cols = rows[ok], cols[ok]
+    sims = np.einsum("ij,ij->i", e[rows], e[cols])
+    max_sim = np.full(n, -1.0, np.float32)
+    dup_of = np.full(n, -1, np.int64)
+    order = np.lexsort((position[cols], -sims, rows))  # per row: most similar first, then the earliest
+    first = np.r_[True, rows[order][1:] != rows[order][:-1]]
+    best = order[first]
+    max_sim[rows[best]] = sims[best]
+    dup_of[rows[best]] = cols[best]
     return DedupResult(max_sim > 1.0 - eps, max_sim, dup_of)
 
 

@@ -15,10 +15,20 @@ import pyarrow as pa
 
 from sqlsel.errors import ParameterError, SqlselError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
-from sqlsel.kernels.diversity import KEEP, Selection, kcenter_greedy, mmr, normalize, semdedup, threshold_greedy
+from sqlsel.kernels.diversity import (
+    KEEP,
+    Selection,
+    kcenter_greedy,
+    mmr,
+    normalize,
+    semdedup,
+    semdedup_candidates,
+    threshold_greedy,
+)
 from sqlsel.kernels.sampling import uniform
 from sqlsel.relations import Vectors, read_vectors
 from sqlsel.udfs.kmeans import load_hierarchy
+from sqlsel.udfs.vectors import knn, open_index
 
 DEDUP_ROW = pa.struct(
     [
@@ -54,7 +64,14 @@ def _k(value: object, n: int, what: str) -> int:
 
 @sql_function(
     "sel_semdedup",
-    params={"source": "VARCHAR", "model": "VARCHAR", "eps": "DOUBLE", "keep": "VARCHAR", "seed": "BIGINT"},
+    params={
+        "source": "VARCHAR",
+        "model": "VARCHAR",
+        "eps": "DOUBLE",
+        "keep": "VARCHAR",
+        "seed": "BIGINT",
+        "index": "VARCHAR",
+    },
     returns=DEDUP_TYPE,
     doc="""SemDeDup (Abbas et al. 2023): near-duplicates within the k-means clusters of a model, a row per input row.
 
@@ -62,8 +79,10 @@ def _k(value: object, n: int, what: str) -> int:
     first, the reference's default; easy: closest first; random: seeded) and a row is removed when its
     cosine similarity to an earlier row of its cluster exceeds 1 − eps, even if that row was removed too
     (the reference's rule). Fields: cluster, centroid_distance (1 − cosine), max_sim and dup_of (the
-    earlier row most similar to it), removed. Reads id and embedding from source; exact (every pair
-    of a cluster is compared).""",
+    earlier row most similar to it), removed. Reads id and embedding from source. Exact by default
+    (every pair of a cluster is compared); with index (a cosine vector index over the same rows, see
+    sel_index_build) only each row's 64 nearest neighbours are checked, exactly: sub-quadratic, and a
+    removal is missed only when the index misses the near-duplicate.""",
     example=(
         "SELECT unnest(sel_semdedup('SELECT id, sel_hash_embed(text, 64) AS embedding FROM ''examples/pool.parquet''',"
         " 'topics', 0.05), recursive := true) LIMIT 5"
@@ -71,10 +90,16 @@ def _k(value: object, n: int, what: str) -> int:
     model_param="model",
     random=True,  # a whole-relation read: never folded or cached by DuckDB
     null_handling="special",
-    defaults={"keep": "'hard'", "seed": "0"},
+    defaults={"keep": "'hard'", "seed": "0", "index": "NULL"},
 )
 def sel_semdedup(
-    ctx: FunctionContext, source: pa.Array, model: pa.Array, eps: pa.Array, keep: pa.Array, seed: pa.Array
+    ctx: FunctionContext,
+    source: pa.Array,
+    model: pa.Array,
+    eps: pa.Array,
+    keep: pa.Array,
+    seed: pa.Array,
+    index: pa.Array,
 ) -> pa.Array:
     if len(source) == 0:
         return pa.array([], pa.list_(DEDUP_ROW))
@@ -91,16 +116,14 @@ def sel_semdedup(
     labels = tree.paths(data.x)[0][:, 0]
     e, c = normalize(data.x), normalize(tree.centroids[0])
     distance = 1.0 - np.einsum("ij,ij->i", e, c[labels], dtype=np.float64)
+    index_name = constant_argument(index, "index")
+    rule = (float(_one(eps, "eps")), keep_rule, int(constant_argument(seed, "seed") or 0), data.ids)
     try:
-        result = semdedup(
-            data.x,
-            labels,
-            distance,
-            float(_one(eps, "eps")),
-            keep_rule,
-            int(constant_argument(seed, "seed") or 0),
-            data.ids,
-        )
+        if index_name is None:
+            result = semdedup(data.x, labels, distance, *rule)
+        else:
+            candidates = _neighbours(ctx, str(index_name), data)
+            result = semdedup_candidates(data.x, labels, distance, rule[0], candidates, *rule[1:])
     except ValueError as exc:
         raise ParameterError(f"sel_semdedup: {exc}") from None
     first = result.dup_of < 0
@@ -116,6 +139,26 @@ def sel_semdedup(
         fields=list(DEDUP_ROW),
     )
     return _single_list(rows, len(source))
+
+
+NEIGHBOURS = 64  # candidates per row for index-backed SemDeDup
+
+
+def _neighbours(ctx: FunctionContext, name: str, data: Vectors) -> np.ndarray:
+    """Row indices of each row's nearest neighbours in a cosine index over the same rows (−1 pads)."""
+    found = open_index(ctx, name, metric="cosine")
+    if found.dim != data.x.shape[1]:
+        raise ParameterError(f"vector index {name!r} holds {found.dim}-dimensional vectors, not {data.x.shape[1]}")
+    out = np.full((len(data.ids), NEIGHBOURS), -1, np.int64)
+    for start in range(0, len(data.ids), 8192):
+        ids, _, offsets = knn(found, data.x[start : start + 8192], NEIGHBOURS)
+        rows = np.searchsorted(data.ids, ids)
+        known = (rows < len(data.ids)) & (data.ids[np.minimum(rows, len(data.ids) - 1)] == ids)
+        counts = np.diff(offsets)
+        slot = np.arange(len(ids)) - np.repeat(offsets[:-1], counts)
+        owner = np.repeat(np.arange(len(counts)), counts) + start
+        out[owner[known], slot[known]] = rows[known]
+    return out
 
 
 def _single_list(rows: pa.Array, copies: int) -> pa.Array:
