@@ -156,10 +156,21 @@ def test_index_backed_semdedup_finds_the_exact_removals(con):
     sql(con, "SELECT sel_kmeans_fit('c', 'sel_scratch.v', '8', 1)")
     sql(con, "SELECT sel_vectors_store('v', 'sel_scratch.v')")
     sql(con, "SELECT sel_index_build('ix', 'v')")
-    exact = {r[0] for r in sql(con, "SELECT id FROM (SELECT unnest(sel_semdedup('sel_scratch.v', 'c', 0.01), "
-                                    "recursive := true)) WHERE removed")}
-    fast = {r[0] for r in sql(con, "SELECT id FROM (SELECT unnest(sel_semdedup('sel_scratch.v', 'c', 0.01, "
-                                   "index := 'ix'), recursive := true)) WHERE removed")}
+    exact = {
+        r[0]
+        for r in sql(
+            con,
+            "SELECT id FROM (SELECT unnest(sel_semdedup('sel_scratch.v', 'c', 0.01), recursive := true)) WHERE removed",
+        )
+    }
+    fast = {
+        r[0]
+        for r in sql(
+            con,
+            "SELECT id FROM (SELECT unnest(sel_semdedup('sel_scratch.v', 'c', 0.01, "
+            "index := 'ix'), recursive := true)) WHERE removed",
+        )
+    }
     assert len(exact) > 300 and fast <= exact and len(fast) / len(exact) >= 0.99
 
 

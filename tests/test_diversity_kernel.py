@@ -124,3 +124,16 @@ def test_threshold_greedy_keeps_a_set_below_tau_that_covers_the_rest():
 def test_bad_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call(np.ones((10, 3), np.float32))
+
+
+@pytest.mark.parametrize("keep", ["hard", "easy"])
+@pytest.mark.parametrize("eps", [0.01, 0.2])
+def test_the_angle_window_skips_pairs_without_changing_removals(keep, eps):
+    x, labels = clustered(n=2500, d=8, clusters=3, dup_share=0.3)
+    e = normalize(x)
+    centroids = normalize(np.array([x[labels == c].mean(0) for c in range(3)]))
+    cosine = np.clip(np.einsum("ij,ij->i", e, centroids[labels], dtype=np.float64), -1, 1)
+    full = semdedup(x, labels, 1 - cosine, eps, keep)
+    windowed = semdedup(x, labels, 1 - cosine, eps, keep, angles=np.arccos(cosine))
+    assert np.array_equal(full.removed, windowed.removed)
+    assert np.array_equal(full.dup_of[full.removed], windowed.dup_of[full.removed])

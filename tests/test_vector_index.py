@@ -28,8 +28,11 @@ def test_a_large_table_gets_an_ann_index_with_high_recall(con):
     x = store(con, 2000)
     assert sql(con, "SELECT sel_index_build('ix', 'v')") == [(2000,)]
     assert sql(con, "SELECT metric, index_type, rows FROM sel_vector_indexes") == [("cosine", "IVF_HNSW_SQ", 2000)]
-    got = sql(con, "SELECT list(n.id ORDER BY n.distance) FROM (SELECT id, unnest(sel_knn(embedding, 'ix', 10)) AS n "
-                   "FROM sel_scratch.v) GROUP BY id ORDER BY id")
+    got = sql(
+        con,
+        "SELECT list(n.id ORDER BY n.distance) FROM (SELECT id, unnest(sel_knn(embedding, 'ix', 10)) AS n "
+        "FROM sel_scratch.v) GROUP BY id ORDER BY id",
+    )
     truth = exact_neighbours(x, 10)
     recall = np.mean([len(set(g[0]) & set(t.tolist())) / 10 for g, t in zip(got, truth, strict=True)])
     assert recall >= 0.9
@@ -47,7 +50,9 @@ def test_a_restored_table_makes_its_index_stale(con):
     store(con, 300)
     sql(con, "SELECT sel_index_build('ix', 'v', 'l2', 'IVF_FLAT')")
     store(con, 300, seed=1)
-    with pytest.raises(Exception, match="'ix' is stale.*Rebuild it: SELECT sel_index_build\\('ix', 'v', 'l2', 'IVF_FLAT'\\)"):
+    with pytest.raises(
+        Exception, match="'ix' is stale.*Rebuild it: SELECT sel_index_build\\('ix', 'v', 'l2', 'IVF_FLAT'\\)"
+    ):
         sql(con, "SELECT sel_knn(embedding, 'ix', 3) FROM sel_scratch.v")
 
 

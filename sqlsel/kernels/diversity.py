@@ -74,10 +74,15 @@ def semdedup(
     keep: str = "hard",
     seed: int = 0,
     keys: np.ndarray | None = None,
+    angles: np.ndarray | None = None,
 ) -> DedupResult:
     """SemDeDup's rule over ``clusters`` (one id per item), items ordered by ``distance`` to their centroid.
 
-    ``keys`` (default: the row index) break distance ties and seed the ``random`` order.
+    ``keys`` (default: the row index) break distance ties and seed the ``random`` order. ``angles``
+    (each item's angle to its centroid, radians, monotone in ``distance``) lets hard and easy skip
+    pairs that cannot be duplicates: by the triangle inequality on the sphere, two items whose angles
+    to the centroid differ by more than arccos(1 − ε) are less similar than 1 − ε. ``max_sim`` and
+    ``dup_of`` are exact for removed items; for kept items they may come from the pairs compared.
     """
     if keep not in KEEP:
         raise ValueError(f"keep must be one of {', '.join(KEEP)}; got {keep!r}")
@@ -94,9 +99,13 @@ def semdedup(
     bounds = np.flatnonzero(np.r_[True, sorted_clusters[1:] != sorted_clusters[:-1], True])
     max_sim = np.full(n, -1.0, np.float32)
     dup_of = np.full(n, -1, np.int64)
+    window = None
+    if angles is not None and keep != "random":
+        window = np.arccos(np.clip(1.0 - eps, -1.0, 1.0)) + 1e-6  # margin for float32 similarities
+        signed = -np.asarray(angles, np.float64) if keep == "hard" else np.asarray(angles, np.float64)
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         members = order[a:b]
-        sims, best = _earlier_max(e[members])
+        sims, best = _earlier_max(e[members], None if window is None else (signed[members], window))
         max_sim[members] = sims
         dup_of[members] = np.where(best >= 0, members[np.maximum(best, 0)], -1)
     return DedupResult(max_sim > 1.0 - eps, max_sim, dup_of)
@@ -145,17 +154,29 @@ def semdedup_candidates(
     return DedupResult(max_sim > 1.0 - eps, max_sim, dup_of)
 
 
-def _earlier_max(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each row j: max over i < j of e_i · e_j and its argmax (lowest i on ties); -1 for row 0."""
+def _earlier_max(e: np.ndarray, window: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """For each row j: max over i < j of e_i · e_j and its argmax (lowest i on ties); -1 for row 0.
+
+    With ``window`` = (ascending key per row, width), only rows i whose key is within width of
+    row j's are compared (the others are known to be below the threshold).
+    """
     n = len(e)
     best_sim = np.full(n, -1.0, np.float32)
     best_at = np.full(n, -1, np.int64)
-    for start in range(1, n, _BLOCK):
-        stop = min(n, start + _BLOCK)
-        sims = e[:stop] @ e[start:stop].T  # (stop, block): rows i, columns j
-        sims[np.arange(stop)[:, None] >= np.arange(start, stop)[None, :]] = -np.inf  # only i < j
-        best_at[start:stop] = np.argmax(sims, axis=0)
-        best_sim[start:stop] = sims[best_at[start:stop], np.arange(stop - start)]
+    block = _BLOCK if window is None else 512
+    for start in range(1, n, block):
+        stop = min(n, start + block)
+        lo = 0 if window is None else int(np.searchsorted(window[0], window[0][start] - window[1], side="left"))
+        lo = min(lo, start)
+        sims = e[lo:stop] @ e[start:stop].T  # (rows i in [lo, stop), columns j in [start, stop))
+        sims[np.arange(lo, stop)[:, None] >= np.arange(start, stop)[None, :]] = -np.inf  # only i < j
+        if lo == start:
+            sims = np.vstack([sims, np.full((1, stop - start), -np.inf, np.float32)])
+        at = np.argmax(sims, axis=0)
+        top = sims[at, np.arange(stop - start)]
+        found = np.isfinite(top)
+        best_sim[start:stop] = np.where(found, top, -1.0)
+        best_at[start:stop] = np.where(found, lo + at, -1)
     return best_sim, best_at
 
 

@@ -78,11 +78,12 @@ def _k(value: object, n: int, what: str) -> int:
     Within each level-1 cluster of model, rows are ordered by keep (hard: farthest from the centroid
     first, the reference's default; easy: closest first; random: seeded) and a row is removed when its
     cosine similarity to an earlier row of its cluster exceeds 1 − eps, even if that row was removed too
-    (the reference's rule). Fields: cluster, centroid_distance (1 − cosine), max_sim and dup_of (the
-    earlier row most similar to it), removed. Reads id and embedding from source. Exact by default
-    (every pair of a cluster is compared); with index (a cosine vector index over the same rows, see
-    sel_index_build) only each row's 64 nearest neighbours are checked, exactly: sub-quadratic, and a
-    removal is missed only when the index misses the near-duplicate.""",
+    (the reference's rule). Fields: cluster, centroid_distance (1 − cosine), removed, and for removed
+    rows max_sim and dup_of (the earlier row most similar to it; NULL for kept rows). Reads id and
+    embedding from source. Exact by default: every pair of a cluster that could be a duplicate is
+    compared (pairs whose angles to the centroid differ by more than arccos(1 − eps) cannot be). With
+    index (a cosine vector index over the same rows, see sel_index_build) only each row's 64 nearest
+    neighbours are checked, exactly: a removal is missed only when the index misses the duplicate.""",
     example=(
         "SELECT unnest(sel_semdedup('SELECT id, sel_hash_embed(text, 64) AS embedding FROM ''examples/pool.parquet''',"
         " 'topics', 0.05), recursive := true) LIMIT 5"
@@ -120,13 +121,14 @@ def sel_semdedup(
     rule = (float(_one(eps, "eps")), keep_rule, int(constant_argument(seed, "seed") or 0), data.ids)
     try:
         if index_name is None:
-            result = semdedup(data.x, labels, distance, *rule)
+            angles = np.arccos(np.clip(1.0 - distance, -1.0, 1.0))
+            result = semdedup(data.x, labels, distance, *rule, angles=angles)
         else:
             candidates = _neighbours(ctx, str(index_name), data)
             result = semdedup_candidates(data.x, labels, distance, rule[0], candidates, *rule[1:])
     except ValueError as exc:
         raise ParameterError(f"sel_semdedup: {exc}") from None
-    first = result.dup_of < 0
+    first = ~result.removed  # max_sim and dup_of explain removals; NULL for kept rows
     rows = pa.StructArray.from_arrays(
         [
             pa.array(data.ids),
