@@ -53,9 +53,11 @@ _BLOCK = 2048  # columns of a cluster's similarity matrix computed at a time
 
 
 def normalize(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (zero rows stay zero), float32."""
+    """Rows scaled to unit L2 norm (zero rows stay zero), float32; unit rows come back without a copy."""
     x = np.ascontiguousarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
+    if np.all(np.abs(norms - 1.0) < 1e-6):
+        return x
     return x / np.where(norms > 0, norms, 1).astype(np.float32)
 
 
@@ -168,12 +170,11 @@ def _earlier_max(e: np.ndarray, window: tuple[np.ndarray, float] | None = None) 
         stop = min(n, start + block)
         lo = 0 if window is None else int(np.searchsorted(window[0], window[0][start] - window[1], side="left"))
         lo = min(lo, start)
-        sims = e[lo:stop] @ e[start:stop].T  # (rows i in [lo, stop), columns j in [start, stop))
-        sims[np.arange(lo, stop)[:, None] >= np.arange(start, stop)[None, :]] = -np.inf  # only i < j
-        if lo == start:
-            sims = np.vstack([sims, np.full((1, stop - start), -np.inf, np.float32)])
-        at = np.argmax(sims, axis=0)
-        top = sims[at, np.arange(stop - start)]
+        sims = e[start:stop] @ e[lo:stop].T  # rows: items j in [start, stop); columns: candidates i in [lo, stop)
+        tail = sims[:, start - lo :]  # candidates inside the block: only i < j counts
+        tail[np.triu_indices(stop - start)] = -np.inf
+        at = np.argmax(sims, axis=1)
+        top = sims[np.arange(stop - start), at]
         found = np.isfinite(top)
         best_sim[start:stop] = np.where(found, top, -1.0)
         best_at[start:stop] = np.where(found, lo + at, -1)
@@ -205,17 +206,17 @@ def _dist(x: np.ndarray, i: int, j: int) -> float:  # pragma: no cover - compile
     d = x.shape[1]
     t = 0
     while t + 4 <= d:
-        a = float(x[i, t]) - float(x[j, t])
-        b = float(x[i, t + 1]) - float(x[j, t + 1])
-        c = float(x[i, t + 2]) - float(x[j, t + 2])
-        e = float(x[i, t + 3]) - float(x[j, t + 3])
+        a = np.float64(x[i, t]) - np.float64(x[j, t])
+        b = np.float64(x[i, t + 1]) - np.float64(x[j, t + 1])
+        c = np.float64(x[i, t + 2]) - np.float64(x[j, t + 2])
+        e = np.float64(x[i, t + 3]) - np.float64(x[j, t + 3])
         s0 += a * a
         s1 += b * b
         s2 += c * c
         s3 += e * e
         t += 4
     while t < d:
-        a = float(x[i, t]) - float(x[j, t])
+        a = np.float64(x[i, t]) - np.float64(x[j, t])
         s0 += a * a
         t += 1
     return np.sqrt((s0 + s1) + (s2 + s3))

@@ -115,17 +115,19 @@ def sel_semdedup(
             f"was fitted on {tree.dim}"
         )
     labels = tree.paths(data.x)[0][:, 0]
-    e, c = normalize(data.x), normalize(tree.centroids[0])
+    norms = np.sqrt(np.einsum("ij,ij->i", data.x, data.x))[:, None]
+    e = np.divide(data.x, np.where(norms > 0, norms, 1), out=data.x)  # in place: no second copy of the rows
+    c = normalize(tree.centroids[0])
     distance = 1.0 - np.einsum("ij,ij->i", e, c[labels], dtype=np.float64)
     index_name = constant_argument(index, "index")
     rule = (float(_one(eps, "eps")), keep_rule, int(constant_argument(seed, "seed") or 0), data.ids)
     try:
         if index_name is None:
             angles = np.arccos(np.clip(1.0 - distance, -1.0, 1.0))
-            result = semdedup(data.x, labels, distance, *rule, angles=angles)
+            result = semdedup(e, labels, distance, *rule, angles=angles)
         else:
             candidates = _neighbours(ctx, str(index_name), data)
-            result = semdedup_candidates(data.x, labels, distance, rule[0], candidates, *rule[1:])
+            result = semdedup_candidates(e, labels, distance, rule[0], candidates, *rule[1:])
     except ValueError as exc:
         raise ParameterError(f"sel_semdedup: {exc}") from None
     first = ~result.removed  # max_sim and dup_of explain removals; NULL for kept rows
