@@ -18,7 +18,17 @@ from sqlsel.duck import run_sql
 from sqlsel.errors import MigrationError
 from sqlsel.resources import sql_files
 
-__all__ = ["Migration", "migrations", "pending_migrations", "migrate", "list_models", "list_runs", "record_run"]
+__all__ = [
+    "Migration",
+    "migrations",
+    "pending_migrations",
+    "migrate",
+    "list_models",
+    "list_runs",
+    "record_run",
+    "store_model",
+    "replace_row",
+]
 
 _TRACKING = """CREATE TABLE IF NOT EXISTS sel_migrations (
     name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"""
@@ -93,3 +103,36 @@ def record_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> int:
     placeholders = ", ".join("?" for _ in cols)
     rows = run_sql(con, f"INSERT INTO sel_runs ({', '.join(cols)}) VALUES ({placeholders}) RETURNING run_id", values)
     return int(rows[0][0])
+
+
+def store_model(
+    cur: duckdb.DuckDBPyConnection, name: str, kind: str, params: str, payload_table: str, payload: Any
+) -> int:
+    """Register model ``name`` (a new model id, replacing any model of that name) with its payload rows.
+
+    ``payload`` is an Arrow table whose columns follow ``payload_table``'s after its leading
+    ``model_id``. Call it on a cursor inside a transaction (``FunctionContext.writing``), so a
+    failure leaves the previous model in place.
+    """
+    model_id = int(run_sql(cur, "SELECT nextval('sel_model_ids')")[0][0])
+    run_sql(
+        cur,
+        "INSERT INTO sel_models (name, model_id, kind, params) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET model_id = excluded.model_id, kind = excluded.kind, "
+        "params = excluded.params, created = excluded.created, input_fingerprint = NULL",
+        [name, model_id, kind, params],
+    )
+    run_sql(cur, f"DELETE FROM {payload_table} WHERE model_id NOT IN (SELECT model_id FROM sel_models)")
+    cur.register("_sel_model_payload", payload)
+    try:
+        run_sql(cur, f"INSERT INTO {payload_table} SELECT ?, * FROM _sel_model_payload", [model_id])
+    finally:
+        cur.unregister("_sel_model_payload")
+    return model_id
+
+
+def replace_row(cur: duckdb.DuckDBPyConnection, table: str, values: dict[str, Any]) -> None:
+    """Replace the row of ``table`` whose ``name`` is ``values['name']`` by ``values``."""
+    run_sql(cur, f"DELETE FROM {table} WHERE name = ?", [values["name"]])
+    marks = ", ".join("?" * len(values))
+    run_sql(cur, f"INSERT INTO {table} ({', '.join(values)}) VALUES ({marks})", list(values.values()))

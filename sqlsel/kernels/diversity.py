@@ -86,16 +86,9 @@ def semdedup(
     to the centroid differ by more than arccos(1 − ε) are less similar than 1 − ε. ``max_sim`` and
     ``dup_of`` are exact for removed items; for kept items they may come from the pairs compared.
     """
-    if keep not in KEEP:
-        raise ValueError(f"keep must be one of {', '.join(KEEP)}; got {keep!r}")
-    if not 0 <= eps <= 2:
-        raise ValueError(f"eps must be between 0 and 2 (remove when similarity > 1 - eps); got {eps}")
     n = len(x)
     e = normalize(x)
-    keys = np.arange(n) if keys is None else np.asarray(keys, np.int64)
-    rank = {"hard": -np.asarray(distance, np.float64), "easy": np.asarray(distance, np.float64)}.get(keep)
-    if rank is None:
-        rank = uniform(keys, seed)
+    keys, rank = _keep_order(distance, eps, keep, seed, keys, n)
     order = np.lexsort((keys, rank, clusters))  # by cluster, then the keep order, then key
     sorted_clusters = np.asarray(clusters)[order]
     bounds = np.flatnonzero(np.r_[True, sorted_clusters[1:] != sorted_clusters[:-1], True])
@@ -111,6 +104,21 @@ def semdedup(
         max_sim[members] = sims
         dup_of[members] = np.where(best >= 0, members[np.maximum(best, 0)], -1)
     return DedupResult(max_sim > 1.0 - eps, max_sim, dup_of)
+
+
+def _keep_order(
+    distance: np.ndarray, eps: float, keep: str, seed: int, keys: np.ndarray | None, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Checked arguments: the tie-break keys and the sort key that puts the kept item of a group first."""
+    if keep not in KEEP:
+        raise ValueError(f"keep must be one of {', '.join(KEEP)}; got {keep!r}")
+    if not 0 <= eps <= 2:
+        raise ValueError(f"eps must be between 0 and 2 (remove when similarity > 1 - eps); got {eps}")
+    keys = np.arange(n) if keys is None else np.asarray(keys, np.int64)
+    if keep == "random":
+        return keys, uniform(keys, seed)
+    d = np.asarray(distance, np.float64)
+    return keys, -d if keep == "hard" else d
 
 
 def semdedup_candidates(
@@ -129,14 +137,9 @@ def semdedup_candidates(
     are recomputed exactly, so the result differs from :func:`semdedup` only where a near-duplicate
     is missing from the candidates.
     """
-    if keep not in KEEP:
-        raise ValueError(f"keep must be one of {', '.join(KEEP)}; got {keep!r}")
     n = len(x)
     e = normalize(x)
-    keys = np.arange(n) if keys is None else np.asarray(keys, np.int64)
-    rank = {"hard": -np.asarray(distance, np.float64), "easy": np.asarray(distance, np.float64)}.get(keep)
-    if rank is None:
-        rank = uniform(keys, seed)
+    keys, rank = _keep_order(distance, eps, keep, seed, keys, n)
     position = np.empty(n, np.int64)
     position[np.lexsort((keys, rank, clusters))] = np.arange(n)
     cand = np.asarray(neighbours, np.int64)

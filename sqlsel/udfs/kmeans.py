@@ -17,7 +17,7 @@ import faiss
 import numpy as np
 import pyarrow as pa
 
-from sqlsel.duck import run_sql
+from sqlsel.catalog import store_model
 from sqlsel.errors import InputError, ParameterError, SqlselError, did_you_mean
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.kmeans import STRATEGIES, Level, hierarchical_kmeans
@@ -177,22 +177,7 @@ def _fit(ctx: FunctionContext, name: str, source: str, clusters: list[int], seed
     )
     del x
     with ctx.writing() as cur:
-        model_id = run_sql(cur, "SELECT nextval('sel_model_ids')")[0][0]
-        run_sql(
-            cur,
-            "INSERT INTO sel_models (name, model_id, kind, params) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET model_id = excluded.model_id, kind = excluded.kind, "
-            "params = excluded.params, created = excluded.created, input_fingerprint = NULL",
-            [name, model_id, KIND, params],
-        )
-        run_sql(cur, "DELETE FROM sel_kmeans_centroids WHERE model_id NOT IN (SELECT model_id FROM sel_models)")
-        cur.register("_sel_kmeans_new", rows)
-        run_sql(
-            cur,
-            "INSERT INTO sel_kmeans_centroids SELECT ?, level, cluster, parent, size, centroid FROM _sel_kmeans_new",
-            [model_id],
-        )
-        cur.unregister("_sel_kmeans_new")
+        store_model(cur, name, KIND, params, "sel_kmeans_centroids", rows)
     return int(sizes[0].sum())
 
 

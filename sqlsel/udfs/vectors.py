@@ -18,6 +18,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from sqlsel.catalog import replace_row
 from sqlsel.duck import run_sql
 from sqlsel.errors import InputError, ParameterError, SqlselError, UnknownNameError, did_you_mean
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
@@ -99,12 +100,18 @@ def _store(ctx: FunctionContext, name: str, source: str) -> int:
     rows, version = table.count_rows(), table.version
     old = ctx.query("SELECT lance_table FROM sel_vector_tables WHERE name = ?", [name])
     with ctx.writing() as cur:
-        run_sql(cur, "DELETE FROM sel_vector_tables WHERE name = ?", [name])
-        run_sql(
+        replace_row(
             cur,
-            "INSERT INTO sel_vector_tables (name, path, lance_table, rows, dim, version, source) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [name, str(folder), lance_table, rows, dim, version, source],
+            "sel_vector_tables",
+            {
+                "name": name,
+                "path": str(folder),
+                "lance_table": lance_table,
+                "rows": rows,
+                "dim": dim,
+                "version": version,
+                "source": source,
+            },
         )
     for (previous,) in old:
         _drop(db, previous)
@@ -216,13 +223,16 @@ def sel_index_build(
             kind = "FLAT"
         lance_table = ctx.query("SELECT lance_table FROM sel_vector_tables WHERE name = ?", [table_name])[0][0]
         with ctx.writing() as cur:
-            run_sql(cur, "DELETE FROM sel_vector_indexes WHERE name = ?", [index_name])
-            run_sql(
-                cur,
-                "INSERT INTO sel_vector_indexes (name, vector_table, lance_table, metric, index_type, "
-                "data_version, rows) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [index_name, table_name, lance_table, distance, kind, table.version, rows],  # type: ignore[attr-defined]
-            )
+            values = {
+                "name": index_name,
+                "vector_table": table_name,
+                "lance_table": lance_table,
+                "metric": distance,
+                "index_type": kind,
+                "data_version": table.version,
+                "rows": rows,
+            }  # type: ignore[attr-defined]
+            replace_row(cur, "sel_vector_indexes", values)
         out.append(rows)
     return pa.array(out, pa.int64())
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from sqlsel.duck import run_sql
+from sqlsel.catalog import store_model
 from sqlsel.errors import InputError, SqlselError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.compression import DEFAULT_ALGORITHM, DEFAULT_LEVEL, Codec, TargetSet, ncd
@@ -156,18 +156,7 @@ def _store_target(ctx: FunctionContext, name: str, items: list[str | None] | Non
         }
     )
     with ctx.writing() as cur:
-        model_id = run_sql(cur, "SELECT nextval('sel_model_ids')")[0][0]
-        run_sql(
-            cur,
-            "INSERT INTO sel_models (name, model_id, kind, params) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET model_id = excluded.model_id, kind = excluded.kind, "
-            "params = excluded.params, created = excluded.created, input_fingerprint = NULL",
-            [name, model_id, KIND, params],
-        )
-        run_sql(cur, "DELETE FROM sel_zipfit_texts WHERE model_id NOT IN (SELECT model_id FROM sel_models)")
-        cur.register("_sel_zipfit_new", rows)
-        run_sql(cur, "INSERT INTO sel_zipfit_texts SELECT ?, ordinal, text, size FROM _sel_zipfit_new", [model_id])
-        cur.unregister("_sel_zipfit_new")
+        store_model(cur, name, KIND, params, "sel_zipfit_texts", rows)
     return len(kept)
 
 
