@@ -10,6 +10,8 @@ The kernels are in :mod:`sqlsel.kernels.diversity`.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pyarrow as pa
 
@@ -28,7 +30,7 @@ from sqlsel.kernels.diversity import (
 from sqlsel.kernels.sampling import uniform
 from sqlsel.relations import Vectors, read_vectors
 from sqlsel.udfs.kmeans import load_hierarchy
-from sqlsel.udfs.vectors import knn, open_index
+from sqlsel.udfs.vectors import VectorIndex, knn, open_index
 
 DEDUP_ROW = pa.struct(
     [
@@ -149,10 +151,25 @@ NEIGHBOURS = 64  # candidates per row for index-backed SemDeDup
 
 
 def _neighbours(ctx: FunctionContext, name: str, data: Vectors) -> np.ndarray:
-    """Row indices of each row's nearest neighbours in a cosine index over the same rows (−1 pads)."""
+    """Row indices of each row's nearest neighbours in a cosine index over the same rows (−1 pads).
+
+    The last answer is kept per index version and set of ids: trying several eps values on the same
+    rows queries the index once.
+    """
     found = open_index(ctx, name, metric="cosine")
     if found.dim != data.x.shape[1]:
         raise ParameterError(f"vector index {name!r} holds {found.dim}-dimensional vectors, not {data.x.shape[1]}")
+    key = ("neighbours", name, found.table.version, hashlib.sha256(data.ids.tobytes()).hexdigest())
+    cached = ctx.cache.get("neighbours")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    out = _query_neighbours(found, data)
+    with ctx.lock:
+        ctx.cache["neighbours"] = (key, out)
+    return out
+
+
+def _query_neighbours(found: VectorIndex, data: Vectors) -> np.ndarray:
     out = np.full((len(data.ids), NEIGHBOURS), -1, np.int64)
     for start in range(0, len(data.ids), 8192):
         ids, _, offsets = knn(found, data.x[start : start + 8192], NEIGHBOURS)

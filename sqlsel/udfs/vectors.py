@@ -314,7 +314,7 @@ def knn(index: VectorIndex, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarr
         index.table.search(x, vector_column_name="embedding")
         .distance_type(index.metric)
         .limit(k)
-        .select(["id"])
+        .select(["id", "_distance"])
         .to_arrow()
     )
     query = result.column("query_index").to_numpy() if len(x) > 1 else np.zeros(result.num_rows, np.int64)
