@@ -32,7 +32,7 @@ from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["lance_folder", "open_db", "fixed_size_batches"]
+__all__ = ["lance_folder", "open_db", "open_table", "forget_table", "fixed_size_batches"]
 
 _TEMP: dict[str, str] = {}
 _LOCK = threading.Lock()
@@ -50,11 +50,39 @@ def lance_folder(catalog_path: str | None) -> Path:
         return Path(_TEMP["memory"])
 
 
+_DBS: dict[str, Any] = {}
+_TABLES: dict[tuple[str, str], Any] = {}
+
+
 def open_db(folder: Path) -> Any:
+    """The LanceDB connection of ``folder``, one per process (each holds open files)."""
     import lancedb
 
-    folder.mkdir(parents=True, exist_ok=True)
-    return lancedb.connect(str(folder))
+    key = str(folder)
+    with _LOCK:
+        if key not in _DBS:
+            folder.mkdir(parents=True, exist_ok=True)
+            _DBS[key] = lancedb.connect(key)
+        return _DBS[key]
+
+
+def open_table(folder: Path, name: str) -> Any:
+    """A Lance table of ``folder``, opened once per process: every query on a fresh handle would open
+    the table's files again, and a kNN pass issues hundreds of queries."""
+    key = (str(folder), name)
+    with _LOCK:
+        table = _TABLES.get(key)
+    if table is None:
+        table = open_db(folder).open_table(name)
+        with _LOCK:
+            table = _TABLES.setdefault(key, table)
+    return table
+
+
+def forget_table(folder: Path, name: str) -> None:
+    """Drop the cached handle of a table that is being dropped."""
+    with _LOCK:
+        _TABLES.pop((str(folder), name), None)
 
 
 def fixed_size_batches(batches: Iterator[pa.RecordBatch], column: str, dim: int) -> Iterator[pa.RecordBatch]:

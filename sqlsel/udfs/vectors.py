@@ -23,7 +23,17 @@ from sqlsel.duck import run_sql
 from sqlsel.errors import InputError, ParameterError, SqlselError, UnknownNameError, did_you_mean
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.vectors import VectorError, vector_matrix
-from sqlsel.lance import INDEX_TYPES, METRICS, MIN_INDEX_ROWS, build_index, fixed_size_batches, lance_folder, open_db
+from sqlsel.lance import (
+    INDEX_TYPES,
+    METRICS,
+    MIN_INDEX_ROWS,
+    build_index,
+    fixed_size_batches,
+    forget_table,
+    lance_folder,
+    open_db,
+    open_table,
+)
 from sqlsel.relations import is_table_name, relation_query
 
 _BATCH = 65536
@@ -95,7 +105,7 @@ def _store(ctx: FunctionContext, name: str, source: str) -> int:
     try:
         table = db.create_table(lance_table, data=pa.RecordBatchReader.from_batches(schema, stream))
     except BaseException:
-        _drop(db, lance_table)
+        _drop(db, folder, lance_table)
         raise
     rows, version = table.count_rows(), table.version
     old = ctx.query("SELECT lance_table FROM sel_vector_tables WHERE name = ?", [name])
@@ -114,7 +124,7 @@ def _store(ctx: FunctionContext, name: str, source: str) -> int:
             },
         )
     for (previous,) in old:
-        _drop(db, previous)
+        _drop(db, folder, previous)
     return int(rows)
 
 
@@ -123,7 +133,8 @@ def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa
     yield from rest
 
 
-def _drop(db: object, table: str) -> None:
+def _drop(db: object, folder: Path, table: str) -> None:
+    forget_table(folder, table)
     try:
         db.drop_table(table)  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - a table that was never created has nothing to drop
@@ -138,7 +149,7 @@ def open_vector_table(ctx: FunctionContext, name: str) -> tuple[object, dict[str
         raise UnknownVectorTableError(name, known, "Store one with SELECT sel_vectors_store('name', 'table_or_query').")
     path, lance_table, count, dim, version = rows[0]
     try:
-        table = open_db(Path(path)).open_table(lance_table)
+        table = open_table(Path(path), lance_table)
     except Exception as exc:  # noqa: BLE001 - lancedb raises several kinds for a missing table
         raise InputError(
             f"Vector table {name!r} is registered at {path} but cannot be opened ({exc}); store it again."
