@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sqlsel.kernels.diversity import kcenter_greedy, mmr, normalize, semdedup, threshold_greedy
+from sqlsel.kernels.diversity import kcenter_greedy, mmr, normalize, semdedup, semdedup_candidates, threshold_greedy
 
 
 def clustered(seed=0, n=300, d=16, clusters=5, dup_share=0.3):
@@ -137,3 +137,14 @@ def test_the_angle_window_skips_pairs_without_changing_removals(keep, eps):
     windowed = semdedup(x, labels, 1 - cosine, eps, keep, angles=np.arccos(cosine))
     assert np.array_equal(full.removed, windowed.removed)
     assert np.array_equal(full.dup_of[full.removed], windowed.dup_of[full.removed])
+
+
+def test_candidates_stand_in_for_the_earliest_exact_copy():
+    rng = np.random.default_rng(4)
+    base = rng.normal(size=(20, 6)).astype(np.float32)
+    x = base[rng.integers(20, size=400)]  # 400 rows, 20 distinct vectors: crowds of exact copies
+    labels, distance = np.zeros(400, np.int64), rng.random(400)
+    later_only = np.array([[j, (j + 1) % 400, -1] for j in range(400)])  # neighbour lists that miss every earlier copy
+    got = semdedup_candidates(x, labels, distance, 0.01, later_only)
+    want = semdedup(x, labels, distance, 0.01)
+    assert np.array_equal(got.removed, want.removed) and got.removed.sum() == 380

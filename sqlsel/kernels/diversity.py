@@ -43,6 +43,7 @@ __all__ = [
     "normalize",
     "semdedup",
     "semdedup_candidates",
+    "identical_groups",
     "kcenter_greedy",
     "mmr",
     "threshold_greedy",
@@ -130,19 +131,31 @@ def semdedup_candidates(
     keep: str = "hard",
     seed: int = 0,
     keys: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
 ) -> DedupResult:
     """SemDeDup's rule checked only against candidate pairs, e.g. each item's approximate nearest neighbours.
 
     ``neighbours[j]`` lists row indices (−1 pads) that may be near-duplicates of row j; similarities
     are recomputed exactly, so the result differs from :func:`semdedup` only where a near-duplicate
-    is missing from the candidates.
+    is missing from the candidates. ``groups`` (from :func:`identical_groups`) saves recomputing
+    which rows are exact copies of each other.
     """
     n = len(x)
     e = normalize(x)
     keys, rank = _keep_order(distance, eps, keep, seed, keys, n)
     position = np.empty(n, np.int64)
     position[np.lexsort((keys, rank, clusters))] = np.arange(n)
+    # Exact copies crowd each other out of a neighbour list: stand every candidate in for the earliest
+    # copy of its vector, and give each row the earliest copy of its own vector as a candidate.
+    group = identical_groups(e)[0] if groups is None else np.asarray(groups, np.int64)
+    earliest = np.full(group.max() + 1, n, np.int64)
+    np.minimum.at(earliest, group, position)
+    by_position = np.empty(n, np.int64)
+    by_position[position] = np.arange(n)
+    first_copy = by_position[earliest]
     cand = np.asarray(neighbours, np.int64)
+    cand = np.where(cand >= 0, first_copy[group[np.maximum(cand, 0)]], -1)
+    cand = np.column_stack([cand, first_copy[group]])
     rows = np.repeat(np.arange(n), cand.shape[1])
     cols = cand.reshape(-1)
     ok = (cols >= 0) & (cols != rows)
@@ -157,6 +170,13 @@ def semdedup_candidates(
     max_sim[rows[best]] = sims[best]
     dup_of[rows[best]] = cols[best]
     return DedupResult(max_sim > 1.0 - eps, max_sim, dup_of)
+
+
+def identical_groups(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group id per row (rows with byte-identical vectors share one) and the first row of each group."""
+    rows = np.ascontiguousarray(e).view(np.dtype((np.void, e.shape[1] * e.itemsize))).ravel()
+    _, first, group = np.unique(rows, return_index=True, return_inverse=True)
+    return group.astype(np.int64).ravel(), first.astype(np.int64)
 
 
 def _earlier_max(e: np.ndarray, window: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, np.ndarray]:

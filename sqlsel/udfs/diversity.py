@@ -20,6 +20,7 @@ from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.diversity import (
     KEEP,
     Selection,
+    identical_groups,
     kcenter_greedy,
     mmr,
     normalize,
@@ -128,8 +129,9 @@ def sel_semdedup(
             angles = np.arccos(np.clip(1.0 - distance, -1.0, 1.0))
             result = semdedup(e, labels, distance, *rule, angles=angles)
         else:
-            candidates = _neighbours(ctx, str(index_name), data)
-            result = semdedup_candidates(e, labels, distance, rule[0], candidates, *rule[1:])
+            groups, firsts = identical_groups(e)
+            candidates = _neighbours(ctx, str(index_name), data, firsts)[groups]
+            result = semdedup_candidates(e, labels, distance, rule[0], candidates, *rule[1:], groups=groups)
     except ValueError as exc:
         raise ParameterError(f"sel_semdedup: {exc}") from None
     first = ~result.removed  # max_sim and dup_of explain removals; NULL for kept rows
@@ -150,8 +152,8 @@ def sel_semdedup(
 NEIGHBOURS = 64  # candidates per row for index-backed SemDeDup
 
 
-def _neighbours(ctx: FunctionContext, name: str, data: Vectors) -> np.ndarray:
-    """Row indices of each row's nearest neighbours in a cosine index over the same rows (−1 pads).
+def _neighbours(ctx: FunctionContext, name: str, data: Vectors, rows: np.ndarray) -> np.ndarray:
+    """Row indices of the nearest neighbours of ``rows`` in a cosine index over the same rows (−1 pads).
 
     The last answer is kept per index version and set of ids: trying several eps values on the same
     rows queries the index once.
@@ -159,20 +161,21 @@ def _neighbours(ctx: FunctionContext, name: str, data: Vectors) -> np.ndarray:
     found = open_index(ctx, name, metric="cosine")
     if found.dim != data.x.shape[1]:
         raise ParameterError(f"vector index {name!r} holds {found.dim}-dimensional vectors, not {data.x.shape[1]}")
-    key = ("neighbours", name, found.table.version, hashlib.sha256(data.ids.tobytes()).hexdigest())
+    digest = hashlib.sha256(data.ids.tobytes() + rows.tobytes()).hexdigest()
+    key = ("neighbours", name, found.table.version, digest)
     cached = ctx.cache.get("neighbours")
     if cached is not None and cached[0] == key:
         return cached[1]
-    out = _query_neighbours(found, data)
+    out = _query_neighbours(found, data, rows)
     with ctx.lock:
         ctx.cache["neighbours"] = (key, out)
     return out
 
 
-def _query_neighbours(found: VectorIndex, data: Vectors) -> np.ndarray:
-    out = np.full((len(data.ids), NEIGHBOURS), -1, np.int64)
-    for start in range(0, len(data.ids), 8192):
-        ids, _, offsets = knn(found, data.x[start : start + 8192], NEIGHBOURS)
+def _query_neighbours(found: VectorIndex, data: Vectors, query_rows: np.ndarray) -> np.ndarray:
+    out = np.full((len(query_rows), NEIGHBOURS), -1, np.int64)
+    for start in range(0, len(query_rows), 8192):
+        ids, _, offsets = knn(found, data.x[query_rows[start : start + 8192]], NEIGHBOURS)
         rows = np.searchsorted(data.ids, ids)
         known = (rows < len(data.ids)) & (data.ids[np.minimum(rows, len(data.ids) - 1)] == ids)
         counts = np.diff(offsets)
