@@ -34,16 +34,13 @@ WITH rows AS (
     FROM pool UNION ALL BY NAME (SELECT NULL::FLOAT[] AS embedding, NULL::DOUBLE AS quality WHERE false)
 )
 SELECT id, quality,
-       CASE WHEN $embedder = 'column' OR ($embedder = 'auto' AND (SELECT has_embedding FROM _balanced_columns))
-            THEN embedding::FLOAT[]
-            WHEN $embedder IN ('auto', 'hash') THEN sel_hash_embed(text, $dim)
-            ELSE sel_embed(text, $embedder) END AS embedding
+       sel_recipe_embedding(embedding, text, $embedder, $dim, (SELECT has_embedding FROM _balanced_columns)) AS embedding
 FROM rows;
 
 -- Computed embeddings can be missing (a text without tokens); a missing pool embedding is an error in the fit.
 DELETE FROM sel_scratch.balanced_vectors
 WHERE embedding IS NULL
-  AND NOT ($embedder = 'column' OR ($embedder = 'auto' AND (SELECT has_embedding FROM _balanced_columns)));
+  AND NOT sel_embedder_uses_column($embedder, (SELECT has_embedding FROM _balanced_columns));
 
 SELECT sel_kmeans_fit($model, 'sel_scratch.balanced_vectors', $clusters, $seed);
 

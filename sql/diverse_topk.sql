@@ -26,15 +26,12 @@ FROM _pool_columns;
 CREATE OR REPLACE TABLE sel_scratch.diverse_vectors AS
 WITH rows AS (FROM pool UNION ALL BY NAME (SELECT NULL::FLOAT[] AS embedding, NULL::DOUBLE AS score WHERE false))
 SELECT id, coalesce(score, 0)::DOUBLE AS score,
-       CASE WHEN $embedder = 'column' OR ($embedder = 'auto' AND (SELECT has_embedding FROM _pool_columns))
-            THEN embedding::FLOAT[]
-            WHEN $embedder IN ('auto', 'hash') THEN sel_hash_embed(text, $dim)
-            ELSE sel_embed(text, $embedder) END AS embedding
+       sel_recipe_embedding(embedding, text, $embedder, $dim, (SELECT has_embedding FROM _pool_columns)) AS embedding
 FROM rows;
 
 -- Computed embeddings can be missing (a text without tokens): such rows are never selected.
 DELETE FROM sel_scratch.diverse_vectors
-WHERE embedding IS NULL AND NOT ($embedder = 'column' OR ($embedder = 'auto' AND (SELECT has_embedding FROM _pool_columns)));
+WHERE embedding IS NULL AND NOT sel_embedder_uses_column($embedder, (SELECT has_embedding FROM _pool_columns));
 
 CREATE OR REPLACE TEMP TABLE _picks AS
 SELECT unnest(CASE $method

@@ -1,0 +1,12 @@
+-- Embedding macros: pure SQL over the sel_ functions, loaded on every connect.
+
+-- Whether a recipe's embedder reads the pool's own embedding column: 'column', or 'auto' when the pool has one.
+CREATE OR REPLACE MACRO sel_embedder_uses_column(embedder, has_column) AS
+    embedder = 'column' OR (embedder = 'auto' AND has_column);
+
+-- The embedding a recipe uses for a row: the pool's column, hash embeddings of the text ('auto' without a
+-- column, or 'hash', at dimension dim), or a sel_embed model named by embedder.
+CREATE OR REPLACE MACRO sel_recipe_embedding(embedding, text, embedder, dim, has_column) AS
+    CASE WHEN sel_embedder_uses_column(embedder, has_column) THEN embedding::FLOAT[]
+         WHEN embedder IN ('auto', 'hash') THEN sel_hash_embed(text, dim)
+         ELSE sel_embed(text, embedder) END;
