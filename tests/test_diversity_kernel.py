@@ -148,3 +148,12 @@ def test_candidates_stand_in_for_the_earliest_exact_copy():
     got = semdedup_candidates(x, labels, distance, 0.01, later_only)
     want = semdedup(x, labels, distance, 0.01)
     assert np.array_equal(got.removed, want.removed) and got.removed.sum() == 380
+
+
+def test_kcenter_distances_are_float64_exact():
+    from sqlsel.kernels.diversity import _dist
+
+    x = np.random.default_rng(5).normal(size=(20, 384)).astype(np.float32)
+    want = np.sqrt(((x.astype(np.float64)[3] - x.astype(np.float64)) ** 2).sum(1))
+    got = np.array([_dist(x, 3, j) for j in range(20)])
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=0)  # float32 sums drift by ~1e-8
