@@ -90,8 +90,8 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
             values[name][at : at + len(block)] = column.to_numpy(zero_copy_only=False)
         at += len(block)
     assert x is not None and at == total
-    order = np.argsort(ids, kind="stable")
-    sorted_ids = sort_rows(ids, x)
+    order = sort_rows(ids, x)
+    sorted_ids = ids[order]
     if len(sorted_ids) > 1 and (sorted_ids[1:] == sorted_ids[:-1]).any():
         dup = int(sorted_ids[1:][sorted_ids[1:] == sorted_ids[:-1]][0])
         raise InputError(f"{what}: id {dup} appears more than once in {source!r}; ids must be unique.")

@@ -74,4 +74,4 @@ def test_sort_rows_permutes_in_place():
     rng = np.random.default_rng(3)
     keys, x = rng.permutation(50), rng.normal(size=(50, 3)).astype(np.float32)
     expected = x[np.argsort(keys)]
-    assert sort_rows(keys, x).tolist() == list(range(50)) and np.array_equal(x, expected)
+    assert keys[sort_rows(keys, x)].tolist() == list(range(50)) and np.array_equal(x, expected)

@@ -53,13 +53,16 @@ KEEP = ("hard", "easy", "random")  # which item of a duplicate group SemDeDup ke
 _BLOCK = 2048  # columns of a cluster's similarity matrix computed at a time
 
 
-def normalize(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (zero rows stay zero), float32; unit rows come back without a copy."""
+def normalize(x: np.ndarray, in_place: bool = False) -> np.ndarray:
+    """Rows scaled to unit L2 norm (zero rows stay zero), float32; unit rows come back without a copy.
+
+    ``in_place`` scales a float32 ``x`` itself instead of a copy (for matrices too big to hold twice).
+    """
     x = np.ascontiguousarray(x, dtype=np.float32)
     norms = np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
     if np.all(np.abs(norms - 1.0) < 1e-6):
         return x
-    return x / np.where(norms > 0, norms, 1).astype(np.float32)
+    return np.divide(x, np.where(norms > 0, norms, 1).astype(np.float32), out=x if in_place else None)
 
 
 @dataclass(frozen=True)
@@ -87,10 +90,9 @@ def semdedup(
     to the centroid differ by more than arccos(1 − ε) are less similar than 1 − ε. ``max_sim`` and
     ``dup_of`` are exact for removed items; for kept items they may come from the pairs compared.
     """
-    n = len(x)
     e = normalize(x)
-    keys, rank = _keep_order(distance, eps, keep, seed, keys, n)
-    order = np.lexsort((keys, rank, clusters))  # by cluster, then the keep order, then key
+    order = _keep_order(clusters, distance, eps, keep, seed, keys)
+    n = len(x)
     sorted_clusters = np.asarray(clusters)[order]
     bounds = np.flatnonzero(np.r_[True, sorted_clusters[1:] != sorted_clusters[:-1], True])
     max_sim = np.full(n, -1.0, np.float32)
@@ -108,18 +110,19 @@ def semdedup(
 
 
 def _keep_order(
-    distance: np.ndarray, eps: float, keep: str, seed: int, keys: np.ndarray | None, n: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Checked arguments: the tie-break keys and the sort key that puts the kept item of a group first."""
+    clusters: np.ndarray, distance: np.ndarray, eps: float, keep: str, seed: int, keys: np.ndarray | None
+) -> np.ndarray:
+    """Item indices by cluster, then in the order that puts the kept item of a group first, then by key."""
     if keep not in KEEP:
         raise ValueError(f"keep must be one of {', '.join(KEEP)}; got {keep!r}")
     if not 0 <= eps <= 2:
         raise ValueError(f"eps must be between 0 and 2 (remove when similarity > 1 - eps); got {eps}")
-    keys = np.arange(n) if keys is None else np.asarray(keys, np.int64)
+    keys = np.arange(len(clusters)) if keys is None else np.asarray(keys, np.int64)
     if keep == "random":
-        return keys, uniform(keys, seed)
-    d = np.asarray(distance, np.float64)
-    return keys, -d if keep == "hard" else d
+        rank = uniform(keys, seed)
+    else:
+        rank = -np.asarray(distance, np.float64) if keep == "hard" else np.asarray(distance, np.float64)
+    return np.lexsort((keys, rank, clusters))
 
 
 def semdedup_candidates(
@@ -142,9 +145,8 @@ def semdedup_candidates(
     """
     n = len(x)
     e = normalize(x)
-    keys, rank = _keep_order(distance, eps, keep, seed, keys, n)
     position = np.empty(n, np.int64)
-    position[np.lexsort((keys, rank, clusters))] = np.arange(n)
+    position[_keep_order(clusters, distance, eps, keep, seed, keys)] = np.arange(n)
     # Exact copies crowd each other out of a neighbour list: stand every candidate in for the earliest
     # copy of its vector, and give each row the earliest copy of its own vector as a candidate.
     group = identical_groups(e)[0] if groups is None else np.asarray(groups, np.int64)

@@ -182,8 +182,8 @@ def _permute_rows(x: np.ndarray, order: np.ndarray) -> None:  # pragma: no cover
 
 
 def sort_rows(keys: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Sort ``x``'s rows by ``keys`` in place (stable, no second copy of x); returns the sorted keys."""
+    """Sort ``x``'s rows by ``keys`` in place (stable, no second copy of x); returns the order applied."""
     order = np.argsort(keys, kind="stable")
     if (order != np.arange(len(order))).any():
         _permute_rows(x, order.astype(np.int64))
-    return keys[order]
+    return order

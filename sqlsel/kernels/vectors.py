@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["VectorError", "vector_matrix"]
+__all__ = ["VectorError", "vector_matrix", "list_array"]
 
 
 class VectorError(ValueError):
@@ -59,6 +59,16 @@ def vector_matrix(arr: pa.Array, dim: int | None = None, finite: bool = True) ->
         if bad.any():
             raise VectorError("the vector holds NaN or infinite values", int(np.flatnonzero(bad)[0]))
     return x
+
+
+def list_array(x: np.ndarray, mask: np.ndarray | pa.Array | None = None) -> pa.ListArray:
+    """The rows of an (n, d) matrix as an Arrow list array (``FLOAT[]`` for float32); ``mask`` marks NULL rows."""
+    n, d = x.shape
+    offsets = pa.array(np.arange(n + 1, dtype=np.int32) * d)
+    values = pa.array(np.ascontiguousarray(x).reshape(-1))
+    if mask is None:
+        return pa.ListArray.from_arrays(offsets, values)
+    return pa.ListArray.from_arrays(offsets, values, mask=mask if isinstance(mask, pa.Array) else pa.array(mask))
 
 
 def _first(mask: pa.Array) -> int:

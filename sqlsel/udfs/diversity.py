@@ -118,8 +118,7 @@ def sel_semdedup(
             f"was fitted on {tree.dim}"
         )
     labels = tree.paths(data.x)[0][:, 0]
-    norms = np.sqrt(np.einsum("ij,ij->i", data.x, data.x))[:, None]
-    e = np.divide(data.x, np.where(norms > 0, norms, 1), out=data.x)  # in place: no second copy of the rows
+    e = normalize(data.x, in_place=True)  # no second copy of the rows
     c = normalize(tree.centroids[0])
     distance = 1.0 - np.einsum("ij,ij->i", e, c[labels], dtype=np.float64)
     index_name = constant_argument(index, "index")

@@ -12,6 +12,7 @@ from sqlsel.embedders import embed_texts
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.embed import MAX_DIM, MIN_DIM, embed_with_tokens
 from sqlsel.kernels.rows import utf8_rows
+from sqlsel.kernels.vectors import list_array
 
 
 @sql_function(
@@ -32,9 +33,8 @@ def sel_hash_embed(ctx: FunctionContext, text: pa.Array, dim: pa.Array) -> pa.Ar
     d = constant_argument(dim.drop_null(), "dim")
     texts = text.fill_null("")
     vectors, tokens = embed_with_tokens(utf8_rows(texts), d)
-    offsets = pa.array(np.arange(len(text) + 1, dtype=np.int32) * d)
     missing = (tokens == 0) | dim.is_null().to_numpy(zero_copy_only=False)
-    return pa.ListArray.from_arrays(offsets, pa.array(vectors.reshape(-1)), mask=pa.array(missing))
+    return list_array(vectors, missing)
 
 
 @sql_function(
@@ -58,8 +58,6 @@ def sel_embed(ctx: FunctionContext, text: pa.Array, model: pa.Array) -> pa.Array
     if name is None or len(present) == 0:
         return pa.nulls(len(text), pa.list_(pa.float32()))
     vectors = embed_texts(text.take(pa.array(present)).to_pylist(), str(name))
-    d = vectors.shape[1]
-    full = np.zeros((len(text), d), np.float32)
+    full = np.zeros((len(text), vectors.shape[1]), np.float32)
     full[present] = vectors
-    offsets = pa.array(np.arange(len(text) + 1, dtype=np.int32) * d)
-    return pa.ListArray.from_arrays(offsets, pa.array(full.reshape(-1)), mask=text.is_null())
+    return list_array(full, text.is_null())

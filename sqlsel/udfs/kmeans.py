@@ -20,12 +20,13 @@ import pyarrow as pa
 from sqlsel.catalog import store_model
 from sqlsel.errors import InputError, ParameterError, SqlselError, did_you_mean
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
-from sqlsel.kernels.kmeans import STRATEGIES, Level, hierarchical_kmeans
-from sqlsel.kernels.vectors import VectorError, vector_matrix
+from sqlsel.kernels.kmeans import STRATEGIES, THREADS, Level, hierarchical_kmeans
+from sqlsel.kernels.vectors import VectorError, list_array, vector_matrix
 from sqlsel.relations import read_vectors
 
 KIND = "kmeans"
 OPTIONS = {"iterations": int, "steps": list, "sample_sizes": list, "strategy": str}
+BATCH_ROWS = 2048  # rows DuckDB hands a Python function per call
 FIT_HINT = "Fit one with SELECT sel_kmeans_fit('name', 'table_with_id_and_embedding', '100,10', 42)."
 
 
@@ -43,9 +44,9 @@ class Hierarchy:
 
     def paths(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cluster per level (rows × levels, level 1 first) and squared distance to the level-1 centroid."""
-        # DuckDB already runs one batch per thread: one OpenMP thread per search, not one per core each
-        # (omp_set_num_threads is per calling thread, so a fit elsewhere keeps every core).
-        faiss.omp_set_num_threads(1)
+        # A DuckDB batch already has a thread of its own: one OpenMP thread per search then, not one per
+        # core each; a whole relation (sel_semdedup) gets every core. omp_set_num_threads is per thread.
+        faiss.omp_set_num_threads(1 if len(x) <= BATCH_ROWS else THREADS)
         dist, labels = self.index.search(x, 1)
         path = np.empty((len(x), len(self.centroids)), np.int32)
         path[:, 0] = labels[:, 0]
@@ -184,7 +185,7 @@ def _fit(ctx: FunctionContext, name: str, source: str, clusters: list[int], seed
 def _centroid_rows(levels: list[Level], sizes: list[np.ndarray]) -> pa.Table:
     parts = []
     for i, level in enumerate(levels):
-        k, d = level.centroids.shape
+        k = len(level.centroids)
         parent = levels[i + 1].labels if i + 1 < len(levels) else None
         parts.append(
             pa.table(
@@ -193,9 +194,7 @@ def _centroid_rows(levels: list[Level], sizes: list[np.ndarray]) -> pa.Table:
                     "cluster": pa.array(np.arange(k, dtype=np.int32)),
                     "parent": pa.array(parent, pa.int32()) if parent is not None else pa.nulls(k, pa.int32()),
                     "size": pa.array(sizes[i]),
-                    "centroid": pa.ListArray.from_arrays(
-                        pa.array(np.arange(k + 1, dtype=np.int32) * d), pa.array(level.centroids.reshape(-1))
-                    ),
+                    "centroid": list_array(level.centroids),
                 }
             )
         )
@@ -260,10 +259,7 @@ def sel_clusters(ctx: FunctionContext, embedding: pa.Array, model: pa.Array) -> 
         return pa.array([], pa.list_(pa.int32()))
     tree, x = _vectors(ctx, embedding, model, "sel_clusters")
     path, _ = tree.paths(x)
-    levels = path.shape[1]
-    return pa.ListArray.from_arrays(
-        pa.array(np.arange(len(x) + 1, dtype=np.int32) * levels), pa.array(path.reshape(-1))
-    )
+    return list_array(path)
 
 
 @sql_function(
