@@ -166,9 +166,21 @@ class FunctionContext:
     def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         return self._cursor().sql(sql, params=params or []).to_arrow_table()
 
-    def stream(self, sql: str, batch_rows: int) -> pa.RecordBatchReader:
-        """The rows of ``sql`` in batches of up to ``batch_rows``, without materialising them."""
-        return self._cursor().sql(sql).to_arrow_reader(batch_rows)
+    def columns(self, sql: str) -> list[str]:
+        """The column names ``sql`` would return, without running it to the end."""
+        return [str(d[0]) for d in self._cursor().execute(f"SELECT * FROM ({sql}) LIMIT 0").description or []]
+
+    def stream(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """The rows of ``sql`` in batches of up to ``batch_rows``, without materialising them.
+
+        The stream has a cursor of its own: functions inside ``sql`` (``sel_cluster(embedding, 'm')``)
+        can still read the catalog through this thread's cursor while it runs.
+        """
+        cur = self._con.cursor()
+        try:
+            yield from cur.sql(sql).to_arrow_reader(batch_rows)
+        finally:
+            cur.close()
 
     def model(self, name: str, kind: str, fix: str) -> tuple[int, dict[str, Any]]:
         """``(model_id, params)`` of the catalog model ``name`` of this kind, or UnknownModelError with ``fix``."""

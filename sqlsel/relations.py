@@ -21,7 +21,7 @@ from sqlsel.functions import FunctionContext
 from sqlsel.kernels.kmeans import sort_rows
 from sqlsel.kernels.vectors import VectorError, vector_matrix
 
-__all__ = ["Vectors", "relation_query", "is_table_name", "read_vectors"]
+__all__ = ["Vectors", "relation_query", "is_table_name", "read_vectors", "column_names"]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){0,2}$")
 _BATCH = 65536
@@ -40,6 +40,14 @@ def relation_query(source: str, columns: str) -> str:
 def is_table_name(text: str) -> bool:
     """Whether ``text`` is a plain (optionally qualified) table name, safe to paste into SQL."""
     return bool(_IDENTIFIER.match(text))
+
+
+def column_names(ctx: FunctionContext, source: str) -> list[str]:
+    """The column names of a table, view or query (lower case), without reading its rows."""
+    try:
+        return [name.lower() for name in ctx.columns(relation_query(source, "*"))]
+    except duckdb.Error:
+        return []  # read_vectors says what is wrong with the source
 
 
 @dataclass

@@ -35,6 +35,19 @@ def test_semdedup_from_sql_equals_the_brute_force_rule(con):
     assert [r[3] for r in rows] == brute_semdedup(x, labels, distance, 0.01, "hard").tolist()
 
 
+def test_semdedup_uses_the_sources_cluster_column(con):
+    x, _ = clustered(n=400, dup_share=0.4)
+    vectors(con, x)
+    sql(con, "SELECT sel_kmeans_fit('c', 'sel_scratch.v', '6', 1)")
+    query = "SELECT * FROM (SELECT unnest(sel_semdedup('{}', 'c', 0.01), recursive := true)) ORDER BY id"
+    assigned = sql(con, query.format("sel_scratch.v"))
+    given = "SELECT id, embedding, sel_cluster(embedding, ''c'') AS cluster FROM sel_scratch.v"
+    assert sql(con, query.format(given)) == assigned
+    wrong = "SELECT id, embedding, 6 AS cluster FROM sel_scratch.v"
+    with pytest.raises(Exception, match="row id 0 has cluster 6, but the model's clusters are 0 to 5"):
+        sql(con, query.format(wrong))
+
+
 def test_kcenter_and_threshold_return_picks_in_order(con):
     x, _ = clustered(n=200)
     vectors(con, x, {"score": np.arange(200.0)})

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sqlsel.kernels.diversity import kcenter_greedy, mmr, normalize, semdedup, semdedup_candidates, threshold_greedy
+from sqlsel.kernels.diversity import (
+    centroid_cosine,
+    kcenter_greedy,
+    mmr,
+    normalize,
+    semdedup,
+    semdedup_candidates,
+    threshold_greedy,
+)
 
 
 def clustered(seed=0, n=300, d=16, clusters=5, dup_share=0.3):
@@ -40,6 +48,28 @@ def test_semdedup_equals_the_brute_force_rule(keep, eps):
     assert np.array_equal(got.removed, brute_semdedup(x, labels, distance, eps, keep))
     removed = np.flatnonzero(got.removed)
     assert (labels[got.dup_of[removed]] == labels[removed]).all()  # a duplicate of an item of its own cluster
+
+
+@pytest.mark.parametrize("angles", [False, True])
+def test_semdedup_gives_the_same_answer_on_several_threads(angles):
+    x, labels = clustered(n=3000, clusters=12, dup_share=0.5)
+    e = normalize(x)
+    centroids = normalize(np.stack([e[labels == c].mean(0) for c in range(12)]))
+    cos = centroid_cosine(e, centroids, labels)
+    window = np.arccos(np.clip(cos, -1, 1)) if angles else None
+    one = semdedup(e, labels, 1 - cos, 0.02, angles=window, threads=1)
+    two = semdedup(e, labels, 1 - cos, 0.02, angles=window, threads=2)
+    assert np.array_equal(one.removed, two.removed) and np.array_equal(one.dup_of, two.dup_of)
+    assert np.array_equal(one.max_sim, two.max_sim)
+    assert np.array_equal(one.removed, brute_semdedup(x, labels, 1 - cos, 0.02, "hard"))
+
+
+def test_centroid_cosine_is_the_float64_row_dot():
+    rng = np.random.default_rng(2)
+    e, c = normalize(rng.normal(size=(500, 33))), normalize(rng.normal(size=(7, 33)))
+    labels = rng.integers(7, size=500)
+    expected = np.einsum("ij,ij->i", e.astype(np.float64), c[labels].astype(np.float64))
+    assert np.allclose(centroid_cosine(e, c, labels), expected, rtol=0, atol=1e-12)
 
 
 def test_semdedup_removes_chains_and_keeps_singletons():

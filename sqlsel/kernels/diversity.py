@@ -29,10 +29,12 @@ Example:
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from sqlsel.kernels.sampling import uniform
 
@@ -41,6 +43,7 @@ __all__ = [
     "DedupResult",
     "Selection",
     "normalize",
+    "centroid_cosine",
     "semdedup",
     "semdedup_candidates",
     "identical_groups",
@@ -50,7 +53,8 @@ __all__ = [
 ]
 
 KEEP = ("hard", "easy", "random")  # which item of a duplicate group SemDeDup keeps
-_BLOCK = 2048  # columns of a cluster's similarity matrix computed at a time
+_BLOCK = 2048  # rows of a cluster's similarity matrix computed at a time
+_WINDOW_BLOCK = 512  # the same when an angle window limits the columns: smaller blocks waste less of the square
 
 
 def normalize(x: np.ndarray, in_place: bool = False) -> np.ndarray:
@@ -63,6 +67,28 @@ def normalize(x: np.ndarray, in_place: bool = False) -> np.ndarray:
     if np.all(np.abs(norms - 1.0) < 1e-6):
         return x
     return np.divide(x, np.where(norms > 0, norms, 1).astype(np.float32), out=x if in_place else None)
+
+
+def centroid_cosine(e: np.ndarray, centroids: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Cosine of each unit row of ``e`` to its (unit) centroid ``centroids[labels[i]]``, summed in float64.
+
+    One pass without gathering the centroids into a second matrix the size of ``e``.
+    """
+    return _row_dots(
+        np.ascontiguousarray(e, np.float32), np.ascontiguousarray(centroids, np.float32), np.asarray(labels, np.int64)
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_dots(a: np.ndarray, b: np.ndarray, rows: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    out = np.empty(a.shape[0], np.float64)
+    for i in range(a.shape[0]):
+        r = rows[i]
+        s = 0.0
+        for t in range(a.shape[1]):
+            s += np.float64(a[i, t]) * np.float64(b[r, t])
+        out[i] = s
+    return out
 
 
 @dataclass(frozen=True)
@@ -81,6 +107,7 @@ def semdedup(
     seed: int = 0,
     keys: np.ndarray | None = None,
     angles: np.ndarray | None = None,
+    threads: int = 1,
 ) -> DedupResult:
     """SemDeDup's rule over ``clusters`` (one id per item), items ordered by ``distance`` to their centroid.
 
@@ -89,6 +116,8 @@ def semdedup(
     pairs that cannot be duplicates: by the triangle inequality on the sphere, two items whose angles
     to the centroid differ by more than arccos(1 − ε) are less similar than 1 − ε. ``max_sim`` and
     ``dup_of`` are exact for removed items; for kept items they may come from the pairs compared.
+    ``threads`` clusters are worked on at once, each with a single-threaded BLAS (the result does not
+    depend on it).
     """
     e = normalize(x)
     order = _keep_order(clusters, distance, eps, keep, seed, keys)
@@ -101,11 +130,21 @@ def semdedup(
     if angles is not None and keep != "random":
         window = np.arccos(np.clip(1.0 - eps, -1.0, 1.0)) + 1e-6  # margin for float32 similarities
         signed = -np.asarray(angles, np.float64) if keep == "hard" else np.asarray(angles, np.float64)
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+
+    def one_cluster(a: int, b: int) -> None:
         members = order[a:b]
         sims, best = _earlier_max(e[members], None if window is None else (signed[members], window))
         max_sim[members] = sims
         dup_of[members] = np.where(best >= 0, members[np.maximum(best, 0)], -1)
+
+    spans = sorted(zip(bounds[:-1], bounds[1:], strict=True), key=lambda s: s[0] - s[1])  # largest first
+    with threadpool_limits(1, user_api="blas"):
+        if threads <= 1:
+            for a, b in spans:
+                one_cluster(a, b)
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(lambda s: one_cluster(*s), spans))
     return DedupResult(max_sim > 1.0 - eps, max_sim, dup_of)
 
 
@@ -190,20 +229,32 @@ def _earlier_max(e: np.ndarray, window: tuple[np.ndarray, float] | None = None) 
     n = len(e)
     best_sim = np.full(n, -1.0, np.float32)
     best_at = np.full(n, -1, np.int64)
-    block = _BLOCK if window is None else 512
+    block = _BLOCK if window is None else _WINDOW_BLOCK
     for start in range(1, n, block):
         stop = min(n, start + block)
         lo = 0 if window is None else int(np.searchsorted(window[0], window[0][start] - window[1], side="left"))
         lo = min(lo, start)
         sims = e[start:stop] @ e[lo:stop].T  # rows: items j in [start, stop); columns: candidates i in [lo, stop)
-        tail = sims[:, start - lo :]  # candidates inside the block: only i < j counts
-        tail[np.triu_indices(stop - start)] = -np.inf
-        at = np.argmax(sims, axis=1)
-        top = sims[np.arange(stop - start), at]
-        found = np.isfinite(top)
-        best_sim[start:stop] = np.where(found, top, -1.0)
-        best_at[start:stop] = np.where(found, lo + at, -1)
+        _fold_earlier(sims, lo, start, best_sim, best_at)
     return best_sim, best_at
+
+
+@numba.njit(cache=True, nogil=True)
+def _fold_earlier(
+    sims: np.ndarray, lo: int, start: int, best_sim: np.ndarray, best_at: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """Row r of ``sims`` is item start + r against items lo, lo + 1, …: its max over the items before it."""
+    for r in range(sims.shape[0]):
+        j = start + r
+        top = -np.inf
+        at = -1
+        for c in range(j - lo):
+            if sims[r, c] > top:
+                top = sims[r, c]
+                at = c
+        if at >= 0:
+            best_sim[j] = top
+            best_at[j] = lo + at
 
 
 @dataclass(frozen=True)

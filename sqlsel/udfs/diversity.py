@@ -15,11 +15,12 @@ import hashlib
 import numpy as np
 import pyarrow as pa
 
-from sqlsel.errors import ParameterError, SqlselError
+from sqlsel.errors import InputError, ParameterError, SqlselError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.diversity import (
     KEEP,
     Selection,
+    centroid_cosine,
     identical_groups,
     kcenter_greedy,
     mmr,
@@ -29,7 +30,7 @@ from sqlsel.kernels.diversity import (
     threshold_greedy,
 )
 from sqlsel.kernels.sampling import uniform
-from sqlsel.relations import Vectors, read_vectors
+from sqlsel.relations import Vectors, column_names, read_vectors
 from sqlsel.udfs.kmeans import load_hierarchy
 from sqlsel.udfs.vectors import VectorIndex, knn, open_index
 
@@ -83,7 +84,8 @@ def _k(value: object, n: int, what: str) -> int:
     cosine similarity to an earlier row of its cluster exceeds 1 − eps, even if that row was removed too
     (the reference's rule). Fields: cluster, centroid_distance (1 − cosine), removed, and for removed
     rows max_sim and dup_of (the earlier row most similar to it; NULL for kept rows). Reads id and
-    embedding from source. Exact by default: every pair of a cluster that could be a duplicate is
+    embedding from source, and its cluster column when it has one (level-1 clusters of the same model,
+    e.g. kept from sel_cluster: saves assigning them again). Exact by default: every pair of a cluster that could be a duplicate is
     compared (pairs whose angles to the centroid differ by more than arccos(1 − eps) cannot be). With
     index (a cosine vector index over the same rows, see sel_index_build) only each row's 64 nearest
     neighbours are checked, exactly: a removal is missed only when the index misses the duplicate.""",
@@ -111,22 +113,24 @@ def sel_semdedup(
     if keep_rule not in KEEP:
         raise ParameterError(f"keep must be one of {', '.join(KEEP)}; got {keep_rule!r}")
     tree = load_hierarchy(ctx, str(_one(model, "model")))
-    data = read_vectors(ctx, str(_one(source, "source")), "sel_semdedup")
+    name = str(_one(source, "source"))
+    given = ("cluster",) if "cluster" in column_names(ctx, name) else ()
+    data = read_vectors(ctx, name, "sel_semdedup", extra=given)
     if data.x.shape[1] != tree.dim:
         raise ParameterError(
             f"sel_semdedup: the embeddings have {data.x.shape[1]} values but model {_one(model, 'model')!r} "
             f"was fitted on {tree.dim}"
         )
-    labels = tree.paths(data.x)[0][:, 0]
+    labels = _given_clusters(data, len(tree.centroids[0])) if given else tree.paths(data.x)[0][:, 0]
     e = normalize(data.x, in_place=True)  # no second copy of the rows
     c = normalize(tree.centroids[0])
-    distance = 1.0 - np.einsum("ij,ij->i", e, c[labels], dtype=np.float64)
+    distance = 1.0 - centroid_cosine(e, c, labels)
     index_name = constant_argument(index, "index")
     rule = (float(_one(eps, "eps")), keep_rule, int(constant_argument(seed, "seed") or 0), data.ids)
     try:
         if index_name is None:
             angles = np.arccos(np.clip(1.0 - distance, -1.0, 1.0))
-            result = semdedup(e, labels, distance, *rule, angles=angles)
+            result = semdedup(e, labels, distance, *rule, angles=angles, threads=ctx_threads(ctx))
         else:
             groups, firsts = identical_groups(e)
             candidates = _neighbours(ctx, str(index_name), data, firsts)[groups]
@@ -146,6 +150,25 @@ def sel_semdedup(
         fields=list(DEDUP_ROW),
     )
     return _single_list(rows, len(source))
+
+
+def _given_clusters(data: Vectors, clusters: int) -> np.ndarray:
+    """The source's own ``cluster`` column (level-1 clusters of the model, e.g. from sel_cluster), checked."""
+    given = data.extra["cluster"]
+    bad = (given != np.floor(given)) | (given < 0) | (given >= clusters)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"sel_semdedup: row id {data.ids[row]} has cluster {given[row]:g}, but the model's clusters are "
+            f"0 to {clusters - 1}. The source's cluster column must come from sel_cluster(embedding, <model>) "
+            "with the same model; drop the column to let sel_semdedup assign clusters itself."
+        )
+    return given.astype(np.int32)
+
+
+def ctx_threads(ctx: FunctionContext) -> int:
+    """The connection's DuckDB thread setting: how many cores a whole-relation kernel may use."""
+    return max(1, int(ctx.query("SELECT current_setting('threads')")[0][0]))
 
 
 NEIGHBOURS = 64  # candidates per row for index-backed SemDeDup
