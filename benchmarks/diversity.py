@@ -7,11 +7,13 @@
    architectures) and near-duplicates. sel_hash_embed(text, 256) per document, a k-means model of
    --clusters clusters, then sel_semdedup at each ε: rows removed, against the number of exact
    duplicate texts, and a sample of removed pairs.
-2. SemDeDup speed: --rows × 384 vectors (hash embeddings repeated with jitter), --clusters clusters.
-   sqlsel's sel_semdedup (exact; its time includes reading the Parquet file and assigning clusters) in
-   a fresh process, against a straightforward numpy implementation of the reference's rule (per
-   cluster: S = E·Eᵀ, triu, column max > 1 − ε) given sqlsel's clusters and centroid distances, in
-   another; both report time and peak RSS; the removal masks must be identical.
+2. SemDeDup speed: --rows × 384 vectors (hash embeddings repeated with jitter), --clusters clusters,
+   each row's cluster written beside it by sel_cluster. sqlsel's sel_semdedup (exact; its time includes
+   reading the Parquet file) in a fresh process, against a straightforward numpy implementation of the
+   reference's rule (per cluster: S = E·Eᵀ, triu, column max > 1 − ε; its time excludes reading) given
+   the same clusters and sqlsel's centroid distances, in another; both report time and peak RSS; the
+   removal masks must be identical. The numpy process then times sqlsel's kernel on its own in-memory
+   matrix: the rule against the rule.
 3. k-center greedy: --kcenter-rows × 384, k = --k. sqlsel's sel_kcenter in a fresh process against the
    straightforward eager loop (update every row's distance to its nearest pick after each pick, float64).
    The eager loop costs the same per pick throughout, so it is timed on its first 300 picks and
@@ -36,7 +38,7 @@ PEAK = "int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 10
 SQLSEL_SEMDEDUP = f"""
 import sys, time, numpy as np, sqlsel
 con = sqlsel.connect(sys.argv[1], threads=2)
-src = "SELECT id, embedding FROM read_parquet('" + sys.argv[2] + "') WHERE id < " + sys.argv[5]
+src = "SELECT id, embedding, cluster FROM read_parquet('" + sys.argv[2] + "') WHERE id < " + sys.argv[5]
 t0 = time.perf_counter()
 sql = "CREATE TABLE d AS SELECT unnest(sel_semdedup(?, 'bench', ?), recursive := true)"
 con.execute(sql, [src, float(sys.argv[3])]).fetchall()
@@ -49,6 +51,7 @@ print(f"RESULT {{seconds:.1f}} {{{PEAK}:.0f}} {{int(removed.sum())}}")
 
 NUMPY_SEMDEDUP = f"""
 import sys, time, numpy as np, pyarrow.parquet as pq
+from sqlsel.kernels.diversity import semdedup
 from sqlsel.kernels.vectors import vector_matrix
 t = pq.read_table(sys.argv[2], columns=['id', 'embedding'], filters=[('id', '<', int(sys.argv[5]))])
 x = vector_matrix(t.column('embedding'))
@@ -65,8 +68,14 @@ for k in np.unique(labels):
     m = np.triu(s, 1).max(axis=0)
     removed[idx[1:]] = m[1:] > 1 - eps
 seconds = time.perf_counter() - t0
+peak = {PEAK}
 same = bool((removed == theirs[:, 2].astype(bool)).all())
-print(f"RESULT {{seconds:.1f}} {{{PEAK}:.0f}} {{int(removed.sum())}} {{same}}")
+t0 = time.perf_counter()  # sqlsel's kernel on the same in-memory matrix: the rule alone, no SQL, no Parquet
+angles = np.arccos(np.clip(1 - distance, -1, 1))
+kernel = semdedup(e, labels, distance, eps, angles=angles, keys=t.column('id').to_numpy(), threads=2)
+kernel_s = time.perf_counter() - t0
+kernel_same = bool((kernel.removed == removed).all())
+print(f"RESULT {{seconds:.1f}} {{peak:.0f}} {{int(removed.sum())}} {{same}} {{kernel_s:.1f}} {{kernel_same}}")
 """
 
 SQLSEL_KCENTER = f"""
@@ -200,6 +209,11 @@ def main() -> int:
         con.execute(
             "SELECT sel_kmeans_fit('bench', ?, ?, 0, '{\"iterations\": 10}')", [src, str(args.clusters)]
         ).fetchall()
+        clustered = work / "clustered.parquet"  # both sides start from the same cluster of each row
+        con.execute(
+            f"COPY (SELECT id, embedding, sel_cluster(embedding, 'bench') AS cluster FROM read_parquet('{vectors}') "
+            f"WHERE id < {args.rows}) TO '{clustered}' (ROW_GROUP_SIZE 32768)"
+        ).fetchall()
         con.close()
         print(
             f"SemDeDup speed: {args.rows:,} × 384 vectors, {args.clusters} clusters (fitted in "
@@ -207,18 +221,23 @@ def main() -> int:
         )
         mask = work / "removed.npy"
         ours_s, ours_rss, ours_removed = run_fresh(
-            SQLSEL_SEMDEDUP, [str(db), str(vectors), str(args.speed_eps), str(mask), str(args.rows)]
+            SQLSEL_SEMDEDUP, [str(db), str(clustered), str(args.speed_eps), str(mask), str(args.rows)]
         ).split()
         print(
             f"  sqlsel sel_semdedup (SQL, reads Parquet): {float(ours_s):7.1f} s  peak RSS {float(ours_rss):6.0f} MB  "
             f"removed {int(ours_removed):,}"
         )
-        np_s, np_rss, np_removed, same = run_fresh(
+        np_s, np_rss, np_removed, same, kernel_s, kernel_same = run_fresh(
             NUMPY_SEMDEDUP, [str(db), str(vectors), str(args.speed_eps), str(mask), str(args.rows)]
         ).split()
         print(
             f"  numpy per-cluster S = E·Eᵀ, triu, max:     {float(np_s):7.1f} s  peak RSS {float(np_rss):6.0f} MB  "
             f"removed {int(np_removed):,}; same rows removed: {same}"
+        )
+        print(
+            f"  sqlsel's kernel on numpy's in-memory matrix: {float(kernel_s):5.1f} s "
+            f"({float(np_s) / float(kernel_s):.1f}× numpy; the rule alone, no Parquet read); "
+            f"same rows removed: {kernel_same}"
         )
         picks = work / "picks.npy"
         kc_s, kc_rss = run_fresh(
@@ -237,7 +256,8 @@ def main() -> int:
         )
     print(
         f"SUMMARY diversity semdedup_rows={args.rows} sqlsel_s={float(ours_s):.1f} numpy_s={float(np_s):.1f} "
-        f"speedup={float(np_s) / float(ours_s):.1f}x same={same} rss_mb={float(ours_rss):.0f} "
+        f"speedup={float(np_s) / float(ours_s):.1f}x same={same} kernel_s={float(kernel_s):.1f} "
+        f"kernel_speedup={float(np_s) / float(kernel_s):.1f}x rss_mb={float(ours_rss):.0f} "
         f"kcenter_rows={args.kcenter_rows} k={args.k} sqlsel_s={float(kc_s):.1f} numpy_projected_s={projected:.0f} "
         f"speedup={projected / float(kc_s):.1f}x same_prefix={eager_same} duplicates {dups}"
     )

@@ -180,6 +180,19 @@ def test_candidates_stand_in_for_the_earliest_exact_copy():
     assert np.array_equal(got.removed, want.removed) and got.removed.sum() == 380
 
 
+def test_crowds_larger_than_the_neighbour_list_are_checked_exactly():
+    rng = np.random.default_rng(6)
+    x = (rng.normal(size=(1, 16)) + rng.normal(0, 0.02, (300, 16))).astype(np.float32)  # one crowd of near-copies
+    x[::3] = rng.normal(size=(100, 16))  # and a third of unrelated rows
+    labels, distance = np.zeros(300, np.int64), rng.random(300)
+    e = normalize(x)
+    true_knn = np.argsort(-(e @ e.T), axis=1, kind="stable")[:, :8]  # exact lists, far shorter than the crowd
+    got = semdedup_candidates(x, labels, distance, 0.05, true_knn)
+    want = semdedup(x, labels, distance, 0.05)
+    assert want.removed.sum() > 150 and np.array_equal(got.removed, want.removed)
+    assert np.array_equal(got.dup_of[want.removed], want.dup_of[want.removed])
+
+
 def test_kcenter_distances_are_float64_exact():
     from sqlsel.kernels.diversity import _dist
 

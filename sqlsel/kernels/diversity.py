@@ -177,9 +177,11 @@ def semdedup_candidates(
 ) -> DedupResult:
     """SemDeDup's rule checked only against candidate pairs, e.g. each item's approximate nearest neighbours.
 
-    ``neighbours[j]`` lists row indices (−1 pads) that may be near-duplicates of row j; similarities
-    are recomputed exactly, so the result differs from :func:`semdedup` only where a near-duplicate
-    is missing from the candidates. ``groups`` (from :func:`identical_groups`) saves recomputing
+    ``neighbours[j]`` lists the row indices (−1 pads) most similar to row j, most similar first;
+    similarities are recomputed exactly. A row that no candidate removes but whose full list is all
+    above the threshold (more near-copies than the list holds) is checked against every earlier row of
+    its cluster, so the result differs from :func:`semdedup` only where the lists are not the true
+    nearest neighbours (an approximate index). ``groups`` (from :func:`identical_groups`) saves recomputing
     which rows are exact copies of each other.
     """
     n = len(x)
@@ -194,8 +196,8 @@ def semdedup_candidates(
     by_position = np.empty(n, np.int64)
     by_position[position] = np.arange(n)
     first_copy = by_position[earliest]
-    cand = np.asarray(neighbours, np.int64)
-    cand = np.where(cand >= 0, first_copy[group[np.maximum(cand, 0)]], -1)
+    raw = np.asarray(neighbours, np.int64)
+    cand = np.where(raw >= 0, first_copy[group[np.maximum(raw, 0)]], -1)
     cand = np.column_stack([cand, first_copy[group]])
     rows = np.repeat(np.arange(n), cand.shape[1])
     cols = cand.reshape(-1)
@@ -210,7 +212,46 @@ def semdedup_candidates(
     best = order[first]
     max_sim[rows[best]] = sims[best]
     dup_of[rows[best]] = cols[best]
+    # A kept row whose whole candidate list is above the threshold may have more such rows beyond the
+    # list (a crowd of near-copies): check it against every earlier row of its cluster.
+    crowded = _saturated(e, raw, np.flatnonzero(max_sim <= 1.0 - eps), 1.0 - eps)
+    if len(crowded):
+        exact_sim, exact_at = _earlier_in_cluster(e, np.asarray(clusters), position, crowded)
+        max_sim[crowded], dup_of[crowded] = exact_sim, exact_at
     return DedupResult(max_sim > 1.0 - eps, max_sim, dup_of)
+
+
+def _saturated(e: np.ndarray, neighbours: np.ndarray, rows: np.ndarray, threshold: float) -> np.ndarray:
+    """Those ``rows`` whose neighbour list is full and holds no row as dissimilar as ``threshold``."""
+    rows = rows[(neighbours[rows] >= 0).all(axis=1)]
+    out = []
+    for start in range(0, len(rows), 1024):
+        chunk = rows[start : start + 1024]
+        sims = np.einsum("ikd,id->ik", e[neighbours[chunk]], e[chunk])
+        out.append(chunk[sims.min(axis=1) > threshold])
+    return np.concatenate(out) if out else rows
+
+
+def _earlier_in_cluster(
+    e: np.ndarray, clusters: np.ndarray, position: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact max similarity of each of ``rows`` to the rows before it (by ``position``) in its cluster."""
+    best_sim = np.full(len(rows), -1.0, np.float32)
+    best_at = np.full(len(rows), -1, np.int64)
+    for c in np.unique(clusters[rows]):
+        members = np.flatnonzero(clusters == c)
+        members = members[np.argsort(position[members])]
+        mine = np.flatnonzero(clusters[rows] == c)
+        for start in range(0, len(mine), 512):
+            at = mine[start : start + 512]
+            sims = e[rows[at]] @ e[members].T
+            sims[position[members][None, :] >= position[rows[at]][:, None]] = -np.inf
+            top = np.argmax(sims, axis=1)  # members are in position order: ties go to the earliest
+            value = sims[np.arange(len(at)), top]
+            found = np.isfinite(value)
+            best_sim[at] = np.where(found, value, -1.0)
+            best_at[at] = np.where(found, members[top], -1)
+    return best_sim, best_at
 
 
 def identical_groups(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

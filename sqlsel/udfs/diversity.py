@@ -85,10 +85,11 @@ def _k(value: object, n: int, what: str) -> int:
     (the reference's rule). Fields: cluster, centroid_distance (1 − cosine), removed, and for removed
     rows max_sim and dup_of (the earlier row most similar to it; NULL for kept rows). Reads id and
     embedding from source, and its cluster column when it has one (level-1 clusters of the same model,
-    e.g. kept from sel_cluster: saves assigning them again). Exact by default: every pair of a cluster that could be a duplicate is
-    compared (pairs whose angles to the centroid differ by more than arccos(1 − eps) cannot be). With
-    index (a cosine vector index over the same rows, see sel_index_build) only each row's 64 nearest
-    neighbours are checked, exactly: a removal is missed only when the index misses the duplicate.""",
+    e.g. kept from sel_cluster: saves assigning them again). Exact by default: every pair of a cluster
+    that could be a duplicate is compared (pairs whose angles to the centroid differ by more than
+    arccos(1 − eps) cannot be). With index (a cosine vector index over the same rows, see
+    sel_index_build) each row is checked against its 64 nearest neighbours, exactly, and against its
+    whole cluster when all 64 are above 1 − eps: a removal is missed only when the index misses one.""",
     example=(
         "SELECT unnest(sel_semdedup('SELECT id, sel_hash_embed(text, 64) AS embedding FROM ''examples/pool.parquet''',"
         " 'topics', 0.05), recursive := true) LIMIT 5"
