@@ -75,3 +75,17 @@ def test_sort_rows_permutes_in_place():
     keys, x = rng.permutation(50), rng.normal(size=(50, 3)).astype(np.float32)
     expected = x[np.argsort(keys)]
     assert keys[sort_rows(keys, x)].tolist() == list(range(50)) and np.array_equal(x, expected)
+
+
+def test_near_ties_are_settled_in_float64_whatever_the_batch():
+    rng = np.random.default_rng(3)
+    centroids = np.zeros((3, 8), np.float32)
+    centroids[0, 0], centroids[1, 0], centroids[2, 1] = 1.0, -1.0, 40.0  # 0 and 1 mirror each other
+    x = rng.normal(size=(400, 8)).astype(np.float32)
+    x[:, 0] = rng.choice([-1e-8, 1e-8], 400)  # nearly on the bisector: float32 distances cannot tell
+    x[:, 1] = np.abs(x[:, 1])
+    x[:7, 0] = 0.0  # exactly on it: the lowest index wins
+    labels, _ = assign(x, centroids)
+    want = np.where(x[:, 0] < 0, 1, 0)
+    assert labels.tolist() == want.tolist()
+    assert [int(assign(x[i : i + 1], centroids)[0][0]) for i in range(0, 400, 37)] == want[::37].tolist()

@@ -90,8 +90,38 @@ def assign(x: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray
     index = faiss.IndexFlatL2(c.shape[1])
     index.add(c)
     faiss.omp_set_num_threads(THREADS)
-    dist, labels = index.search(x, 1)
-    return labels[:, 0].astype(np.int32), np.maximum(dist[:, 0], 0.0)
+    dist, labels = index.search(x, min(NEAR_TIE_CANDIDATES, len(c)))
+    return settle_near_ties(x, c, dist, labels)
+
+
+NEAR_TIE_CANDIDATES = 3  # nearest centroids searched per row, so that near ties can be settled
+
+
+def settle_near_ties(
+    x: np.ndarray, centroids: np.ndarray, dist: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centroid per row from a faiss search's k best ``labels`` and ``dist``, near ties settled in float64.
+
+    faiss computes ‖x‖² + ‖c‖² − 2x·c in float32 with BLAS, whose rounding depends on how many rows
+    are searched together and on how many threads: two centroids within rounding of each other can
+    swap between a 2,048-row batch and a whole table. Rows whose best candidates are that close get
+    exact float64 distances, and the lowest index wins a true tie, so a row's cluster depends only on
+    the row. Returns the cluster (int32) and squared distance (float32) per row.
+    """
+    best, best_dist = labels[:, 0].astype(np.int32), np.maximum(dist[:, 0], 0.0)
+    if labels.shape[1] < 2 or not len(x):
+        return best, best_dist
+    scale = np.einsum("ij,ij->i", x, x) + float(np.einsum("ij,ij->i", centroids, centroids).max())
+    close = (dist - dist[:, :1]) <= 1e-5 * scale[:, None]  # within float32 rounding of the best
+    rows = np.flatnonzero(close[:, 1])
+    if len(rows):
+        cand = labels[rows]
+        diff = x[rows, None, :].astype(np.float64) - centroids[cand].astype(np.float64)
+        exact = np.where(close[rows] & (cand >= 0), np.einsum("ijk,ijk->ij", diff, diff), np.inf)
+        lowest = exact.min(axis=1, keepdims=True)
+        best[rows] = np.where(exact == lowest, cand, np.iinfo(np.int64).max).min(axis=1)
+        best_dist[rows] = lowest[:, 0]
+    return best, best_dist
 
 
 def _resample(
