@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from sqlsel.errors import InputError, ParameterError
 from sqlsel.functions import FunctionContext
@@ -95,6 +96,8 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
             column = batch.column(2 + k)
             if column.null_count:
                 raise InputError(f"{what}: {source!r} has rows with a NULL {name}.")
+            if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+                raise InputError(f"{what}: column {name} of {source!r} must be a number; it is {column.type}.")
             values[name][at : at + len(block)] = column.to_numpy(zero_copy_only=False)
         at += len(block)
     assert x is not None and at == total

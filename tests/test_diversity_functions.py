@@ -46,6 +46,9 @@ def test_semdedup_uses_the_sources_cluster_column(con):
     wrong = "SELECT id, embedding, 6 AS cluster FROM sel_scratch.v"
     with pytest.raises(Exception, match="row id 0 has cluster 6, but the model's clusters are 0 to 5"):
         sql(con, query.format(wrong))
+    text = "SELECT id, embedding, ''a'' AS cluster FROM sel_scratch.v"
+    with pytest.raises(Exception, match="column cluster of .* must be a number; it is string"):
+        sql(con, query.format(text))
 
 
 def test_kcenter_and_threshold_return_picks_in_order(con):
