@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 KEEP = ("hard", "easy", "random")  # which item of a duplicate group SemDeDup keeps
+_BLAS_LIMIT = threading.Lock()
 _BLOCK = 2048  # rows of a cluster's similarity matrix computed at a time
 _WINDOW_BLOCK = 512  # the same when an angle window limits the columns: smaller blocks waste less of the square
 
@@ -138,7 +140,8 @@ def semdedup(
         dup_of[members] = np.where(best >= 0, members[np.maximum(best, 0)], -1)
 
     spans = sorted(zip(bounds[:-1], bounds[1:], strict=True), key=lambda s: s[0] - s[1])  # largest first
-    with threadpool_limits(1, user_api="blas"):
+    # BLAS thread limits are process-wide: one dedup at a time sets and restores them (it uses every core).
+    with _BLAS_LIMIT, threadpool_limits(1, user_api="blas"):
         if threads <= 1:
             for a, b in spans:
                 one_cluster(a, b)
