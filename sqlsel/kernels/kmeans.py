@@ -30,7 +30,16 @@ import numpy as np
 
 from sqlsel.kernels.sampling import uniform
 
-__all__ = ["KMeansFit", "Level", "kmeans", "assign", "hierarchical_kmeans", "sort_rows", "STRATEGIES"]
+__all__ = [
+    "KMeansFit",
+    "Level",
+    "kmeans",
+    "assign",
+    "nearest_centroids",
+    "hierarchical_kmeans",
+    "sort_rows",
+    "STRATEGIES",
+]
 
 STRATEGIES = ("closest", "random")  # how a resampling step picks its points per cluster
 THREADS = faiss.omp_get_max_threads()  # a fit uses every core, whatever a caller's thread last set
@@ -90,11 +99,16 @@ def assign(x: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray
     index = faiss.IndexFlatL2(c.shape[1])
     index.add(c)
     faiss.omp_set_num_threads(THREADS)
-    dist, labels = index.search(x, min(NEAR_TIE_CANDIDATES, len(c)))
-    return settle_near_ties(x, c, dist, labels)
+    return nearest_centroids(index, x, c)
 
 
 NEAR_TIE_CANDIDATES = 3  # nearest centroids searched per row, so that near ties can be settled
+
+
+def nearest_centroids(index: faiss.Index, x: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest of ``centroids`` (held by the flat L2 ``index``) per row and the squared distance to it."""
+    dist, labels = index.search(x, min(NEAR_TIE_CANDIDATES, len(centroids)))
+    return settle_near_ties(x, centroids, dist, labels)
 
 
 def settle_near_ties(

@@ -20,7 +20,7 @@ import pyarrow as pa
 from sqlsel.catalog import store_model
 from sqlsel.errors import InputError, ParameterError, SqlselError, did_you_mean
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
-from sqlsel.kernels.kmeans import NEAR_TIE_CANDIDATES, STRATEGIES, THREADS, Level, hierarchical_kmeans, settle_near_ties
+from sqlsel.kernels.kmeans import STRATEGIES, THREADS, Level, hierarchical_kmeans, nearest_centroids
 from sqlsel.kernels.vectors import VectorError, list_array, vector_matrix
 from sqlsel.relations import read_vectors
 
@@ -47,8 +47,7 @@ class Hierarchy:
         # A DuckDB batch already has a thread of its own: one OpenMP thread per search then, not one per
         # core each; a whole relation (sel_semdedup) gets every core. omp_set_num_threads is per thread.
         faiss.omp_set_num_threads(1 if len(x) <= BATCH_ROWS else THREADS)
-        dist, labels = self.index.search(x, min(NEAR_TIE_CANDIDATES, len(self.centroids[0])))
-        nearest, dist = settle_near_ties(x, self.centroids[0], dist, labels)
+        nearest, dist = nearest_centroids(self.index, x, self.centroids[0])
         path = np.empty((len(x), len(self.centroids)), np.int32)
         path[:, 0] = nearest
         for level, parent in enumerate(self.parents):

@@ -154,7 +154,7 @@ def open_vector_table(ctx: FunctionContext, name: str) -> tuple[object, dict[str
         raise InputError(
             f"Vector table {name!r} is registered at {path} but cannot be opened ({exc}); store it again."
         ) from None
-    return table, {"rows": count, "dim": dim, "version": version, "path": path}
+    return table, {"rows": count, "dim": dim, "version": version, "path": path, "lance_table": lance_table}
 
 
 @sql_function(
@@ -232,12 +232,11 @@ def sel_index_build(
             build_index(table, kind, distance)
         else:
             kind = "FLAT"
-        lance_table = ctx.query("SELECT lance_table FROM sel_vector_tables WHERE name = ?", [table_name])[0][0]
         with ctx.writing() as cur:
             values = {
                 "name": index_name,
                 "vector_table": table_name,
-                "lance_table": lance_table,
+                "lance_table": meta["lance_table"],
                 "metric": distance,
                 "index_type": kind,
                 "data_version": table.version,
