@@ -46,6 +46,15 @@ def test_a_small_table_is_searched_exactly(con):
     assert got == exact_neighbours(x, 5).tolist()
 
 
+def test_a_batch_larger_than_one_lance_query_keeps_every_rows_neighbours(con):
+    from sqlsel.udfs.vectors import QUERY_ROWS
+
+    x = store(con, QUERY_ROWS + 72)  # under 256 rows: exact search, so the answer is known
+    sql(con, "SELECT sel_index_build('ix', 'v')")
+    got = [r[0] for r in sql(con, "SELECT [n.id FOR n IN sel_knn(embedding, 'ix', 4)] FROM sel_scratch.v ORDER BY id")]
+    assert got == exact_neighbours(x, 4).tolist()
+
+
 def test_a_restored_table_makes_its_index_stale(con):
     store(con, 300)
     sql(con, "SELECT sel_index_build('ix', 'v', 'l2', 'IVF_FLAT')")
