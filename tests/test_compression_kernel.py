@@ -10,7 +10,7 @@ import pytest
 import zstandard
 
 from sqlsel.errors import ParameterError, UnknownAlgorithmError
-from sqlsel.kernels.compression import Codec, TargetSet, _mean_similarity, ncd
+from sqlsel.kernels.compression import Codec, TargetSet, _coverage, _mean_similarity, ncd
 from sqlsel.kernels.rows import Rows, utf8_rows
 
 CAT = b"The cat sat on the mat and looked at the other cat on the mat. "
@@ -64,6 +64,23 @@ def test_fast_scores_rank_related_texts_first_and_empty_text_low():
     target = TargetSet.build([CAT * 3, CAT * 2 + b"The dog sat too. ", CAT * 4], Codec())
     fast = target.fast_scores(Rows.of([CAT * 3, CODE * 4, DIGITS * 4, b""]))
     assert fast[0] == fast.max() and fast[3] == fast.min()
+
+
+def test_coverage_skipping_lz4_matches_counts_every_distinct_word():
+    targets = [CAT * 2, CAT + CODE, CODE * 3]
+    rng = np.random.default_rng(3)
+    noise = bytes(rng.integers(97, 123, 70_000).astype(np.uint8))  # over one LZ4 block: no skipping
+    pool = [CAT * 40 + CODE * 9, DIGITS + CAT, b"abc", b"", CODE * 200, noise + CAT]
+    df = {}
+    for t in targets:
+        for w in {t[i : i + 4] for i in range(len(t) - 3)}:
+            df[w] = df.get(w, 0) + 1
+    want = [sum(df.get(w, 0) for w in {x[i : i + 4] for i in range(len(x) - 3)}) for x in pool]
+    rows, sketch = Rows.of(pool), TargetSet.build(targets, Codec()).sketch()
+    sizes, skipping = _coverage(rows.data, rows.offsets, sketch, True)
+    unused, every = _coverage(rows.data, rows.offsets, sketch, False)
+    assert skipping.tolist() == every.tolist() == want
+    assert sizes.tolist() == [Codec().size(x) for x in pool[:-1]] + [-1] and set(unused) == {-1}
 
 
 def test_mean_similarity_caps_each_pair_at_the_smaller_text():

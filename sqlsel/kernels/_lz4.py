@@ -29,6 +29,7 @@ MAX_BLOCK = 65536  # lz4.frame's default block size: larger inputs are several l
 FRAME_OVERHEAD = 23  # magic 4 + flags 2 + content size 8 + header checksum 1 + block size 4 + end mark 4
 STORED = -1
 RUNNING = -2  # parse() stopped at the requested loop top
+NO_SPANS = np.zeros(0, np.int64)  # the spans argument of parsers that record none
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -55,19 +56,21 @@ def U(i):  # pragma: no cover - compiled
     return np.uint64(i)
 
 
-def _make_parse(track_reads):
-    """The parser, compiled twice: with read tracking (to find a resumable state) and without."""
+def _make_parse(track_reads, record_spans):
+    """The parser, compiled three ways: plain, with read tracking (to find a resumable state), and
+    recording the spans it encodes as matches."""
 
     @njit(nogil=True, cache=True)
-    def parse(w, n, table, ip, anchor, op, need, safe_end, stop_top):  # pragma: no cover - compiled
+    def parse(w, n, table, ip, anchor, op, need, safe_end, stop_top, spans):  # pragma: no cover - compiled
         hi = 0  # one past the highest index read so far
         top = 0
         safe = 0
+        found = 0
         mflimit_plus_one = n - MF_LIMIT + 1
         match_limit = n - LAST_LITERALS
         if ip == 0:
             if n < MF_LIMIT + 1:
-                return _last_literals(n, anchor, op, need), op, need, ip, anchor, safe
+                return _last_literals(n, anchor, op, need), op, need, ip, anchor, safe, found
             table[_hash(w[U(0)])] = 0
             ip = 1
             hi = 4
@@ -77,7 +80,7 @@ def _make_parse(track_reads):
                 if hi <= safe_end:
                     safe = top
                 if top == stop_top:
-                    return RUNNING, op, need, ip, anchor, safe
+                    return RUNNING, op, need, ip, anchor, safe, found
             # find a match, stepping faster the longer none is found
             forward = ip
             step = 1
@@ -93,7 +96,7 @@ def _make_parse(track_reads):
                 step = attempts >> SKIP_TRIGGER
                 attempts += 1
                 if forward > mflimit_plus_one:
-                    return _last_literals(n, anchor, op, need), op, need, ip, anchor, safe
+                    return _last_literals(n, anchor, op, need), op, need, ip, anchor, safe, found
                 next_h = _hash(w[U(forward)])
                 if track_reads:
                     hi = max(hi, forward + 4, candidate + 4)
@@ -121,6 +124,10 @@ def _make_parse(track_reads):
                     i += 1
                     j += 1
                 length = i - ip - MIN_MATCH
+                if record_spans:
+                    spans[U(2 * found)] = ip
+                    spans[U(2 * found + 1)] = i
+                    found += 1
                 if track_reads:
                     hi = max(hi, min(i + 4, match_limit))
                 ip = i
@@ -129,7 +136,7 @@ def _make_parse(track_reads):
                     op += (length - RUN_MASK) // 255 + 1
                 anchor = ip
                 if ip >= mflimit_plus_one:
-                    return _last_literals(n, anchor, op, need), op, need, ip, anchor, safe
+                    return _last_literals(n, anchor, op, need), op, need, ip, anchor, safe, found
                 table[_hash(w[U(ip - 2)])] = ip - 2
                 h = _hash(w[U(ip)])
                 if track_reads:
@@ -146,14 +153,19 @@ def _make_parse(track_reads):
     return parse
 
 
-parse_tracked = _make_parse(True)
-parse = _make_parse(False)
+parse_tracked = _make_parse(True, False)
+parse_spans = _make_parse(False, True)
+parse = _make_parse(False, False)
 parse.__doc__ = """Run LZ4's fast parser over the words ``w`` of an ``n``-byte input from a saved state.
 
 The state is (``table``, ``ip``, ``anchor``, ``op``, ``need``): ``op`` counts output bytes,
 ``need`` is the largest output-budget requirement seen (LZ4 gives up, and the frame stores the
 block raw, when a requirement exceeds ``n - 1``). Pass ``ip = 0`` to start fresh. Returns
-``(block, op, need, ip, anchor, safe)`` where ``block`` is the block size or STORED.
+``(block, op, need, ip, anchor, safe, found)`` where ``block`` is the block size or STORED.
+
+``found`` is the number of spans ``parse_spans`` wrote to ``spans`` (pairs start, end: the input
+bytes ``[start, end)`` are encoded as a match, so they repeat bytes before ``start``); the other
+parsers leave ``spans`` alone (pass ``NO_SPANS``).
 
 ``parse_tracked`` also numbers the main loop's tops 1, 2, …: with ``stop_top > 0`` it stops at that
 top (``block`` = RUNNING) and returns its state, and ``safe`` is the last top before which no byte at
@@ -178,7 +190,18 @@ def _last_literals(n, anchor, op, need):  # pragma: no cover - compiled
 def block_size(w, n, table):  # pragma: no cover - compiled
     """Bytes of LZ4's fast block for an ``n``-byte input (n ≤ 64 KiB) given its words, or STORED."""
     _fill(table, 0)
-    return parse(w, n, table, 0, 0, 0, 0, 0, 0)[0]
+    return parse(w, n, table, 0, 0, 0, 0, 0, 0, NO_SPANS)[0]
+
+
+@njit(nogil=True, cache=True)
+def block_size_spans(w, n, table, spans):  # pragma: no cover - compiled
+    """:func:`block_size`, and the number of match spans it wrote to ``spans`` (see ``parse``).
+
+    ``spans`` needs room for ``2 * (n // MIN_MATCH)`` entries.
+    """
+    _fill(table, 0)
+    out = parse_spans(w, n, table, 0, 0, 0, 0, 0, 0, spans)
+    return out[0], out[6]
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -247,10 +270,10 @@ def pair_frame_sizes(xdata, xoffsets, tdata, toffsets):  # pragma: no cover - co
             n = min(nx + longest_t, MAX_BLOCK)
             _join(b, w, nx, tdata, tw, toffsets[longest], n)
             _fill(saved, 0)
-            safe = parse_tracked(w, n, saved, 0, 0, 0, 0, nx, 0)[5]
+            safe = parse_tracked(w, n, saved, 0, 0, 0, 0, nx, 0, NO_SPANS)[5]
             if safe > 1:
                 _fill(saved, 0)
-                _, s_op, s_need, s_ip, s_anchor, _ = parse_tracked(w, n, saved, 0, 0, 0, 0, nx, safe)
+                _, s_op, s_need, s_ip, s_anchor, _, _ = parse_tracked(w, n, saved, 0, 0, 0, 0, nx, safe, NO_SPANS)
                 resumable = True
         for j in range(targets):
             t0, t1 = toffsets[j], toffsets[j + 1]
@@ -261,7 +284,7 @@ def pair_frame_sizes(xdata, xoffsets, tdata, toffsets):  # pragma: no cover - co
             _join(b, w, nx, tdata, tw, t0, n)
             if resumable and t1 - t0 >= 16:
                 _copy(table, 0, saved, 0, len(saved))
-                block = parse(w, n, table, s_ip, s_anchor, s_op, s_need, 0, 0)[0]
+                block = parse(w, n, table, s_ip, s_anchor, s_op, s_need, 0, 0, NO_SPANS)[0]
             else:
                 block = block_size(w, n, table)
             out[r, j] = frame_size(n, block)

@@ -110,14 +110,13 @@ class Codec:
             zc = self._local.zstd = zstandard.ZstdCompressor(level=self.level)
         return len(zc.compress(data))
 
-    def sizes(self, rows: Rows) -> np.ndarray:
-        """C(row) for every row."""
-        if self.simulated:
-            out = _lz4.frame_sizes(rows.data, rows.offsets)
-            for i in np.flatnonzero(out < 0):
-                out[i] = self.size(rows[i])
-            return out
-        return np.array([self.size(rows[i]) for i in range(len(rows))], np.int64)
+    def sizes(self, rows: Rows, known: np.ndarray | None = None) -> np.ndarray:
+        """C(row) for every row; ``known`` (filled in place) holds sizes already computed, -1 elsewhere."""
+        if known is None:
+            known = _lz4.frame_sizes(rows.data, rows.offsets) if self.simulated else np.full(len(rows), -1, np.int64)
+        for i in np.flatnonzero(known < 0):
+            known[i] = self.size(rows[i])
+        return known
 
     def pair_sizes(self, rows: Rows, targets: Rows) -> np.ndarray:
         """C(x ‖ t) for every row x and target t: a (rows, targets) int64 array."""
@@ -185,8 +184,9 @@ class TargetSet:
 
     def fast_scores(self, rows: Rows) -> np.ndarray:
         """The fast estimate of :meth:`exact_scores`; its cost does not depend on the number of targets."""
-        cx = self.codec.sizes(rows)
-        coverage = _coverage(rows.data, rows.offsets, self.sketch()) / len(self)
+        lz4_sizes, coverage = _coverage(rows.data, rows.offsets, self.sketch(), self.codec.simulated)
+        cx = self.codec.sizes(rows, known=lz4_sizes)
+        coverage /= len(self)
         total = float(self.texts.lengths().sum())
         byte_cost = float(self.sizes.sum()) / total if total else 1.0
         saving = self.codec.overhead() + byte_cost * coverage
@@ -281,30 +281,63 @@ def _home(word, mask):  # pragma: no cover - compiled
 
 
 @njit(nogil=True, cache=True)
-def _coverage(data, offsets, table):  # pragma: no cover - compiled
-    """For each row, the sum over its distinct 4-byte sequences of how many targets hold them."""
+def _coverage(data, offsets, table, lz4_sizes):  # pragma: no cover - compiled
+    """For each row, the sum over its distinct 4-byte sequences of how many targets hold them.
+
+    With ``lz4_sizes`` it also returns every row's LZ4 frame size (level 0-2; -1 over 64 KiB) from
+    the same parse, and looks up only the 4-byte sequences that do not lie inside a match the parse
+    found: those repeat a sequence earlier in the row, already counted (about half the positions of
+    real text). Otherwise the sizes are all -1 and every position is looked up.
+    """
     rows = len(offsets) - 1
     out = np.zeros(rows, np.float64)
+    sizes = np.full(rows, -1, np.int64)
     seen = np.full(len(table), -1, np.int32)  # private: the last row that counted a slot
+    w = np.zeros(_lz4.MAX_BLOCK + 4, np.uint64)
+    lz4_table = np.zeros(1 << _lz4.HASH_LOG, np.uint16)
+    spans = np.zeros(2 * (_lz4.MAX_BLOCK // _lz4.MIN_MATCH + 1), np.int64)
+    for r in range(rows):
+        a, b = offsets[r], offsets[r + 1]
+        n = b - a
+        if n > _lz4.MAX_BLOCK:  # beyond LZ4's simulation: look every position up, a window at a time
+            total = 0
+            for c in range(a, b - 3, _lz4.MAX_BLOCK):
+                end = min(c + _lz4.MAX_BLOCK + 3, b)
+                _lz4.words_into(data[c:end], w, 0)
+                total += _count_words(w, 0, end - c - 3, table, seen, r)
+            out[r] = total
+            continue
+        _lz4.words_into(data[a:b], w, 0)
+        found = 0
+        if lz4_sizes:
+            block, found = _lz4.block_size_spans(w, n, lz4_table, spans)
+            sizes[r] = _lz4.frame_size(n, block)
+        total = 0
+        start = 0  # the first position not yet looked up or skipped
+        for s in range(found):
+            total += _count_words(w, start, spans[2 * s], table, seen, r)
+            start = max(start, spans[2 * s + 1] - 3)  # the last 3 sequences reach past the match
+        out[r] = total + _count_words(w, start, n - 3, table, seen, r)
+    return sizes, out
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _count_words(w, lo, hi, table, seen, r):  # pragma: no cover - compiled
+    """Sum of target counts of the 4-byte words ``w[lo:hi]`` in ``table`` not yet counted for row r."""
     mask = np.uint64(len(table) - 1)
     low = np.uint64(0xFFFFFFFF)
     empty = np.uint64(_NO_WORD)
-    for r in range(rows):
-        a, b = offsets[r], offsets[r + 1]
-        if b - a < 4:
-            continue
-        total = np.uint64(0)
-        word = (np.uint64(data[a]) << np.uint64(8)) | (np.uint64(data[a + 1]) << np.uint64(16))
-        word |= np.uint64(data[a + 2]) << np.uint64(24)
-        for i in range(a + 3, b):  # rolling: each step shifts one byte in
-            word = (word >> np.uint64(8)) | (np.uint64(data[i]) << np.uint64(24))
-            h = _home(word, mask)
+    total = 0
+    for i in range(lo, hi):
+        word = w[i]
+        h = _home(word, mask)
+        e = table[h]
+        while (e & low) != word and (e & low) != empty:
+            h = (h + np.uint64(1)) & mask
             e = table[h]
-            while (e & low) != word and (e & low) != empty:
-                h = (h + np.uint64(1)) & mask
-                e = table[h]
-            if (e & low) == word and seen[h] != r:
-                seen[h] = r
-                total += e >> np.uint64(32)
-        out[r] = total
-    return out
+        # Branch-free (whether a word is a target's, or new to the row, is a coin flip the CPU would
+        # mispredict): a miss stops at an empty slot, whose count is 0 and whose mark nothing reads.
+        counted = seen[h] == r
+        seen[h] = r
+        total += np.int64(e >> np.uint64(32)) * (1 - counted)
+    return total
