@@ -1,19 +1,21 @@
 """SemDeDup and k-center greedy: real duplicates in the corpus, and speed against plain numpy.
 
     python benchmarks/diversity.py [--corpus PATH] [--rows 1000000] [--kcenter-rows 200000] [--k 10000]
-                                   [--clusters 1000] [--eps 0.001,0.01,0.05,0.1] [--skip-speed]
+                                   [--clusters 1000] [--eps 0.001,0.01,0.05,0.1] [--skip-speed] [--skip-kcenter]
 
 1. Real duplicates: the corpus (../shared/bench) holds exact duplicate texts (man pages, headers across
    architectures) and near-duplicates. sel_hash_embed(text, 256) per document, a k-means model of
    --clusters clusters, then sel_semdedup at each ε: rows removed, against the number of exact
    duplicate texts, and a sample of removed pairs.
-2. SemDeDup speed: --rows × 384 vectors (hash embeddings repeated with jitter), --clusters clusters,
-   each row's cluster written beside it by sel_cluster. sqlsel's sel_semdedup (exact; its time includes
-   reading the Parquet file) in a fresh process, against a straightforward numpy implementation of the
-   reference's rule (per cluster: S = E·Eᵀ, triu, column max > 1 − ε; its time excludes reading) given
-   the same clusters and sqlsel's centroid distances, in another; both report time and peak RSS; the
-   removal masks must be identical. The numpy process then times sqlsel's kernel on its own in-memory
-   matrix: the rule against the rule.
+2. SemDeDup speed, on two sets of --rows × 384 vectors: hash embeddings of the corpus's paragraphs
+   (real text), and of its documents repeated with jitter (clusters become crowds of near-copies, the
+   hardest case for pruning); --clusters clusters, each row's cluster written beside it by sel_cluster.
+   sqlsel's sel_semdedup (exact; its time includes reading the Parquet file) in a fresh process,
+   against a straightforward numpy implementation of the reference's rule (per cluster: S = E·Eᵀ, triu,
+   column max > 1 − ε, similarities within 1e-4 of the threshold re-decided in float64 as sqlsel does;
+   its time excludes reading) given the same clusters and sqlsel's centroid distances, in another;
+   both report time and peak RSS; the removal masks must be identical. The numpy process then times
+   sqlsel's kernel on its own in-memory matrix: the rule against the rule.
 3. k-center greedy: --kcenter-rows × 384, k = --k. sqlsel's sel_kcenter in a fresh process against the
    straightforward eager loop (update every row's distance to its nearest pick after each pick, float64).
    The eager loop costs the same per pick throughout, so it is timed on its first 300 picks and
@@ -29,10 +31,14 @@ import time
 from pathlib import Path
 
 from _fresh import run_fresh
-from _vectors import write_vectors
+from _vectors import write_paragraph_vectors, write_vectors
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE / "data" / "corpus.parquet"
+DATASETS = {
+    "paragraphs": "hash embeddings of the corpus's first 1M paragraphs: real text, 54% exact repeats",
+    "jittered": "the 181k documents' hash embeddings repeated with σ = 0.01 jitter: clusters are crowds of near-copies",
+}
 PEAK = "int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024"
 
 SQLSEL_SEMDEDUP = f"""
@@ -67,6 +73,10 @@ for k in np.unique(labels):
     s = e[idx] @ e[idx].T
     m = np.triu(s, 1).max(axis=0)
     removed[idx[1:]] = m[1:] > 1 - eps
+    for j in np.flatnonzero(np.abs(m[1:] - (1 - eps)) <= 1e-4) + 1:  # at the threshold: decide in float64
+        u = x[idx[: j + 1]].astype(np.float64)
+        u /= np.linalg.norm(u, axis=1, keepdims=True)
+        removed[idx[j]] = (u[:j] @ u[j]).max() > 1 - eps
 seconds = time.perf_counter() - t0
 peak = {PEAK}
 same = bool((removed == theirs[:, 2].astype(bool)).all())
@@ -179,6 +189,55 @@ def real_duplicates(corpus: Path, clusters: int, eps_values: list[float]) -> str
     return " ".join(counts)
 
 
+def semdedup_speed(name: str, vectors: Path, work: Path, args: argparse.Namespace) -> dict:
+    """sel_semdedup against the numpy rule on one set of vectors, both given the same clusters."""
+    import sqlsel
+
+    work.mkdir()
+    db = work / "catalog.duckdb"
+    con = sqlsel.connect(db, threads=2)
+    t0 = time.perf_counter()
+    src = f"SELECT id, embedding FROM read_parquet('{vectors}') WHERE id < {args.rows}"
+    con.execute("SELECT sel_kmeans_fit('bench', ?, ?, 0, '{\"iterations\": 10}')", [src, str(args.clusters)]).fetchall()
+    clustered = work / "clustered.parquet"  # both sides start from the same cluster of each row
+    con.execute(
+        f"COPY (SELECT id, embedding, sel_cluster(embedding, 'bench') AS cluster FROM read_parquet('{vectors}') "
+        f"WHERE id < {args.rows}) TO '{clustered}' (ROW_GROUP_SIZE 32768)"
+    ).fetchall()
+    con.close()
+    print(
+        f"SemDeDup speed on {name}: {args.rows:,} × 384 vectors ({DATASETS[name]}), {args.clusters} clusters "
+        f"(fitted in {time.perf_counter() - t0:.0f} s, 10 iterations), eps {args.speed_eps}"
+    )
+    mask = work / "removed.npy"
+    ours_s, ours_rss, ours_removed = run_fresh(
+        SQLSEL_SEMDEDUP, [str(db), str(clustered), str(args.speed_eps), str(mask), str(args.rows)]
+    ).split()
+    print(
+        f"  sqlsel sel_semdedup (SQL, reads Parquet): {float(ours_s):7.1f} s  peak RSS {float(ours_rss):6.0f} MB  "
+        f"removed {int(ours_removed):,}"
+    )
+    np_s, np_rss, np_removed, same, kernel_s, kernel_same = run_fresh(
+        NUMPY_SEMDEDUP, [str(db), str(vectors), str(args.speed_eps), str(mask), str(args.rows)]
+    ).split()
+    print(
+        f"  numpy per-cluster S = E·Eᵀ, triu, max:     {float(np_s):7.1f} s  peak RSS {float(np_rss):6.0f} MB  "
+        f"removed {int(np_removed):,}; same rows removed: {same}"
+    )
+    print(
+        f"  sqlsel's kernel on numpy's in-memory matrix: {float(kernel_s):5.1f} s "
+        f"({float(np_s) / float(kernel_s):.1f}× numpy; the rule alone, no Parquet read); "
+        f"same rows removed: {kernel_same}"
+    )
+    return {
+        "sqlsel_s": float(ours_s),
+        "numpy_s": float(np_s),
+        "same": same,
+        "kernel_s": float(kernel_s),
+        "rss_mb": float(ours_rss),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -189,6 +248,7 @@ def main() -> int:
     ap.add_argument("--eps", default="0.001,0.01,0.05,0.1")
     ap.add_argument("--speed-eps", type=float, default=0.05)
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--skip-kcenter", action="store_true")
     args = ap.parse_args()
     if not args.corpus.exists():
         print(f"corpus not found: {args.corpus}; build it with ../shared/bench/build_corpus.py", file=sys.stderr)
@@ -197,70 +257,43 @@ def main() -> int:
     if args.skip_speed:
         print(f"SUMMARY diversity duplicates {dups}")
         return 0
-    import sqlsel
-
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        vectors, db = work / "vectors.parquet", work / "catalog.duckdb"
+        vectors = work / "vectors.parquet"
         write_vectors(args.corpus, vectors, max(args.rows, args.kcenter_rows), 384)
-        con = sqlsel.connect(db, threads=2)
-        t0 = time.perf_counter()
-        src = f"SELECT id, embedding FROM read_parquet('{vectors}') WHERE id < {args.rows}"
-        con.execute(
-            "SELECT sel_kmeans_fit('bench', ?, ?, 0, '{\"iterations\": 10}')", [src, str(args.clusters)]
-        ).fetchall()
-        clustered = work / "clustered.parquet"  # both sides start from the same cluster of each row
-        con.execute(
-            f"COPY (SELECT id, embedding, sel_cluster(embedding, 'bench') AS cluster FROM read_parquet('{vectors}') "
-            f"WHERE id < {args.rows}) TO '{clustered}' (ROW_GROUP_SIZE 32768)"
-        ).fetchall()
-        con.close()
-        print(
-            f"SemDeDup speed: {args.rows:,} × 384 vectors, {args.clusters} clusters (fitted in "
-            f"{time.perf_counter() - t0:.0f} s, 10 iterations), eps {args.speed_eps}"
-        )
-        mask = work / "removed.npy"
-        ours_s, ours_rss, ours_removed = run_fresh(
-            SQLSEL_SEMDEDUP, [str(db), str(clustered), str(args.speed_eps), str(mask), str(args.rows)]
-        ).split()
-        print(
-            f"  sqlsel sel_semdedup (SQL, reads Parquet): {float(ours_s):7.1f} s  peak RSS {float(ours_rss):6.0f} MB  "
-            f"removed {int(ours_removed):,}"
-        )
-        np_s, np_rss, np_removed, same, kernel_s, kernel_same = run_fresh(
-            NUMPY_SEMDEDUP, [str(db), str(vectors), str(args.speed_eps), str(mask), str(args.rows)]
-        ).split()
-        print(
-            f"  numpy per-cluster S = E·Eᵀ, triu, max:     {float(np_s):7.1f} s  peak RSS {float(np_rss):6.0f} MB  "
-            f"removed {int(np_removed):,}; same rows removed: {same}"
-        )
-        print(
-            f"  sqlsel's kernel on numpy's in-memory matrix: {float(kernel_s):5.1f} s "
-            f"({float(np_s) / float(kernel_s):.1f}× numpy; the rule alone, no Parquet read); "
-            f"same rows removed: {kernel_same}"
-        )
-        picks = work / "picks.npy"
-        kc_s, kc_rss = run_fresh(
-            SQLSEL_KCENTER, [str(vectors), str(args.kcenter_rows), str(args.k), str(picks)]
-        ).split()
-        print(f"k-center greedy: {args.kcenter_rows:,} × 384, k = {args.k:,}")
-        print(f"  sqlsel sel_kcenter (SQL, reads Parquet): {float(kc_s):7.1f} s  peak RSS {float(kc_rss):6.0f} MB")
-        prefix = min(300, args.k)
-        eager_s, eager_rss, eager_same = run_fresh(
-            NUMPY_KCENTER, [str(vectors), str(args.kcenter_rows), str(prefix), str(picks)]
-        ).split()
-        projected = float(eager_s) / prefix * args.k
-        print(
-            f"  numpy eager loop: {float(eager_s):.1f} s for {prefix} picks → {projected:,.0f} s projected for k = "
-            f"{args.k:,}; peak RSS {float(eager_rss):.0f} MB; same first {prefix} picks: {eager_same}"
-        )
-    print(
-        f"SUMMARY diversity semdedup_rows={args.rows} sqlsel_s={float(ours_s):.1f} numpy_s={float(np_s):.1f} "
-        f"speedup={float(np_s) / float(ours_s):.1f}x same={same} kernel_s={float(kernel_s):.1f} "
-        f"kernel_speedup={float(np_s) / float(kernel_s):.1f}x rss_mb={float(ours_rss):.0f} "
-        f"kcenter_rows={args.kcenter_rows} k={args.k} sqlsel_s={float(kc_s):.1f} numpy_projected_s={projected:.0f} "
-        f"speedup={projected / float(kc_s):.1f}x same_prefix={eager_same} duplicates {dups}"
+        paragraphs = work / "paragraphs.parquet"
+        write_paragraph_vectors(args.corpus, paragraphs, args.rows, 384)
+        speed = {
+            name: semdedup_speed(name, path, work / name, args)
+            for name, path in (("paragraphs", paragraphs), ("jittered", vectors))
+        }
+        kcenter = "k-center skipped"
+        if not args.skip_kcenter:
+            picks = work / "picks.npy"
+            kc_s, kc_rss = run_fresh(
+                SQLSEL_KCENTER, [str(vectors), str(args.kcenter_rows), str(args.k), str(picks)]
+            ).split()
+            print(f"k-center greedy: {args.kcenter_rows:,} × 384, k = {args.k:,}")
+            print(f"  sqlsel sel_kcenter (SQL, reads Parquet): {float(kc_s):7.1f} s  peak RSS {float(kc_rss):6.0f} MB")
+            prefix = min(300, args.k)
+            eager_s, eager_rss, eager_same = run_fresh(
+                NUMPY_KCENTER, [str(vectors), str(args.kcenter_rows), str(prefix), str(picks)]
+            ).split()
+            projected = float(eager_s) / prefix * args.k
+            print(
+                f"  numpy eager loop: {float(eager_s):.1f} s for {prefix} picks → {projected:,.0f} s projected for "
+                f"k = {args.k:,}; peak RSS {float(eager_rss):.0f} MB; same first {prefix} picks: {eager_same}"
+            )
+            kcenter = (
+                f"kcenter_rows={args.kcenter_rows} k={args.k} sqlsel_s={float(kc_s):.1f} "
+                f"numpy_projected_s={projected:.0f} speedup={projected / float(kc_s):.1f}x same_prefix={eager_same}"
+            )
+    semdedup = " ".join(
+        f"{name}: sqlsel_s={r['sqlsel_s']:.1f} numpy_s={r['numpy_s']:.1f} speedup={r['numpy_s'] / r['sqlsel_s']:.1f}x "
+        f"same={r['same']} kernel_speedup={r['numpy_s'] / r['kernel_s']:.1f}x rss_mb={r['rss_mb']:.0f};"
+        for name, r in speed.items()
     )
+    print(f"SUMMARY diversity semdedup_rows={args.rows} {semdedup} {kcenter} duplicates {dups}")
     return 0
 
 

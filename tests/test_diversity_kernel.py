@@ -200,3 +200,30 @@ def test_kcenter_distances_are_float64_exact():
     want = np.sqrt(((x.astype(np.float64)[3] - x.astype(np.float64)) ** 2).sum(1))
     got = np.array([_dist(x, 3, j) for j in range(20)])
     np.testing.assert_allclose(got, want, rtol=1e-13, atol=0)  # float32 sums drift by ~1e-8
+
+
+@pytest.mark.parametrize("keep", ["hard", "easy", "random"])
+def test_exact_copies_are_removed_as_duplicates_of_their_first_copy(keep):
+    x, labels = clustered(n=400, dup_share=0.2)
+    copies = np.random.default_rng(2).integers(400, size=150)
+    x, labels = np.vstack([x, x[copies]]), np.r_[labels, labels[copies]]  # byte-identical rows
+    distance = 1 - centroid_cosine(normalize(x), normalize(np.eye(5, 16, dtype=np.float32) + 0.1), labels)
+    got = semdedup(x, labels, distance, 0.01, keep)
+    if keep != "random":
+        assert np.array_equal(got.removed, brute_semdedup(x, labels, distance, 0.01, keep))
+    rows = np.flatnonzero(got.removed)
+    same = (x[got.dup_of[rows]] == x[rows]).all(axis=1)
+    assert same.sum() >= 150 and (got.max_sim[rows][same] > 0.9999).all()
+
+
+@pytest.mark.parametrize("above", [True, False])
+def test_similarities_at_the_threshold_are_decided_in_float64(above):
+    rng = np.random.default_rng(5)
+    a = normalize(rng.normal(size=(1, 384)).astype(np.float32))
+    b = normalize((a + rng.normal(0, 0.12, (1, 384))).astype(np.float32))
+    u = a.astype(np.float64)[0] / np.linalg.norm(a.astype(np.float64))
+    v = b.astype(np.float64)[0] / np.linalg.norm(b.astype(np.float64))
+    cosine = float(u @ v)
+    eps = 1 - (cosine - 1e-9 if above else cosine + 1e-9)  # float32 products cannot tell these apart
+    got = semdedup(np.vstack([a, b]), np.zeros(2, int), np.array([0.2, 0.1]), eps)
+    assert got.removed.tolist() == [False, above]

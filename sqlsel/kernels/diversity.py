@@ -56,6 +56,8 @@ __all__ = [
 KEEP = ("hard", "easy", "random")  # which item of a duplicate group SemDeDup keeps
 _BLAS_LIMIT = threading.Lock()
 _BLOCK = 2048  # rows of a cluster's similarity matrix computed at a time
+_NEAR_THRESHOLD = 1e-4  # > the float32 error of a 384..4096-value dot product of unit vectors
+_COPY_SIM = 0.9999  # below any float32 self-similarity of a unit vector: exact copies are removed at 1 - eps under it
 _WINDOW_BLOCK = 512  # the same when an angle window limits the columns: smaller blocks waste less of the square
 
 
@@ -119,7 +121,9 @@ def semdedup(
     to the centroid differ by more than arccos(1 − ε) are less similar than 1 − ε. ``max_sim`` and
     ``dup_of`` are exact for removed items; for kept items they may come from the pairs compared.
     ``threads`` clusters are worked on at once, each with a single-threaded BLAS (the result does not
-    depend on it).
+    depend on it). An exact copy of an earlier item (byte-identical vector) is removed without computing
+    its similarities: ``max_sim`` is its similarity with itself (1 up to rounding), ``dup_of`` the
+    first copy.
     """
     e = normalize(x)
     order = _keep_order(clusters, distance, eps, keep, seed, keys)
@@ -133,8 +137,21 @@ def semdedup(
         window = np.arccos(np.clip(1.0 - eps, -1.0, 1.0)) + 1e-6  # margin for float32 similarities
         signed = -np.asarray(angles, np.float64) if keep == "hard" else np.asarray(angles, np.float64)
 
+    # Exact copies are common in real data (54% of the benchmark's 1M paragraphs repeat an earlier one):
+    # a copy's most similar earlier member is its first copy, so only first copies enter the products.
+    group = identical_groups(e)[0] if 1.0 - eps < _COPY_SIM else None
+
     def one_cluster(a: int, b: int) -> None:
         members = order[a:b]
+        if group is not None:
+            _, first, inverse = np.unique(group[members], return_index=True, return_inverse=True)
+            rep = members[first[inverse.ravel()]]
+            copies = rep != members
+            if copies.any():
+                c = members[copies]
+                max_sim[c] = np.einsum("ij,ij->i", e[c], e[c])
+                dup_of[c] = rep[copies]
+                members = members[~copies]
         sims, best = _earlier_max(e[members], None if window is None else (signed[members], window))
         max_sim[members] = sims
         dup_of[members] = np.where(best >= 0, members[np.maximum(best, 0)], -1)
@@ -148,7 +165,10 @@ def semdedup(
         else:
             with ThreadPoolExecutor(threads) as pool:
                 list(pool.map(lambda s: one_cluster(*s), spans))
-    return DedupResult(max_sim > 1.0 - eps, max_sim, dup_of)
+    position = np.empty(n, np.int64)
+    position[order] = np.arange(n)
+    removed = _settled(e, np.asarray(clusters), position, max_sim, dup_of, eps)
+    return DedupResult(removed, max_sim, dup_of)
 
 
 def _keep_order(
@@ -221,7 +241,7 @@ def semdedup_candidates(
     if len(crowded):
         exact_sim, exact_at = _earlier_in_cluster(e, np.asarray(clusters), position, crowded)
         max_sim[crowded], dup_of[crowded] = exact_sim, exact_at
-    return DedupResult(max_sim > 1.0 - eps, max_sim, dup_of)
+    return DedupResult(_settled(e, np.asarray(clusters), position, max_sim, dup_of, eps), max_sim, dup_of)
 
 
 def _saturated(e: np.ndarray, neighbours: np.ndarray, rows: np.ndarray, threshold: float) -> np.ndarray:
@@ -236,18 +256,22 @@ def _saturated(e: np.ndarray, neighbours: np.ndarray, rows: np.ndarray, threshol
 
 
 def _earlier_in_cluster(
-    e: np.ndarray, clusters: np.ndarray, position: np.ndarray, rows: np.ndarray
+    e: np.ndarray, clusters: np.ndarray, position: np.ndarray, rows: np.ndarray, float64: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact max similarity of each of ``rows`` to the rows before it (by ``position``) in its cluster."""
-    best_sim = np.full(len(rows), -1.0, np.float32)
+    """Exact max similarity of each of ``rows`` to the rows before it (by ``position``) in its cluster.
+
+    ``float64`` computes cosines in double precision (for decisions at the threshold).
+    """
+    best_sim = np.full(len(rows), -1.0, np.float64 if float64 else np.float32)
     best_at = np.full(len(rows), -1, np.int64)
     for c in np.unique(clusters[rows]):
         members = np.flatnonzero(clusters == c)
         members = members[np.argsort(position[members])]
         mine = np.flatnonzero(clusters[rows] == c)
+        others = _unit64(e[members]) if float64 else e[members]
         for start in range(0, len(mine), 512):
             at = mine[start : start + 512]
-            sims = e[rows[at]] @ e[members].T
+            sims = (_unit64(e[rows[at]]) if float64 else e[rows[at]]) @ others.T
             sims[position[members][None, :] >= position[rows[at]][:, None]] = -np.inf
             top = np.argmax(sims, axis=1)  # members are in position order: ties go to the earliest
             value = sims[np.arange(len(at)), top]
@@ -257,11 +281,83 @@ def _earlier_in_cluster(
     return best_sim, best_at
 
 
+def _unit64(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float64)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
+
+
+def _settled(
+    e: np.ndarray, clusters: np.ndarray, position: np.ndarray, max_sim: np.ndarray, dup_of: np.ndarray, eps: float
+) -> np.ndarray:
+    """Removal decisions, with rows whose float32 max_sim is within rounding of 1 − ε decided in float64.
+
+    Quantized embeddings (hash embeddings) have pairs at exactly the threshold (cosine 19/20 = 0.95),
+    which float32 products round either way depending on the BLAS blocking and on how the rows were
+    normalized. Those rows' max_sim and dup_of are replaced by the double-precision ones.
+    """
+    threshold = 1.0 - eps
+    near = np.flatnonzero(np.abs(max_sim.astype(np.float64) - threshold) <= _NEAR_THRESHOLD)
+    removed = max_sim > threshold
+    if len(near):
+        exact_sim, exact_at = _earlier_in_cluster(e, clusters, position, near, float64=True)
+        removed[near] = exact_sim > threshold
+        max_sim[near], dup_of[near] = exact_sim, exact_at
+    return removed
+
+
 def identical_groups(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Group id per row (rows with byte-identical vectors share one) and the first row of each group."""
-    rows = np.ascontiguousarray(e).view(np.dtype((np.void, e.shape[1] * e.itemsize))).ravel()
-    _, first, group = np.unique(rows, return_index=True, return_inverse=True)
-    return group.astype(np.int64).ravel(), first.astype(np.int64)
+    """Group id per row (rows with byte-identical vectors share one) and the first row of each group.
+
+    Rows are grouped by a 64-bit hash of their bytes, then checked against their group's first row;
+    rows a hash collision put in the wrong group are grouped again by their bytes.
+
+    >>> identical_groups(np.array([[1, 2], [3, 4], [1, 2]], np.float32))
+    (array([0, 1, 0]), array([0, 1]))
+    """
+    e = np.ascontiguousarray(e)
+    _, first, group = np.unique(_row_hashes(e), return_index=True, return_inverse=True)
+    group, first = group.astype(np.int64).ravel(), first.astype(np.int64)
+    odd = np.flatnonzero(~_rows_equal(e, first[group]))
+    if len(odd):
+        rows = e[odd].view(np.dtype((np.void, e.shape[1] * e.itemsize))).ravel()
+        _, sub_first, sub_group = np.unique(rows, return_index=True, return_inverse=True)
+        group[odd] = len(first) + sub_group.ravel()
+        first = np.concatenate([first, odd[sub_first]])
+    return group, first
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_hashes(e: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    words = e.reshape(-1).view(np.uint32).reshape(e.shape[0], -1)
+    out = np.empty(e.shape[0], np.uint64)
+    p = np.uint64(0x100000001B3)
+    for i in range(words.shape[0]):
+        row = words[i]
+        a, b = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)  # two lanes: twice the throughput
+        for k in range(0, len(row) - 1, 2):
+            a = (a ^ np.uint64(row[k])) * p
+            b = (b ^ np.uint64(row[k + 1])) * p
+        if len(row) % 2:
+            a = (a ^ np.uint64(row[len(row) - 1])) * p
+        h = (a ^ (b >> np.uint64(31)) ^ (b << np.uint64(33))) * p
+        out[i] = h ^ (h >> np.uint64(29))
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _rows_equal(e: np.ndarray, other: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Whether row i equals row other[i], bit for bit."""
+    words = e.reshape(-1).view(np.uint32).reshape(e.shape[0], -1)
+    out = np.ones(e.shape[0], np.bool_)
+    for i in range(words.shape[0]):
+        j = other[i]
+        if j != i:
+            for k in range(words.shape[1]):
+                if words[i, k] != words[j, k]:
+                    out[i] = False
+                    break
+    return out
 
 
 def _earlier_max(e: np.ndarray, window: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
