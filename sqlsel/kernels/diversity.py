@@ -57,6 +57,7 @@ KEEP = ("hard", "easy", "random")  # which item of a duplicate group SemDeDup ke
 _BLAS_LIMIT = threading.Lock()
 _BLOCK = 2048  # rows of a cluster's similarity matrix computed at a time
 _NEAR_THRESHOLD = 1e-4  # > the float32 error of a 384..4096-value dot product of unit vectors
+_TIE = 1e-12  # float64 cosines this close to 1 - eps are equal to it (19/20 with ±v entries), so not above
 _COPY_SIM = 0.9999  # below any float32 self-similarity of a unit vector: exact copies are removed at 1 - eps under it
 _WINDOW_BLOCK = 512  # the same when an angle window limits the columns: smaller blocks waste less of the square
 
@@ -292,16 +293,17 @@ def _settled(
 ) -> np.ndarray:
     """Removal decisions, with rows whose float32 max_sim is within rounding of 1 − ε decided in float64.
 
-    Quantized embeddings (hash embeddings) have pairs at exactly the threshold (cosine 19/20 = 0.95),
-    which float32 products round either way depending on the BLAS blocking and on how the rows were
-    normalized. Those rows' max_sim and dup_of are replaced by the double-precision ones.
+    Quantized embeddings (hash embeddings: entries ±v) have pairs at exactly the threshold (cosine
+    19/20 = 0.95), which float32 and even float64 products round either way depending on the
+    summation order. Those rows are decided in float64 with cosines within 1e-12 of 1 − ε counted as
+    equal (so kept: the rule removes above 1 − ε), and their max_sim and dup_of replaced.
     """
     threshold = 1.0 - eps
     near = np.flatnonzero(np.abs(max_sim.astype(np.float64) - threshold) <= _NEAR_THRESHOLD)
     removed = max_sim > threshold
     if len(near):
         exact_sim, exact_at = _earlier_in_cluster(e, clusters, position, near, float64=True)
-        removed[near] = exact_sim > threshold
+        removed[near] = exact_sim > threshold + _TIE
         max_sim[near], dup_of[near] = exact_sim, exact_at
     return removed
 

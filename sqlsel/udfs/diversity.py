@@ -89,7 +89,9 @@ def _k(value: object, n: int, what: str) -> int:
     that could be a duplicate is compared (pairs whose angles to the centroid differ by more than
     arccos(1 − eps) cannot be). With index (a cosine vector index over the same rows, see
     sel_index_build) each row is checked against its 64 nearest neighbours, exactly, and against its
-    whole cluster when all 64 are above 1 − eps: a removal is missed only when the index misses one.""",
+    whole cluster when all 64 are above 1 − eps: a removal is missed only when the index misses one.
+    Similarities within 1e-4 of 1 − eps are decided in float64 (quantized embeddings have exact ties
+    there); an exact copy of an earlier row names its first copy as dup_of.""",
     example=(
         "SELECT unnest(sel_semdedup('SELECT id, sel_hash_embed(text, 64) AS embedding FROM ''examples/pool.parquet''',"
         " 'topics', 0.05), recursive := true) LIMIT 5"
