@@ -230,9 +230,9 @@ def test_similarities_at_the_threshold_are_decided_in_float64(above):
 
 
 def test_a_similarity_exactly_at_the_threshold_is_not_above_it():
-    a, b = np.zeros((2, 40), np.float32), np.zeros((2, 40), np.float32)
-    a[0, :20], a[1, 1:21] = 1, 1  # cosine 19/20 exactly: float products round it either way
-    b[0, :20], b[1, 1:21] = 3, 3
+    a, b = np.zeros((2, 42), np.float32), np.zeros((2, 42), np.float32)
+    a[0, :40], a[1, 2:42] = 1, 1  # cosine 38/40 exactly; float64 products round it to 0.9500000000000002
+    b[0, :40], b[1, 2:42] = 3, 3
     for x in (a, b):
         assert not semdedup(x, np.zeros(2, int), np.array([0.2, 0.1]), 0.05).removed.any()
         assert semdedup(x, np.zeros(2, int), np.array([0.2, 0.1]), 0.0501).removed.tolist() == [False, True]
