@@ -19,8 +19,11 @@ container cost a concatenation pays once (23 bytes for an LZ4 frame), ``byte_cos
 compressed bytes per target byte, and
 ``coverage(x)`` the mean over targets of the number of distinct 4-byte sequences of x the target
 contains (the bytes a match into x can replace; 4 bytes is LZ4's minimum match). One pass over x
-against a table built once from the target set. It is an approximation; ``benchmarks/zipfit.py``
-measures its rank correlation with the exact score.
+against a table built once from the target set. The count is estimated from a fixed, content-defined
+quarter of all 4-byte sequences (those whose hash has its top two bits clear, the same ones in every
+text), scaled by 4: a 4× smaller table that stays in cache and a quarter of the lookups, for a
+small loss of rank agreement (Spearman 0.97 → 0.96 on the benchmark). It is an approximation;
+``benchmarks/zipfit.py`` measures its rank correlation with the exact score.
 
 Example:
     >>> gz = Codec("gzip", 6)
@@ -167,6 +170,7 @@ class TargetSet:
     texts: Rows
     sizes: np.ndarray
     _sketch: np.ndarray | None = field(default=None, repr=False)
+    _sketch_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @classmethod
     def build(cls, texts: Sequence[bytes], codec: Codec) -> TargetSet:
@@ -186,16 +190,17 @@ class TargetSet:
         """The fast estimate of :meth:`exact_scores`; its cost does not depend on the number of targets."""
         lz4_sizes, coverage = _coverage(rows.data, rows.offsets, self.sketch(), self.codec.simulated)
         cx = self.codec.sizes(rows, known=lz4_sizes)
-        coverage /= len(self)
+        coverage *= SAMPLE_RATE / len(self)  # the sketch holds 1 in SAMPLE_RATE words
         total = float(self.texts.lengths().sum())
         byte_cost = float(self.sizes.sum()) / total if total else 1.0
         saving = self.codec.overhead() + byte_cost * coverage
         return _mean_similarity(saving, cx.astype(np.float64), np.sort(self.sizes).astype(np.float64))
 
     def sketch(self) -> np.ndarray:
-        """Hash table of every 4-byte sequence in the targets → number of targets holding it."""
-        if self._sketch is None:
-            self._sketch = _build_sketch(self.texts.data, self.texts.offsets)
+        """Hash table of every sampled 4-byte sequence in the targets → number of targets holding it."""
+        with self._sketch_lock:  # DuckDB threads share a cached target set: build it once
+            if self._sketch is None:
+                self._sketch = _build_sketch(self.texts.data, self.texts.offsets)
         return self._sketch
 
 
@@ -214,6 +219,9 @@ def _mean_similarity(saving: np.ndarray, cx: np.ndarray, ct: np.ndarray) -> np.n
 
 
 _NO_WORD = np.uint32(0xFFFFFFFF)  # four 0xFF bytes never occur in UTF-8, so no text has this word
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_SAMPLE_SHIFT = np.uint64(62)  # fast mode keeps the words whose hash has its top 2 bits clear: 1 in 4
+SAMPLE_RATE = 4
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -228,10 +236,11 @@ def _slot(keys, word):  # pragma: no cover - compiled
 
 @njit(nogil=True, cache=True)
 def _build_sketch(data, offsets):  # pragma: no cover - compiled
-    """Every 4-byte sequence of the targets with the number of targets holding it, as a hash table.
+    """Every sampled 4-byte sequence of the targets (:func:`_sampled`) with the number of targets
+    holding it, as a hash table.
 
     Entries are ``df << 32 | word`` in a linear-probing table at most a quarter full; one 64-bit load
-    answers a lookup (the table is read for every byte of every pool text).
+    answers a lookup (the table is read at every sampled position of every pool text).
     """
     keys = np.full(1 << 10, _NO_WORD, np.uint32)
     df = np.zeros(1 << 10, np.int64)
@@ -242,6 +251,8 @@ def _build_sketch(data, offsets):  # pragma: no cover - compiled
             if 2 * used >= len(keys):
                 keys, df, last = _grow(keys, df, last)
             word = np.uint32(_lz4.word_at(data, i))
+            if not _sampled(np.uint64(word)):
+                continue
             s = _slot(keys, word)
             if keys[s] == _NO_WORD:
                 keys[s] = word
@@ -277,12 +288,18 @@ def _grow(keys, df, last):  # pragma: no cover - compiled
 
 @njit(nogil=True, cache=True, inline="always")
 def _home(word, mask):  # pragma: no cover - compiled
-    return ((word * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
+    return ((word * _GOLDEN) >> np.uint64(40)) & mask
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _sampled(word):  # pragma: no cover - compiled
+    """Whether fast mode counts this 4-byte word: 1 in SAMPLE_RATE of all words, chosen by content."""
+    return ((word * _GOLDEN) >> _SAMPLE_SHIFT) == np.uint64(0)
 
 
 @njit(nogil=True, cache=True)
 def _coverage(data, offsets, table, lz4_sizes):  # pragma: no cover - compiled
-    """For each row, the sum over its distinct 4-byte sequences of how many targets hold them.
+    """For each row, the sum over its distinct sampled 4-byte sequences of how many targets hold them.
 
     With ``lz4_sizes`` it also returns every row's LZ4 frame size (level 0-2; -1 over 64 KiB) from
     the same parse, and looks up only the 4-byte sequences that do not lie inside a match the parse
@@ -296,6 +313,7 @@ def _coverage(data, offsets, table, lz4_sizes):  # pragma: no cover - compiled
     w = np.zeros(_lz4.MAX_BLOCK + 4, np.uint64)
     lz4_table = np.zeros(1 << _lz4.HASH_LOG, np.uint16)
     spans = np.zeros(2 * (_lz4.MAX_BLOCK // _lz4.MIN_MATCH + 1), np.int64)
+    picked = np.zeros(_lz4.MAX_BLOCK + 4, np.uint64)
     for r in range(rows):
         a, b = offsets[r], offsets[r + 1]
         n = b - a
@@ -304,7 +322,7 @@ def _coverage(data, offsets, table, lz4_sizes):  # pragma: no cover - compiled
             for c in range(a, b - 3, _lz4.MAX_BLOCK):
                 end = min(c + _lz4.MAX_BLOCK + 3, b)
                 _lz4.words_into(data[c:end], w, 0)
-                total += _count_words(w, 0, end - c - 3, table, seen, r)
+                total += _count_words(w, 0, end - c - 3, table, seen, r, picked)
             out[r] = total
             continue
         _lz4.words_into(data[a:b], w, 0)
@@ -315,21 +333,25 @@ def _coverage(data, offsets, table, lz4_sizes):  # pragma: no cover - compiled
         total = 0
         start = 0  # the first position not yet looked up or skipped
         for s in range(found):
-            total += _count_words(w, start, spans[2 * s], table, seen, r)
+            total += _count_words(w, start, spans[2 * s], table, seen, r, picked)
             start = max(start, spans[2 * s + 1] - 3)  # the last 3 sequences reach past the match
-        out[r] = total + _count_words(w, start, n - 3, table, seen, r)
+        out[r] = total + _count_words(w, start, n - 3, table, seen, r, picked)
     return sizes, out
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _count_words(w, lo, hi, table, seen, r):  # pragma: no cover - compiled
-    """Sum of target counts of the 4-byte words ``w[lo:hi]`` in ``table`` not yet counted for row r."""
+def _count_words(w, lo, hi, table, seen, r, picked):  # pragma: no cover - compiled
+    """Sum of target counts of the sampled 4-byte words ``w[lo:hi]`` not yet counted for row r."""
     mask = np.uint64(len(table) - 1)
     low = np.uint64(0xFFFFFFFF)
     empty = np.uint64(_NO_WORD)
+    n = 0
+    for i in range(lo, hi):  # gather the sampled words first: a branch per word would mispredict
+        picked[n] = w[i]
+        n += _sampled(w[i])
     total = 0
-    for i in range(lo, hi):
-        word = w[i]
+    for j in range(n):
+        word = picked[j]
         h = _home(word, mask)
         e = table[h]
         while (e & low) != word and (e & low) != empty:

@@ -156,7 +156,9 @@ def _store_target(ctx: FunctionContext, name: str, items: list[str | None] | Non
         }
     )
     with ctx.writing() as cur:
-        store_model(cur, name, KIND, params, "sel_zipfit_texts", rows)
+        model_id = store_model(cur, name, KIND, params, "sel_zipfit_texts", rows)
+    target.sketch()  # a few ms; scoring in this process then starts with the set loaded and its sketch built
+    ctx.cached((KIND, model_id), lambda: target)
     return len(kept)
 
 
