@@ -82,7 +82,7 @@ peak = {PEAK}
 same = bool((removed == theirs[:, 2].astype(bool)).all())
 t0 = time.perf_counter()  # sqlsel's kernel on the same in-memory matrix: the rule alone, no SQL, no Parquet
 angles = np.arccos(np.clip(1 - distance, -1, 1))
-kernel = semdedup(e, labels, distance, eps, angles=angles, keys=t.column('id').to_numpy(), threads=2)
+kernel = semdedup(x, labels, distance, eps, angles=angles, keys=t.column('id').to_numpy(), threads=2)
 kernel_s = time.perf_counter() - t0
 kernel_same = bool((kernel.removed == removed).all())
 print(f"RESULT {{seconds:.1f}} {{peak:.0f}} {{int(removed.sum())}} {{same}} {{kernel_s:.1f}} {{kernel_same}}")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sqlsel.kernels.diversity import (
+    _unit64,
     centroid_cosine,
     kcenter_greedy,
     mmr,
@@ -64,12 +65,16 @@ def test_semdedup_gives_the_same_answer_on_several_threads(angles):
     assert np.array_equal(one.removed, brute_semdedup(x, labels, 1 - cos, 0.02, "hard"))
 
 
-def test_centroid_cosine_is_the_float64_row_dot():
+def test_centroid_cosine_is_the_float64_cosine_of_raw_rows():
     rng = np.random.default_rng(2)
-    e, c = normalize(rng.normal(size=(500, 33))), normalize(rng.normal(size=(7, 33)))
+    x, c = (3 * rng.normal(size=(500, 33))).astype(np.float32), normalize(rng.normal(size=(7, 33)))
+    x[4] = 0
     labels = rng.integers(7, size=500)
-    expected = np.einsum("ij,ij->i", e.astype(np.float64), c[labels].astype(np.float64))
-    assert np.allclose(centroid_cosine(e, c, labels), expected, rtol=0, atol=1e-12)
+    x64 = x.astype(np.float64)
+    dots = np.einsum("ij,ij->i", x64, c[labels].astype(np.float64))
+    expected = dots / np.maximum(np.linalg.norm(x64, axis=1), 1e-300)
+    got = centroid_cosine(x, c, labels)
+    assert np.allclose(got, expected, rtol=0, atol=1e-12) and got[4] == 0
 
 
 def test_semdedup_removes_chains_and_keeps_singletons():
@@ -236,3 +241,21 @@ def test_a_similarity_exactly_at_the_threshold_is_not_above_it():
     for x in (a, b):
         assert not semdedup(x, np.zeros(2, int), np.array([0.2, 0.1]), 0.05).removed.any()
         assert semdedup(x, np.zeros(2, int), np.array([0.2, 0.1]), 0.0501).removed.tolist() == [False, True]
+
+
+def test_threshold_ties_are_decided_from_the_raw_vectors_not_a_float32_normalized_copy():
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=384)
+    x = (3 * np.vstack([a, a + rng.normal(0, 0.1, 384)])).astype(np.float32)  # not unit
+    raw, rounded = _unit64(x), _unit64(normalize(x))
+    exact, off = raw[0] @ raw[1], rounded[0] @ rounded[1]
+    assert abs(exact - off) > 1e-10  # float32 normalization moves the cosine by more than the tie margin
+    eps = 1 - (exact + off) / 2  # the threshold between the two: only the raw cosine decides right
+    got = semdedup(x, np.zeros(2, int), np.array([0.2, 0.1]), eps)
+    assert got.removed.tolist() == [False, bool(exact > off)]
+
+
+def test_eps_2_removes_every_row_but_each_clusters_first():
+    x, labels = clustered(n=60)
+    got = semdedup(x, labels, np.random.default_rng(3).random(60), 2.0)
+    assert got.removed.sum() == 60 - len(np.unique(labels))

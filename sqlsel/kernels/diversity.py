@@ -74,25 +74,29 @@ def normalize(x: np.ndarray, in_place: bool = False) -> np.ndarray:
     return np.divide(x, np.where(norms > 0, norms, 1).astype(np.float32), out=x if in_place else None)
 
 
-def centroid_cosine(e: np.ndarray, centroids: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Cosine of each unit row of ``e`` to its (unit) centroid ``centroids[labels[i]]``, summed in float64.
+def centroid_cosine(x: np.ndarray, centroids: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Cosine of each row of ``x`` to its (unit) centroid ``centroids[labels[i]]``, in float64.
 
-    One pass without gathering the centroids into a second matrix the size of ``e``.
+    The rows need not be unit: each dot product is divided by the row's norm (zero rows give 0). One
+    pass, without a normalized copy of ``x`` or the centroids gathered into a matrix its size.
     """
-    return _row_dots(
-        np.ascontiguousarray(e, np.float32), np.ascontiguousarray(centroids, np.float32), np.asarray(labels, np.int64)
+    return _row_cosines(
+        np.ascontiguousarray(x, np.float32), np.ascontiguousarray(centroids, np.float32), np.asarray(labels, np.int64)
     )
 
 
 @numba.njit(cache=True, nogil=True)
-def _row_dots(a: np.ndarray, b: np.ndarray, rows: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+def _row_cosines(a: np.ndarray, b: np.ndarray, rows: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     out = np.empty(a.shape[0], np.float64)
     for i in range(a.shape[0]):
         r = rows[i]
         s = 0.0
+        norm = 0.0
         for t in range(a.shape[1]):
-            s += np.float64(a[i, t]) * np.float64(b[r, t])
-        out[i] = s
+            v = np.float64(a[i, t])
+            s += v * np.float64(b[r, t])
+            norm += v * v
+        out[i] = s / np.sqrt(norm) if norm > 0 else 0.0
     return out
 
 
@@ -124,9 +128,10 @@ def semdedup(
     ``threads`` clusters are worked on at once, each with a single-threaded BLAS (the result does not
     depend on it). An exact copy of an earlier item (byte-identical vector) is removed without computing
     its similarities: ``max_sim`` is its similarity with itself (1 up to rounding), ``dup_of`` the
-    first copy.
+    first copy. ``x`` need not be normalized: each cluster's rows are normalized as they are gathered
+    (no second copy of ``x``), and similarities at the threshold are decided from ``x`` in float64.
     """
-    e = normalize(x)
+    x = np.ascontiguousarray(x, np.float32)
     order = _keep_order(clusters, distance, eps, keep, seed, keys)
     n = len(x)
     sorted_clusters = np.asarray(clusters)[order]
@@ -140,7 +145,7 @@ def semdedup(
 
     # Exact copies are common in real data (54% of the benchmark's 1M paragraphs repeat an earlier one):
     # a copy's most similar earlier member is its first copy, so only first copies enter the products.
-    group = identical_groups(e)[0] if 1.0 - eps < _COPY_SIM else None
+    group = identical_groups(x)[0] if 1.0 - eps < _COPY_SIM else None
 
     def one_cluster(a: int, b: int) -> None:
         members = order[a:b]
@@ -150,10 +155,12 @@ def semdedup(
             copies = rep != members
             if copies.any():
                 c = members[copies]
-                max_sim[c] = np.einsum("ij,ij->i", e[c], e[c])
+                u = normalize(x[c], in_place=True)
+                max_sim[c] = np.einsum("ij,ij->i", u, u)
                 dup_of[c] = rep[copies]
                 members = members[~copies]
-        sims, best = _earlier_max(e[members], None if window is None else (signed[members], window))
+        block = normalize(x[members], in_place=True)  # x[members] is already a copy
+        sims, best = _earlier_max(block, None if window is None else (signed[members], window))
         max_sim[members] = sims
         dup_of[members] = np.where(best >= 0, members[np.maximum(best, 0)], -1)
 
@@ -168,7 +175,7 @@ def semdedup(
                 list(pool.map(lambda s: one_cluster(*s), spans))
     position = np.empty(n, np.int64)
     position[order] = np.arange(n)
-    removed = _settled(e, np.asarray(clusters), position, max_sim, dup_of, eps)
+    removed = _settled(x, np.asarray(clusters), position, max_sim, dup_of, eps)
     return DedupResult(removed, max_sim, dup_of)
 
 
@@ -242,7 +249,7 @@ def semdedup_candidates(
     if len(crowded):
         exact_sim, exact_at = _earlier_in_cluster(e, np.asarray(clusters), position, crowded)
         max_sim[crowded], dup_of[crowded] = exact_sim, exact_at
-    return DedupResult(_settled(e, np.asarray(clusters), position, max_sim, dup_of, eps), max_sim, dup_of)
+    return DedupResult(_settled(x, np.asarray(clusters), position, max_sim, dup_of, eps), max_sim, dup_of)
 
 
 def _saturated(e: np.ndarray, neighbours: np.ndarray, rows: np.ndarray, threshold: float) -> np.ndarray:
@@ -265,10 +272,14 @@ def _earlier_in_cluster(
     """
     best_sim = np.full(len(rows), -1.0, np.float64 if float64 else np.float32)
     best_at = np.full(len(rows), -1, np.int64)
-    for c in np.unique(clusters[rows]):
+    row_clusters = clusters[rows]
+    for c in np.unique(row_clusters):
+        mine = np.flatnonzero(row_clusters == c)
         members = np.flatnonzero(clusters == c)
+        members = members[position[members] < position[rows[mine]].max()]  # only rows before some query
+        if len(members) == 0:
+            continue  # the queries are their cluster's first rows: nothing earlier
         members = members[np.argsort(position[members])]
-        mine = np.flatnonzero(clusters[rows] == c)
         others = _unit64(e[members]) if float64 else e[members]
         for start in range(0, len(mine), 512):
             at = mine[start : start + 512]
@@ -284,25 +295,27 @@ def _earlier_in_cluster(
 
 def _unit64(x: np.ndarray) -> np.ndarray:
     x = x.astype(np.float64)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms > 0, norms, 1.0)
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
+    x /= np.where(norms > 0, norms, 1.0)
+    return x
 
 
 def _settled(
-    e: np.ndarray, clusters: np.ndarray, position: np.ndarray, max_sim: np.ndarray, dup_of: np.ndarray, eps: float
+    x: np.ndarray, clusters: np.ndarray, position: np.ndarray, max_sim: np.ndarray, dup_of: np.ndarray, eps: float
 ) -> np.ndarray:
     """Removal decisions, with rows whose float32 max_sim is within rounding of 1 − ε decided in float64.
 
     Quantized embeddings (hash embeddings: entries ±v) have pairs at exactly the threshold (cosine
     19/20 = 0.95), which float32 and even float64 products round either way depending on the
-    summation order. Those rows are decided in float64 with cosines within 1e-12 of 1 − ε counted as
-    equal (so kept: the rule removes above 1 − ε), and their max_sim and dup_of replaced.
+    summation order. Those rows are decided in float64 from the original vectors ``x`` (a float32
+    normalized copy is already off by ~1e-8), with cosines within 1e-12 of 1 − ε counted as equal (so
+    kept: the rule removes above 1 − ε), and their max_sim and dup_of replaced.
     """
     threshold = 1.0 - eps
     near = np.flatnonzero(np.abs(max_sim.astype(np.float64) - threshold) <= _NEAR_THRESHOLD)
     removed = max_sim > threshold
     if len(near):
-        exact_sim, exact_at = _earlier_in_cluster(e, clusters, position, near, float64=True)
+        exact_sim, exact_at = _earlier_in_cluster(x, clusters, position, near, float64=True)
         removed[near] = exact_sim > threshold + _TIE
         max_sim[near], dup_of[near] = exact_sim, exact_at
     return removed

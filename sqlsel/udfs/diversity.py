@@ -125,19 +125,18 @@ def sel_semdedup(
             f"was fitted on {tree.dim}"
         )
     labels = _given_clusters(data, len(tree.centroids[0])) if given else tree.paths(data.x)[0][:, 0]
-    e = normalize(data.x, in_place=True)  # no second copy of the rows
     c = normalize(tree.centroids[0])
-    distance = 1.0 - centroid_cosine(e, c, labels)
+    distance = 1.0 - centroid_cosine(data.x, c, labels)
     index_name = constant_argument(index, "index")
     rule = (float(_one(eps, "eps")), keep_rule, int(constant_argument(seed, "seed") or 0), data.ids)
     try:
         if index_name is None:
             angles = np.arccos(np.clip(1.0 - distance, -1.0, 1.0))
-            result = semdedup(e, labels, distance, *rule, angles=angles, threads=ctx_threads(ctx))
+            result = semdedup(data.x, labels, distance, *rule, angles=angles, threads=ctx_threads(ctx))
         else:
-            groups, firsts = identical_groups(e)
+            groups, firsts = identical_groups(data.x)
             candidates = _neighbours(ctx, str(index_name), data, firsts)[groups]
-            result = semdedup_candidates(e, labels, distance, rule[0], candidates, *rule[1:], groups=groups)
+            result = semdedup_candidates(data.x, labels, distance, rule[0], candidates, *rule[1:], groups=groups)
     except ValueError as exc:
         raise ParameterError(f"sel_semdedup: {exc}") from None
     first = ~result.removed  # max_sim and dup_of explain removals; NULL for kept rows
