@@ -10,6 +10,7 @@ tables go to the in-memory ``sel_scratch`` database every sqlsel connection atta
 
 from __future__ import annotations
 
+import mmap
 import re
 from dataclasses import dataclass, field
 
@@ -89,7 +90,7 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
                 "Filter such rows out (WHERE embedding IS NOT NULL AND len(embedding) = <dim>) or repair them."
             ) from None
         if x is None:
-            x = np.empty((total, block.shape[1]), np.float32)
+            x = _populated_matrix(total, block.shape[1])
         ids[at : at + len(block)] = id_col.to_numpy(zero_copy_only=False)
         x[at : at + len(block)] = block
         for k, name in enumerate(extra):
@@ -107,3 +108,19 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
         dup = int(sorted_ids[1:][sorted_ids[1:] == sorted_ids[:-1]][0])
         raise InputError(f"{what}: id {dup} appears more than once in {source!r}; ids must be unique.")
     return Vectors(sorted_ids, x, {name: v[order] for name, v in values.items()})
+
+
+def _populated_matrix(rows: int, dim: int) -> np.ndarray:
+    """An uninitialised (rows, dim) float32 matrix whose memory is mapped in one call, not page by page.
+
+    Filled batch by batch, a fresh matrix takes a page fault per 4 KiB written; Linux's MAP_POPULATE
+    maps it all at once. On the 2-core benchmark VM, where faults are slow, 1.5 GB took 0.7-0.8 s
+    that way against 0.5-4.3 s faulted in (read_vectors of 1M × 384: 5.2-5.8 s instead of 6.9-8.6 s).
+    Small matrices, and platforms without MAP_POPULATE, use np.empty.
+    """
+    nbytes = rows * dim * 4
+    populate = getattr(mmap, "MAP_POPULATE", 0)
+    if nbytes < 64 << 20 or not populate:
+        return np.empty((rows, dim), np.float32)
+    region = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | populate)
+    return np.frombuffer(region, np.float32).reshape(rows, dim)  # the array keeps the mapping alive

@@ -1,0 +1,36 @@
+"""Reading whole relations inside set-level functions (sqlsel.relations)."""
+
+from __future__ import annotations
+
+import mmap
+
+import numpy as np
+
+from sqlsel.kernels.diversity import kcenter_greedy
+from sqlsel.kernels.sampling import uniform
+from sqlsel.relations import _populated_matrix
+
+
+def test_large_matrices_are_mapped_up_front_and_writable():
+    big, small = _populated_matrix(50_000, 384), _populated_matrix(10, 384)
+    assert big.shape == (50_000, 384) and big.dtype == np.float32 and big.flags.writeable
+    root = big
+    while isinstance(root, np.ndarray):
+        root = root.base
+    assert isinstance(getattr(root, "obj", root), mmap.mmap) == hasattr(mmap, "MAP_POPULATE")
+    big[-1] = 1.5
+    assert big[-1].sum() == 1.5 * 384 and small.shape == (10, 384)
+
+
+def test_a_relation_past_the_mapped_size_reads_every_row_in_id_order(con):
+    rows, dim = 45_000, 384  # 69 MB of vectors: read into a mapped matrix, in batches, ids descending
+    con.execute(
+        f"CREATE TABLE sel_scratch.v AS SELECT {rows} - i AS id, "
+        f"list_transform(range({dim}), lambda j: ((i * 31 + j * 7) % 101)::FLOAT) AS embedding FROM range({rows}) t(i)"
+    ).fetchall()
+    picks = con.execute("SELECT unnest(sel_kcenter('sel_scratch.v', 3, 0), recursive := true)").fetchall()
+    ids = np.arange(1, rows + 1)
+    i = (rows - ids)[:, None]  # the row that got id k
+    x = ((i * 31 + np.arange(dim)[None, :] * 7) % 101).astype(np.float32)
+    start = int(np.lexsort((ids, uniform(ids, 0)))[0])  # sel_kcenter's seeded start
+    assert [p[0] for p in picks] == [int(ids[r]) for r in kcenter_greedy(x, 3, start).order]
