@@ -8,6 +8,7 @@ import pytest
 from sqlsel.kernels.diversity import (
     _unit64,
     centroid_cosine,
+    identical_groups,
     kcenter_greedy,
     mmr,
     normalize,
@@ -259,3 +260,12 @@ def test_eps_2_removes_every_row_but_each_clusters_first():
     x, labels = clustered(n=60)
     got = semdedup(x, labels, np.random.default_rng(3).random(60), 2.0)
     assert got.removed.sum() == 60 - len(np.unique(labels))
+
+
+def test_row_kernels_give_the_same_answer_on_several_threads():
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 3, (70_000, 8)).astype(np.float32)  # past the size split into row ranges; all 3^8 rows repeat
+    c, labels = normalize(rng.normal(size=(5, 8))), rng.integers(5, size=70_000)
+    assert np.array_equal(centroid_cosine(x, c, labels, 1), centroid_cosine(x, c, labels, 2))
+    one, two = identical_groups(x, 1), identical_groups(x, 2)
+    assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1]) and len(one[1]) == 3**8

@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -74,19 +75,32 @@ def normalize(x: np.ndarray, in_place: bool = False) -> np.ndarray:
     return np.divide(x, np.where(norms > 0, norms, 1).astype(np.float32), out=x if in_place else None)
 
 
-def centroid_cosine(x: np.ndarray, centroids: np.ndarray, labels: np.ndarray) -> np.ndarray:
+def centroid_cosine(x: np.ndarray, centroids: np.ndarray, labels: np.ndarray, threads: int = 1) -> np.ndarray:
     """Cosine of each row of ``x`` to its (unit) centroid ``centroids[labels[i]]``, in float64.
 
     The rows need not be unit: each dot product is divided by the row's norm (zero rows give 0). One
     pass, without a normalized copy of ``x`` or the centroids gathered into a matrix its size.
     """
-    return _row_cosines(
-        np.ascontiguousarray(x, np.float32), np.ascontiguousarray(centroids, np.float32), np.asarray(labels, np.int64)
-    )
+    rows = (np.ascontiguousarray(x, np.float32), np.asarray(labels, np.int64))
+    return _in_row_ranges(_row_cosines, threads, rows, (np.ascontiguousarray(centroids, np.float32),))
+
+
+def _in_row_ranges(kernel: Callable[..., np.ndarray], threads: int, rows: tuple, shared: tuple = ()) -> np.ndarray:
+    """``kernel(*rows, *shared)`` for a row-by-row compiled kernel, run on ``threads`` ranges of rows at once.
+
+    The kernels release the GIL and treat each row alone, so the result does not depend on ``threads``.
+    """
+    n = len(rows[0])
+    if threads <= 1 or n < 65536:
+        return kernel(*rows, *shared)
+    edges = np.linspace(0, n, threads + 1).astype(np.int64)
+    with ThreadPoolExecutor(threads) as pool:
+        parts = pool.map(lambda lo, hi: kernel(*(r[lo:hi] for r in rows), *shared), edges[:-1], edges[1:])
+        return np.concatenate(list(parts))
 
 
 @numba.njit(cache=True, nogil=True)
-def _row_cosines(a: np.ndarray, b: np.ndarray, rows: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+def _row_cosines(a: np.ndarray, rows: np.ndarray, b: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     out = np.empty(a.shape[0], np.float64)
     for i in range(a.shape[0]):
         r = rows[i]
@@ -145,7 +159,7 @@ def semdedup(
 
     # Exact copies are common in real data (54% of the benchmark's 1M paragraphs repeat an earlier one):
     # a copy's most similar earlier member is its first copy, so only first copies enter the products.
-    group = identical_groups(x)[0] if 1.0 - eps < _COPY_SIM else None
+    group = identical_groups(x, threads)[0] if 1.0 - eps < _COPY_SIM else None
 
     def one_cluster(a: int, b: int) -> None:
         members = order[a:b]
@@ -321,7 +335,7 @@ def _settled(
     return removed
 
 
-def identical_groups(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def identical_groups(e: np.ndarray, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Group id per row (rows with byte-identical vectors share one) and the first row of each group.
 
     Rows are grouped by a 64-bit hash of their bytes, then checked against their group's first row;
@@ -331,7 +345,7 @@ def identical_groups(e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     (array([0, 1, 0]), array([0, 1]))
     """
     e = np.ascontiguousarray(e)
-    _, first, group = np.unique(_row_hashes(e), return_index=True, return_inverse=True)
+    _, first, group = np.unique(_in_row_ranges(_row_hashes, threads, (e,)), return_index=True, return_inverse=True)
     group, first = group.astype(np.int64).ravel(), first.astype(np.int64)
     odd = np.flatnonzero(~_rows_equal(e, first[group]))
     if len(odd):

@@ -126,15 +126,16 @@ def sel_semdedup(
         )
     labels = _given_clusters(data, len(tree.centroids[0])) if given else tree.paths(data.x)[0][:, 0]
     c = normalize(tree.centroids[0])
-    distance = 1.0 - centroid_cosine(data.x, c, labels)
+    threads = ctx_threads(ctx)
+    distance = 1.0 - centroid_cosine(data.x, c, labels, threads)
     index_name = constant_argument(index, "index")
     rule = (float(_one(eps, "eps")), keep_rule, int(constant_argument(seed, "seed") or 0), data.ids)
     try:
         if index_name is None:
             angles = np.arccos(np.clip(1.0 - distance, -1.0, 1.0))
-            result = semdedup(data.x, labels, distance, *rule, angles=angles, threads=ctx_threads(ctx))
+            result = semdedup(data.x, labels, distance, *rule, angles=angles, threads=threads)
         else:
-            groups, firsts = identical_groups(data.x)
+            groups, firsts = identical_groups(data.x, threads)
             candidates = _neighbours(ctx, str(index_name), data, firsts)[groups]
             result = semdedup_candidates(data.x, labels, distance, rule[0], candidates, *rule[1:], groups=groups)
     except ValueError as exc:
