@@ -60,7 +60,7 @@ _BLOCK = 2048  # rows of a cluster's similarity matrix computed at a time
 _NEAR_THRESHOLD = 1e-4  # > the float32 error of a 384..4096-value dot product of unit vectors
 _TIE = 1e-12  # float64 cosines this close to 1 - eps are equal to it (19/20 with ±v entries), so not above
 _COPY_SIM = 0.9999  # below any float32 self-similarity of a unit vector: exact copies are removed at 1 - eps under it
-_WINDOW_BLOCK = 512  # the same when an angle window limits the columns: smaller blocks waste less of the square
+_WINDOW_BLOCK = 128  # the same with an angle window: small blocks waste less of the square (~7% faster than 512)
 
 
 def normalize(x: np.ndarray, in_place: bool = False) -> np.ndarray:
