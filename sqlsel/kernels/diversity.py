@@ -282,7 +282,8 @@ def _earlier_in_cluster(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact max similarity of each of ``rows`` to the rows before it (by ``position``) in its cluster.
 
-    ``float64`` computes cosines in double precision (for decisions at the threshold).
+    ``float64`` computes cosines in double precision (for decisions at the threshold), normalizing the
+    rows of ``e`` itself; without it the rows of ``e`` must be unit.
     """
     best_sim = np.full(len(rows), -1.0, np.float64 if float64 else np.float32)
     best_at = np.full(len(rows), -1, np.int64)
