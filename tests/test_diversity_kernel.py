@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sqlsel.kernels import diversity
 from sqlsel.kernels.diversity import (
     _unit64,
     centroid_cosine,
@@ -269,3 +270,11 @@ def test_row_kernels_give_the_same_answer_on_several_threads():
     assert np.array_equal(centroid_cosine(x, c, labels, 1), centroid_cosine(x, c, labels, 2))
     one, two = identical_groups(x, 1), identical_groups(x, 2)
     assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1]) and len(one[1]) == 3**8
+
+
+def test_pair_similarities_in_chunks_equal_one_gather():
+    rng = np.random.default_rng(9)
+    e = normalize(rng.normal(size=(50, 16)).astype(np.float32))
+    rows, cols = rng.integers(50, size=1000), rng.integers(50, size=1000)
+    want = np.einsum("ij,ij->i", e[rows], e[cols])
+    assert np.array_equal(diversity._pair_sims(e, rows, cols, chunk=64), want)

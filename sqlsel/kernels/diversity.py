@@ -249,7 +249,7 @@ def semdedup_candidates(
     ok = (cols >= 0) & (cols != rows)
     ok[ok] &= (clusters[cols[ok]] == clusters[rows[ok]]) & (position[cols[ok]] < position[rows[ok]])
     rows, cols = rows[ok], cols[ok]
-    sims = np.einsum("ij,ij->i", e[rows], e[cols])
+    sims = _pair_sims(e, rows, cols)
     max_sim = np.full(n, -1.0, np.float32)
     dup_of = np.full(n, -1, np.int64)
     order = np.lexsort((position[cols], -sims, rows))  # per row: most similar first, then the earliest
@@ -264,6 +264,15 @@ def semdedup_candidates(
         exact_sim, exact_at = _earlier_in_cluster(e, np.asarray(clusters), position, crowded)
         max_sim[crowded], dup_of[crowded] = exact_sim, exact_at
     return DedupResult(_settled(x, np.asarray(clusters), position, max_sim, dup_of, eps), max_sim, dup_of)
+
+
+def _pair_sims(e: np.ndarray, rows: np.ndarray, cols: np.ndarray, chunk: int = 16384) -> np.ndarray:
+    """``e[rows[k]] · e[cols[k]]`` for every k, a chunk of pairs at a time (never all pairs' rows gathered)."""
+    out = np.empty(len(rows), e.dtype)
+    for start in range(0, len(rows), chunk):
+        at = slice(start, start + chunk)
+        out[at] = np.einsum("ij,ij->i", e[rows[at]], e[cols[at]])
+    return out
 
 
 def _saturated(e: np.ndarray, neighbours: np.ndarray, rows: np.ndarray, threshold: float) -> np.ndarray:
