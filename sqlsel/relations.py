@@ -122,5 +122,8 @@ def _populated_matrix(rows: int, dim: int) -> np.ndarray:
     populate = getattr(mmap, "MAP_POPULATE", 0)
     if nbytes < 64 << 20 or not populate:
         return np.empty((rows, dim), np.float32)
-    region = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | populate)
+    try:
+        region = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | populate)
+    except OSError:  # e.g. a memory limit on mappings: numpy's allocator says so, or fares better
+        return np.empty((rows, dim), np.float32)
     return np.frombuffer(region, np.float32).reshape(rows, dim)  # the array keeps the mapping alive

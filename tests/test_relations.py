@@ -34,3 +34,12 @@ def test_a_relation_past_the_mapped_size_reads_every_row_in_id_order(con):
     x = ((i * 31 + np.arange(dim)[None, :] * 7) % 101).astype(np.float32)
     start = int(np.lexsort((ids, uniform(ids, 0)))[0])  # sel_kcenter's seeded start
     assert [p[0] for p in picks] == [int(ids[r]) for r in kcenter_greedy(x, 3, start).order]
+
+
+def test_a_failed_mapping_falls_back_to_numpy(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(mmap, "mmap", refuse)
+    x = _populated_matrix(50_000, 384)
+    assert x.shape == (50_000, 384) and x.flags.owndata
