@@ -278,3 +278,16 @@ def test_pair_similarities_in_chunks_equal_one_gather():
     rows, cols = rng.integers(50, size=1000), rng.integers(50, size=1000)
     want = np.einsum("ij,ij->i", e[rows], e[cols])
     assert np.array_equal(diversity._pair_sims(e, rows, cols, chunk=64), want)
+
+
+def test_float64_input_settles_ties_from_its_own_values():
+    a, b = np.zeros(105), np.zeros(105)
+    a[:100], b[5:] = 1 / 3, 1 / 3
+    b[5:55] *= 1 + 1e-7  # a change float32 rounds differently: the cosine moves by more than the tie margin
+    x = np.vstack([a, b])  # float64
+    exact = float(_unit64(x)[0] @ _unit64(x)[1])
+    rounded = float(_unit64(x.astype(np.float32))[0] @ _unit64(x.astype(np.float32))[1])
+    eps = 1 - (exact + rounded) / 2
+    assert abs(exact - rounded) > 1e-10
+    got = semdedup(x, np.zeros(2, int), np.array([0.2, 0.1]), eps)
+    assert got.removed.tolist() == [False, exact > rounded]

@@ -145,7 +145,7 @@ def semdedup(
     first copy. ``x`` need not be normalized: each cluster's rows are normalized as they are gathered
     (no second copy of ``x``), and similarities at the threshold are decided from ``x`` in float64.
     """
-    x = np.ascontiguousarray(x, np.float32)
+    given, x = x, np.ascontiguousarray(x, np.float32)  # ties are settled from the given (maybe float64) values
     order = _keep_order(clusters, distance, eps, keep, seed, keys)
     n = len(x)
     sorted_clusters = np.asarray(clusters)[order]
@@ -189,7 +189,7 @@ def semdedup(
                 list(pool.map(lambda s: one_cluster(*s), spans))
     position = np.empty(n, np.int64)
     position[order] = np.arange(n)
-    removed = _settled(x, np.asarray(clusters), position, max_sim, dup_of, eps)
+    removed = _settled(given, np.asarray(clusters), position, max_sim, dup_of, eps)
     return DedupResult(removed, max_sim, dup_of)
 
 
