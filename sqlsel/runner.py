@@ -32,6 +32,7 @@ from sqlsel.catalog import record_run
 from sqlsel.connection import SCRATCH, connect
 from sqlsel.duck import run_sql
 from sqlsel.errors import InputError, OutputError, SqlselError
+from sqlsel.functions import models_fixed
 from sqlsel.recipe import Recipe, load_recipe
 
 __all__ = ["RunResult", "run_recipe", "OUTPUT_FORMATS"]
@@ -220,7 +221,8 @@ def _execute(con: duckdb.DuckDBPyConnection, sql: str, names: set[str], scalar: 
     if missing:
         raise SqlselError(f"The recipe uses ${missing[0]} but declares no parameter of that name.")
     t0 = time.perf_counter()
-    run_sql(con, sql, {n: scalar[n] for n in names})
+    with models_fixed(con):
+        run_sql(con, sql, {n: scalar[n] for n in names})
     first = next((ln.strip() for ln in sql.splitlines() if ln.strip() and not ln.strip().startswith("--")), "")
     return first, time.perf_counter() - t0
 

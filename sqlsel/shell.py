@@ -10,6 +10,7 @@ import duckdb
 from sqlsel.connection import connect
 from sqlsel.display import print_table
 from sqlsel.errors import SqlselError
+from sqlsel.functions import models_fixed
 
 MAX_ROWS = 40
 HELP = """Statements end with ';' and may span lines. Dot commands:
@@ -26,16 +27,17 @@ def execute(con: duckdb.DuckDBPyConnection, script: str) -> None:
         return
     for statement in statements:
         try:
-            cur = con.execute(statement)
-            if cur.description is None:
-                cur.fetchall()
-                continue
-            columns = [d[0] for d in cur.description]
-            rows = cur.fetchmany(MAX_ROWS + 1)
-            if len(rows) > MAX_ROWS:
-                cur.abort()  # drop the rows not shown
-            else:
-                cur.fetchall()
+            with models_fixed(con):
+                cur = con.execute(statement)
+                if cur.description is None:
+                    cur.fetchall()
+                    continue
+                columns = [d[0] for d in cur.description]
+                rows = cur.fetchmany(MAX_ROWS + 1)
+                if len(rows) > MAX_ROWS:
+                    cur.abort()  # drop the rows not shown
+                else:
+                    cur.fetchall()
             shown = [dict(zip(columns, r, strict=True)) for r in rows[:MAX_ROWS]]
             print_table(columns, shown, MAX_ROWS + 1 if len(rows) > MAX_ROWS else len(rows))
         except (duckdb.Error, SqlselError) as exc:
