@@ -26,7 +26,9 @@ def lookups(monkeypatch):
 
 
 def store(con, algorithm: str) -> None:
-    con.sql(f"SELECT sel_zipfit_target('ts', ['the row of a target', 'another target row'], '{algorithm}', 1)").fetchall()
+    con.sql(
+        f"SELECT sel_zipfit_target('ts', ['the row of a target', 'another target row'], '{algorithm}', 1)"
+    ).fetchall()
 
 
 def test_each_batch_looks_the_model_up_outside_a_statement_scope(con, lookups):
