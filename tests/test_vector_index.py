@@ -55,6 +55,21 @@ def test_a_batch_larger_than_one_lance_query_keeps_every_rows_neighbours(con):
     assert got == exact_neighbours(x, 4).tolist()
 
 
+def test_parallel_searches_give_the_same_answer(con):
+    from sqlsel.functions import _CONTEXTS
+    from sqlsel.udfs.vectors import QUERY_ROWS, knn, open_index
+
+    x = store(con, 2000)
+    sql(con, "SELECT sel_index_build('ix', 'v')")
+    index = open_index(_CONTEXTS[id(con)], "ix")
+    queries = x[: 3 * QUERY_ROWS + 5]
+    one = knn(index, queries, 7, threads=1)
+    two = knn(index, queries, 7, threads=2)
+    assert len(one[2]) == len(queries) + 1
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_a_restored_table_makes_its_index_stale(con):
     store(con, 300)
     sql(con, "SELECT sel_index_build('ix', 'v', 'l2', 'IVF_FLAT')")

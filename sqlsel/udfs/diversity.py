@@ -191,16 +191,16 @@ def _neighbours(ctx: FunctionContext, name: str, data: Vectors, rows: np.ndarray
     cached = ctx.cache.get("neighbours")
     if cached is not None and cached[0] == key:
         return cached[1]
-    out = _query_neighbours(found, data, rows)
+    out = _query_neighbours(found, data, rows, ctx_threads(ctx))
     with ctx.lock:
         ctx.cache["neighbours"] = (key, out)
     return out
 
 
-def _query_neighbours(found: VectorIndex, data: Vectors, query_rows: np.ndarray) -> np.ndarray:
+def _query_neighbours(found: VectorIndex, data: Vectors, query_rows: np.ndarray, threads: int) -> np.ndarray:
     out = np.full((len(query_rows), NEIGHBOURS), -1, np.int64)
     for start in range(0, len(query_rows), 8192):
-        ids, _, offsets = knn(found, data.x[query_rows[start : start + 8192]], NEIGHBOURS)
+        ids, _, offsets = knn(found, data.x[query_rows[start : start + 8192]], NEIGHBOURS, threads)
         rows = np.searchsorted(data.ids, ids)
         known = (rows < len(data.ids)) & (data.ids[np.minimum(rows, len(data.ids) - 1)] == ids)
         counts = np.diff(offsets)
