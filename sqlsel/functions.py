@@ -206,10 +206,12 @@ class FunctionContext:
 
     @contextlib.contextmanager
     def models_fixed(self) -> Iterator[None]:
-        """Remember model lookups for the duration of one statement that the caller runs.
+        """Remember model lookups while the caller runs one statement.
 
-        Only sqlsel writes the catalog while a statement runs (through :meth:`writing`, which forgets
-        what was remembered), so a lookup cannot go stale inside the block.
+        A model changes during a statement only if that statement writes it: through a function
+        (:meth:`writing`, which forgets what was remembered), or in SQL, which the bundled recipes
+        do in statements of their own. A statement that rewrites ``sel_models`` in SQL and reads the
+        model back must run outside this block.
         """
         self._fixed = {}
         try:
