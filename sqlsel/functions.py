@@ -156,6 +156,7 @@ class FunctionContext:
         self.lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._fixed: dict[tuple[str, str], tuple[int, dict[str, Any]]] | None = None
+        self._fixed_lock = threading.Lock()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cur = getattr(self._local, "cursor", None)
@@ -192,17 +193,21 @@ class FunctionContext:
         asked once per statement instead (a lookup costs 0.7-2 ms, a cheap batch not much more).
         """
         fixed = self._fixed
-        if fixed is not None and (name, kind) in fixed:
-            return fixed[name, kind]
+        if fixed is None:
+            return self._lookup(name, kind, fix)
+        if (name, kind) not in fixed:
+            with self._fixed_lock:  # DuckDB threads of one statement: one of them asks, the others wait
+                if (name, kind) not in fixed:
+                    fixed[name, kind] = self._lookup(name, kind, fix)
+        return fixed[name, kind]
+
+    def _lookup(self, name: str, kind: str, fix: str) -> tuple[int, dict[str, Any]]:
         rows = self.query("SELECT model_id, kind, params FROM sel_models WHERE name = ?", [name])
         if not rows or rows[0][1] != kind:
             known = [r[0] for r in self.query("SELECT name FROM sel_models WHERE kind = ? ORDER BY name", [kind])]
             raise UnknownModelError(name, known, fix)
         model_id, _, params = rows[0]
-        found = int(model_id), json.loads(params) if isinstance(params, str) else params
-        if fixed is not None:
-            fixed[name, kind] = found
-        return found
+        return int(model_id), json.loads(params) if isinstance(params, str) else params
 
     @contextlib.contextmanager
     def models_fixed(self) -> Iterator[None]:
