@@ -277,7 +277,17 @@ def test_pair_similarities_in_chunks_equal_one_gather():
     e = normalize(rng.normal(size=(50, 16)).astype(np.float32))
     rows, cols = rng.integers(50, size=1000), rng.integers(50, size=1000)
     want = np.einsum("ij,ij->i", e[rows], e[cols])
-    assert np.array_equal(diversity._pair_sims(e, rows, cols, chunk=64), want)
+    assert np.array_equal(diversity._pair_sims(e, None, rows, cols, chunk=64), want)
+
+
+def test_pair_similarities_of_raw_rows_are_cosines():
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(50, 16)).astype(np.float32) * rng.uniform(0.1, 10, (50, 1)).astype(np.float32)
+    x[7] = 0  # a zero row has cosine 0 with everything
+    rows, cols = rng.integers(50, size=1000), rng.integers(50, size=1000)
+    e = normalize(x)
+    got = diversity._pair_sims(x, diversity._inverse_norms(x), rows, cols, chunk=64)
+    np.testing.assert_allclose(got, np.einsum("ij,ij->i", e[rows], e[cols]), atol=2e-7)
 
 
 def test_float64_input_settles_ties_from_its_own_values():

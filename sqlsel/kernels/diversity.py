@@ -227,15 +227,16 @@ def semdedup_candidates(
     above the threshold (more near-copies than the list holds) is checked against every earlier row of
     its cluster, so the result differs from :func:`semdedup` only where the lists are not the true
     nearest neighbours (an approximate index). ``groups`` (from :func:`identical_groups`) saves recomputing
-    which rows are exact copies of each other.
+    which rows are exact copies of each other. Rows are normalized as they are gathered (no normalized
+    copy of ``x``).
     """
     n = len(x)
-    e = normalize(x)
+    inv = _inverse_norms(x)
     position = np.empty(n, np.int64)
     position[_keep_order(clusters, distance, eps, keep, seed, keys)] = np.arange(n)
     # Exact copies crowd each other out of a neighbour list: stand every candidate in for the earliest
     # copy of its vector, and give each row the earliest copy of its own vector as a candidate.
-    group = identical_groups(e)[0] if groups is None else np.asarray(groups, np.int64)
+    group = identical_groups(x)[0] if groups is None else np.asarray(groups, np.int64)
     earliest = np.full(group.max() + 1, n, np.int64)
     np.minimum.at(earliest, group, position)
     by_position = np.empty(n, np.int64)
@@ -249,7 +250,7 @@ def semdedup_candidates(
     ok = (cols >= 0) & (cols != rows)
     ok[ok] &= (clusters[cols[ok]] == clusters[rows[ok]]) & (position[cols[ok]] < position[rows[ok]])
     rows, cols = rows[ok], cols[ok]
-    sims = _pair_sims(e, rows, cols)
+    sims = _pair_sims(x, inv, rows, cols)
     max_sim = np.full(n, -1.0, np.float32)
     dup_of = np.full(n, -1, np.int64)
     order = np.lexsort((position[cols], -sims, rows))  # per row: most similar first, then the earliest
@@ -259,40 +260,62 @@ def semdedup_candidates(
     dup_of[rows[best]] = cols[best]
     # A kept row whose whole candidate list is above the threshold may have more such rows beyond the
     # list (a crowd of near-copies): check it against every earlier row of its cluster.
-    crowded = _saturated(e, raw, np.flatnonzero(max_sim <= 1.0 - eps), 1.0 - eps)
+    crowded = _saturated(x, inv, raw, np.flatnonzero(max_sim <= 1.0 - eps), 1.0 - eps)
     if len(crowded):
-        exact_sim, exact_at = _earlier_in_cluster(e, np.asarray(clusters), position, crowded)
+        exact_sim, exact_at = _earlier_in_cluster(x, np.asarray(clusters), position, crowded, inv=inv)
         max_sim[crowded], dup_of[crowded] = exact_sim, exact_at
     return DedupResult(_settled(x, np.asarray(clusters), position, max_sim, dup_of, eps), max_sim, dup_of)
 
 
-def _pair_sims(e: np.ndarray, rows: np.ndarray, cols: np.ndarray, chunk: int = 16384) -> np.ndarray:
-    """``e[rows[k]] · e[cols[k]]`` for every k, a chunk of pairs at a time (never all pairs' rows gathered)."""
-    out = np.empty(len(rows), e.dtype)
+def _inverse_norms(x: np.ndarray) -> np.ndarray | None:
+    """1 / ‖row‖ for each row of ``x`` (1 for zero rows), or None when every row is unit (as :func:`normalize`)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+    if np.all(np.abs(norms - 1.0) < 1e-6):
+        return None
+    return (1.0 / np.where(norms > 0, norms, 1)).astype(np.float32)
+
+
+def _unit_rows(x: np.ndarray, inv: np.ndarray | None, idx: np.ndarray) -> np.ndarray:
+    """``x[idx]`` (any index shape) with each row scaled to unit length by ``inv`` (None: already unit)."""
+    return x[idx] if inv is None else x[idx] * inv[idx][..., None]
+
+
+def _pair_sims(
+    x: np.ndarray, inv: np.ndarray | None, rows: np.ndarray, cols: np.ndarray, chunk: int = 16384
+) -> np.ndarray:
+    """Cosine of ``x[rows[k]]`` and ``x[cols[k]]`` for every k, a chunk of pairs at a time (never all at once)."""
+    out = np.empty(len(rows), np.float32)
     for start in range(0, len(rows), chunk):
         at = slice(start, start + chunk)
-        out[at] = np.einsum("ij,ij->i", e[rows[at]], e[cols[at]])
+        out[at] = np.einsum("ij,ij->i", _unit_rows(x, inv, rows[at]), _unit_rows(x, inv, cols[at]))
     return out
 
 
-def _saturated(e: np.ndarray, neighbours: np.ndarray, rows: np.ndarray, threshold: float) -> np.ndarray:
+def _saturated(
+    x: np.ndarray, inv: np.ndarray | None, neighbours: np.ndarray, rows: np.ndarray, threshold: float
+) -> np.ndarray:
     """Those ``rows`` whose neighbour list is full and holds no row as dissimilar as ``threshold``."""
     rows = rows[(neighbours[rows] >= 0).all(axis=1)]
     out = []
     for start in range(0, len(rows), 1024):
         chunk = rows[start : start + 1024]
-        sims = np.einsum("ikd,id->ik", e[neighbours[chunk]], e[chunk])
+        sims = np.einsum("ikd,id->ik", _unit_rows(x, inv, neighbours[chunk]), _unit_rows(x, inv, chunk))
         out.append(chunk[sims.min(axis=1) > threshold])
     return np.concatenate(out) if out else rows
 
 
 def _earlier_in_cluster(
-    e: np.ndarray, clusters: np.ndarray, position: np.ndarray, rows: np.ndarray, float64: bool = False
+    x: np.ndarray,
+    clusters: np.ndarray,
+    position: np.ndarray,
+    rows: np.ndarray,
+    float64: bool = False,
+    inv: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact max similarity of each of ``rows`` to the rows before it (by ``position``) in its cluster.
 
     ``float64`` computes cosines in double precision (for decisions at the threshold), normalizing the
-    rows of ``e`` itself; without it the rows of ``e`` must be unit.
+    rows of ``x`` itself; without it rows are scaled by ``inv`` (from :func:`_inverse_norms`; None: unit).
     """
     best_sim = np.full(len(rows), -1.0, np.float64 if float64 else np.float32)
     best_at = np.full(len(rows), -1, np.int64)
@@ -304,10 +327,10 @@ def _earlier_in_cluster(
         if len(members) == 0:
             continue  # the queries are their cluster's first rows: nothing earlier
         members = members[np.argsort(position[members])]
-        others = _unit64(e[members]) if float64 else e[members]
+        others = _unit64(x[members]) if float64 else _unit_rows(x, inv, members)
         for start in range(0, len(mine), 512):
             at = mine[start : start + 512]
-            sims = (_unit64(e[rows[at]]) if float64 else e[rows[at]]) @ others.T
+            sims = (_unit64(x[rows[at]]) if float64 else _unit_rows(x, inv, rows[at])) @ others.T
             sims[position[members][None, :] >= position[rows[at]][:, None]] = -np.inf
             top = np.argmax(sims, axis=1)  # members are in position order: ties go to the earliest
             value = sims[np.arange(len(at)), top]
