@@ -56,12 +56,12 @@ def test_a_batch_larger_than_one_lance_query_keeps_every_rows_neighbours(con):
 
 
 def test_parallel_searches_give_the_same_answer(con):
-    from sqlsel.functions import _CONTEXTS
+    from sqlsel.functions import FunctionContext
     from sqlsel.udfs.vectors import QUERY_ROWS, knn, open_index
 
     x = store(con, 2000)
     sql(con, "SELECT sel_index_build('ix', 'v')")
-    index = open_index(_CONTEXTS[id(con)], "ix")
+    index = open_index(FunctionContext(con), "ix")
     queries = x[: 3 * QUERY_ROWS + 5]
     one = knn(index, queries, 7, threads=1)
     two = knn(index, queries, 7, threads=2)
