@@ -69,10 +69,18 @@ def normalize(x: np.ndarray, in_place: bool = False) -> np.ndarray:
     ``in_place`` scales a float32 ``x`` itself instead of a copy (for matrices too big to hold twice).
     """
     x = np.ascontiguousarray(x, dtype=np.float32)
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
-    if np.all(np.abs(norms - 1.0) < 1e-6):
+    norms = _divisors(x)
+    if norms is None:
         return x
-    return np.divide(x, np.where(norms > 0, norms, 1).astype(np.float32), out=x if in_place else None)
+    return np.divide(x, norms[:, None].astype(np.float32), out=x if in_place else None)
+
+
+def _divisors(x: np.ndarray) -> np.ndarray | None:
+    """Each row's L2 norm (1 for zero rows), or None when every row is already unit (within 1e-6)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+    if np.all(np.abs(norms - 1.0) < 1e-6):
+        return None
+    return np.where(norms > 0, norms, 1)
 
 
 def centroid_cosine(x: np.ndarray, centroids: np.ndarray, labels: np.ndarray, threads: int = 1) -> np.ndarray:
@@ -269,10 +277,8 @@ def semdedup_candidates(
 
 def _inverse_norms(x: np.ndarray) -> np.ndarray | None:
     """1 / ‖row‖ for each row of ``x`` (1 for zero rows), or None when every row is unit (as :func:`normalize`)."""
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
-    if np.all(np.abs(norms - 1.0) < 1e-6):
-        return None
-    return (1.0 / np.where(norms > 0, norms, 1)).astype(np.float32)
+    norms = _divisors(x)
+    return None if norms is None else (1.0 / norms).astype(np.float32)
 
 
 def _unit_rows(x: np.ndarray, inv: np.ndarray | None, idx: np.ndarray) -> np.ndarray:
