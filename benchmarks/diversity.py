@@ -262,7 +262,7 @@ def main() -> int:
         vectors = work / "vectors.parquet"
         write_vectors(args.corpus, vectors, max(args.rows, args.kcenter_rows), 384)
         paragraphs = work / "paragraphs.parquet"
-        paragraph_rows = write_paragraph_vectors(args.corpus, paragraphs, args.rows, 384)  # fewer if the corpus is
+        paragraph_rows = write_paragraph_vectors(args.corpus, paragraphs, args.rows, 384)  # fewer on a small corpus
         speed = {
             name: semdedup_speed(name, path, rows, work / name, args)
             for name, path, rows in (("paragraphs", paragraphs, paragraph_rows), ("jittered", vectors, args.rows))
