@@ -1,22 +1,21 @@
 -- description: Coverage-centric coreset selection (CCS, Zheng et al. 2023): n rows stratified over a score so every difficulty level stays covered.
 -- param pool: table; pool rows (Parquet or JSONL path or glob) with a unique id and a numeric score column
--- param score: VARCHAR; name of the pool's score column (e.g. a difficulty, margin or quality score); rows with a NULL score are never selected
--- param n: BIGINT; rows to select (more than the rows left after the hard cut selects them all)
--- param strata: INTEGER = 50; equal-width score strata
--- param hard_cut: DOUBLE = 0.0; share of all rows with the lowest scores dropped first (CCS's β, e.g. 0.3 for mislabeled-looking examples)
+-- param score: VARCHAR; name of the pool's score column (e.g. a difficulty, margin or quality score); rows whose score is NULL, NaN or infinite are never selected
+-- param n: BIGINT >= 1; rows to select (more than the rows left after the hard cut selects them all)
+-- param strata: INTEGER = 50 >= 1; equal-width score strata
+-- param hard_cut: DOUBLE = 0.0 in [0, 1); share of all rows with the lowest scores dropped first (CCS's β, e.g. 0.3 for mislabeled-looking examples)
 -- param seed: BIGINT = 0; seed of the uniform sample within each stratum
+-- key: pool
 
-SELECT CASE WHEN $n <= 0 THEN error('n must be a positive number of rows; got ' || $n::VARCHAR) END;
-SELECT CASE WHEN $strata < 1 THEN error('strata must be at least 1; got ' || $strata::VARCHAR) END;
-SELECT CASE WHEN NOT ($hard_cut >= 0 AND $hard_cut < 1) THEN error('hard_cut must be in [0, 1); got ' || $hard_cut::VARCHAR) END;
 SELECT CASE WHEN count(*) = 0 THEN error('score names no column of pool: ' || $score || '; columns: ' || (SELECT string_agg(column_name, ', ') FROM (DESCRIBE pool))) END
 FROM (DESCRIBE pool) WHERE column_name = $score;
 
 -- Drop the hard cut (the lowest scores among all rows), then bin the rest into equal-width strata.
+-- A NaN or infinite score is no score: such rows are never selected, like NULL ones.
 CREATE OR REPLACE TEMP TABLE _ccs_kept AS
 SELECT id, score
 FROM (SELECT id, pool[$score]::DOUBLE AS score FROM pool)
-WHERE score IS NOT NULL
+WHERE score IS NOT NULL AND isfinite(score)
 QUALIFY row_number() OVER (ORDER BY score, id) > floor($hard_cut * (SELECT count(*) FROM pool));
 
 CREATE OR REPLACE TEMP TABLE _ccs_strata AS

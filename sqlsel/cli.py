@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +12,29 @@ import click
 import duckdb
 
 from sqlsel.display import print_table
-from sqlsel.errors import SqlselError
+from sqlsel.errors import CatalogNotFoundError, RunInterrupted, SqlselError
 
 DEFAULT_DB = "sqlsel.duckdb"
 DB_ENV = "SQLSEL_DB"
 
+
+def _default_db() -> str:
+    return os.environ.get(DB_ENV, DEFAULT_DB)
+
+
 db_option = click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=lambda: os.environ.get(DB_ENV, DEFAULT_DB),
+    default=_default_db,
     show_default=f"${DB_ENV} or ./{DEFAULT_DB}",
     help="Catalog file (created and migrated if needed).",
+)
+read_db_option = click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    show_default=f"${DB_ENV} or ./{DEFAULT_DB}",
+    help="Catalog file to read (opened read-only; it must exist).",
 )
 
 
@@ -30,14 +42,17 @@ class _Cli(click.Group):
     """Turns library errors into one-line messages and a non-zero exit, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from sqlsel.duck import error_message
+
         try:
             return super().invoke(ctx)
         except SqlselError as exc:
             raise click.ClickException(str(exc)) from None
         except duckdb.Error as exc:
-            raise click.ClickException(str(exc)) from None
-        except KeyboardInterrupt:
-            click.echo("Interrupted: no output was written.", err=True)
+            raise click.ClickException(error_message(exc)) from None
+        except KeyboardInterrupt as exc:
+            message = str(exc) if isinstance(exc, RunInterrupted) else "Interrupted."
+            click.echo(message, err=True)
             sys.exit(130)
 
 
@@ -63,9 +78,13 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
 @db_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file: .parquet, .jsonl or .csv.")
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
+@click.option("--key", default="id", show_default=True, help="The pool column that identifies rows (unique, not NULL).")
 @click.option("--describe", is_flag=True, help="Show the recipe's description and parameters, then exit.")
-def run(recipe: str, params: tuple[str, ...], db: Path, out: Path | None, threads: int | None, describe: bool) -> None:
+def run(
+    recipe: str, params: tuple[str, ...], db: Path, out: Path | None, threads: int | None, key: str, describe: bool
+) -> None:
     """Run RECIPE (a bundled recipe name or a .sql file) and record the run in the catalog."""
+    from sqlsel.progress import ProgressView
     from sqlsel.recipe import load_recipe
     from sqlsel.runner import run_recipe
 
@@ -73,13 +92,16 @@ def run(recipe: str, params: tuple[str, ...], db: Path, out: Path | None, thread
     if describe:
         click.echo(loaded.usage())
         return
-    with _progress_bar() as on_progress:
-        result = run_recipe(loaded, _parse_params(params), db=db, out=out, threads=threads, on_progress=on_progress)
+    with ProgressView() as on_progress:
+        result = run_recipe(
+            loaded, _parse_params(params), db=db, out=out, threads=threads, key=key, on_progress=on_progress
+        )
     if result.table is not None:
         print_table(result.table.column_names, result.table.slice(0, 20).to_pylist(), result.rows_out)
     where = f" to {result.output_path}" if result.output_path else ""
     metrics = "".join(f", {k}={v:.6g}" if isinstance(v, float) else f", {k}={v}" for k, v in result.metrics.items())
-    click.echo(f"run {result.run_id}: {result.rows_out} rows{where} in {result.elapsed_s:.1f}s{metrics}", err=True)
+    name = f"run {result.run_id}" if result.run_id is not None else "run (not recorded: the catalog is read-only)"
+    click.echo(f"{name}: {result.rows_out} rows{where} in {result.elapsed_s:.1f}s{metrics}", err=True)
 
 
 @cli.command()
@@ -120,20 +142,84 @@ def functions(name: str | None, markdown: bool) -> None:
     click.echo("\n`sqlsel functions NAME` shows one in full, with an example.")
 
 
-@cli.command()
-@db_option
-@click.option("--limit", default=20, show_default=True, help="Most recent runs to show.")
-def runs(db: Path, limit: int) -> None:
-    """Show the most recent recipe runs recorded in the catalog."""
-    from sqlsel.catalog import list_runs
+def _read_only(db: Path | None) -> duckdb.DuckDBPyConnection:
+    """The catalog opened read-only: read commands never create, migrate or write a catalog."""
     from sqlsel.connection import connect
 
-    con = connect(db)
+    path = db if db is not None else Path(_default_db())
+    if not path.is_file():
+        raise CatalogNotFoundError(str(path))
+    return connect(path, read_only=True)
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+@cli.group(invoke_without_command=True)
+@read_db_option
+@click.option("--limit", default=20, show_default=True, help="Most recent runs to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (every recorded field) instead of a table.")
+@click.pass_context
+def runs(ctx: click.Context, db: Path | None, limit: int, as_json: bool) -> None:
+    """Show the most recent recipe runs recorded in the catalog (`sqlsel runs show ID` shows one in full)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from sqlsel.catalog import get_run, list_runs
+
+    con = _read_only(db)
     try:
-        rows = list_runs(con, limit)
+        rows = [get_run(con, r["run_id"]) for r in list_runs(con, limit)] if as_json else list_runs(con, limit)
     finally:
         con.close()
+    if as_json:
+        _echo_json(rows)
+        return
     cols = ["run_id", "recipe", "status", "rows_out", "started", "metrics", "error"]
+    print_table(cols, [{c: r[c] for c in cols} for r in rows], len(rows))
+
+
+@runs.command("show")
+@click.argument("run_id", type=int)
+@read_db_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def runs_show(ctx: click.Context, run_id: int, db: Path | None, as_json: bool) -> None:
+    """Everything recorded about run RUN_ID: parameters, inputs, output, digest, metrics, timings, error."""
+    from sqlsel.catalog import get_run
+
+    con = _read_only(db if db is not None else ctx.parent.params.get("db") if ctx.parent else None)
+    try:
+        record = get_run(con, run_id)
+        known = [r[0] for r in con.execute("SELECT run_id FROM sel_runs ORDER BY run_id DESC LIMIT 5").fetchall()]
+    finally:
+        con.close()
+    if record is None:
+        raise SqlselError(f"No run {run_id} in this catalog; the latest are {', '.join(map(str, known)) or 'none'}.")
+    if as_json:
+        _echo_json(record)
+        return
+    from sqlsel.display import print_run
+
+    print_run(record)
+
+
+@cli.command()
+@read_db_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (with each model's parameters).")
+def models(db: Path | None, as_json: bool) -> None:
+    """List the models in the catalog: name, kind, the run that fitted it and what it was fitted on."""
+    from sqlsel.catalog import list_models
+
+    con = _read_only(db)
+    try:
+        rows = list_models(con)
+    finally:
+        con.close()
+    if as_json:
+        _echo_json(rows)
+        return
+    cols = ["name", "kind", "model_id", "run_id", "created", "params"]
     print_table(cols, [{c: r[c] for c in cols} for r in rows], len(rows))
 
 
@@ -145,7 +231,11 @@ def migrate(db: Path, list_only: bool) -> None:
     from sqlsel.catalog import migrate as apply
     from sqlsel.catalog import migrations
 
-    con = duckdb.connect(str(db))
+    if list_only and not db.is_file():
+        click.echo(f"{db} does not exist yet; `sqlsel migrate --db {db}` creates it with every migration:")
+        con = duckdb.connect(":memory:")  # lists them all as pending, creating nothing
+    else:
+        con = duckdb.connect(str(db), read_only=list_only)
     try:
         if not list_only:
             for m in apply(con):
@@ -158,40 +248,19 @@ def migrate(db: Path, list_only: bool) -> None:
 
 @cli.command()
 @db_option
-def shell(db: Path) -> None:
+@click.option("--read-only", is_flag=True, help="Open the catalog read-only (it must exist); fits are refused.")
+@click.option("-bail", "--bail", is_flag=True, help="Stop a script at its first failing statement.")
+def shell(db: Path, read_only: bool, bail: bool) -> None:
     """An interactive SQL prompt with every sqlsel function (history, multi-line, tables).
 
     Statements end with ';'. Dot commands: .functions, .tables, .help, .quit. Reads a script from
-    standard input when it is not a terminal.
+    standard input when it is not a terminal: each failing statement is reported with its line, the
+    script goes on (stops with -bail), and the exit code is 1 when any statement failed.
     """
     from sqlsel.shell import run_shell
 
-    run_shell(db)
-
-
-class _progress_bar:  # noqa: N801 (used as a context manager like a function)
-    """A progress bar on stderr when it is a terminal; yields the callback for the runner."""
-
-    def __enter__(self) -> Callable[[float], None] | None:
-        if not sys.stderr.isatty():
-            self.progress = None
-            return None
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            TextColumn("query"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-            transient=True,
-        )
-        self.progress.start()
-        task = self.progress.add_task("query", total=100)
-        return lambda pct: self.progress.update(task, completed=pct) if self.progress else None
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+    if not run_shell(db, read_only=read_only, bail=bail):
+        sys.exit(1)
 
 
 def main() -> None:

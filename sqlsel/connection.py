@@ -1,25 +1,43 @@
-"""Connections with every sqlsel function, macro and catalog migration in place."""
+"""Connections with every sqlsel function, macro and catalog migration in place.
+
+A catalog opened read-only (``connect(path, read_only=True)``, or one the user cannot write) is
+attached read-only to an in-memory database that holds everything sqlsel creates (macros, the
+``sel_scratch`` database, functions); the catalog's tables appear there as views with the current
+schema, so reading works on catalogs of any migration level and nothing is ever written to the file.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from sqlsel.catalog import migrate
+from sqlsel.catalog import clean_abandoned, migrate
 from sqlsel.duck import run_sql
-from sqlsel.functions import register_functions
+from sqlsel.errors import CatalogNotFoundError, SqlselError
+from sqlsel.functions import KEY_MACROS, register_functions
+from sqlsel.lance import drop_tables
 from sqlsel.resources import sql_files
 
-__all__ = ["connect", "register"]
+__all__ = ["connect", "register", "SCRATCH", "CATALOG"]
+
+#: An in-memory database attached to every connection for intermediate tables (e.g. embeddings a
+#: recipe computes once): unlike TEMP tables, set-level functions such as sel_kmeans_fit can read
+#: them, and unlike catalog tables they never land in the catalog file.
+SCRATCH = "sel_scratch"
+#: The name a read-only catalog is attached under.
+CATALOG = "sel_catalog"
 
 
-def connect(database: str | Path | None = None, **config: Any) -> duckdb.DuckDBPyConnection:
+def connect(database: str | Path | None = None, *, read_only: bool = False, **config: Any) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB connection ready for curation.
 
     ``database`` is a catalog file (created and migrated if needed) or None for an in-memory
-    catalog; ``config`` is passed to :func:`duckdb.connect` (e.g. ``threads=2``).
+    catalog; ``read_only=True`` opens an existing catalog without ever writing to it (fits and run
+    records are then refused; macros and scratch tables live in memory). ``config`` is passed to
+    :func:`duckdb.connect` (e.g. ``threads=2``).
 
     Example:
         >>> import sqlsel
@@ -28,7 +46,28 @@ def connect(database: str | Path | None = None, **config: Any) -> duckdb.DuckDBP
         [(4,)]
         >>> con.close()
     """
-    con = duckdb.connect(str(database) if database is not None else ":memory:", config=config)
+    if read_only:
+        if database is None or not Path(database).is_file():
+            raise CatalogNotFoundError(str(database) if database is not None else ":memory:")
+        con = duckdb.connect(":memory:", config=config)
+        try:
+            path = str(Path(database).resolve())
+            run_sql(con, f"ATTACH '{_quoted(path)}' AS {CATALOG} (READ_ONLY)")
+            return register(con, read_only_catalog=path)
+        except BaseException:
+            con.close()
+            raise
+    try:
+        con = duckdb.connect(str(database) if database is not None else ":memory:", config=config)
+    except duckdb.IOException as exc:
+        if any(
+            reason in str(exc) for reason in ("Permission denied", "Operation not permitted", "Read-only file system")
+        ):
+            raise SqlselError(
+                f"Cannot open catalog {str(database)!r} for writing: {str(exc).splitlines()[0]}. "
+                "Open it read-only (sqlsel.connect(path, read_only=True), or --read-only in the shell)."
+            ) from None
+        raise
     try:
         return register(con)
     except BaseException:
@@ -36,20 +75,64 @@ def connect(database: str | Path | None = None, **config: Any) -> duckdb.DuckDBP
         raise
 
 
-#: An in-memory database attached to every connection for intermediate tables (e.g. embeddings a
-#: recipe computes once): unlike TEMP tables, set-level functions such as sel_kmeans_fit can read
-#: them, and unlike catalog tables they never land in the catalog file.
-SCRATCH = "sel_scratch"
+def register(con: duckdb.DuckDBPyConnection, *, read_only_catalog: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Register sqlsel on an existing connection: functions, catalog migrations, SQL macros.
 
-
-def register(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """Register sqlsel on an existing connection: functions, catalog migrations, SQL macros."""
-    # progress is tracked for sqlsel's own reporting (CLI), never printed into a caller's stdout
-    run_sql(con, "SET enable_progress_bar_print = false")
+    On a writable catalog it also finishes what a killed run left behind (see
+    :func:`sqlsel.catalog.clean_abandoned`). ``read_only_catalog`` is the path of a catalog attached
+    read-only as ``sel_catalog`` (see :func:`connect`).
+    """
+    # progress is tracked for sqlsel's own reporting (CLI), never printed into a caller's stdout; in a
+    # Jupyter kernel without ipywidgets DuckDB refuses to change the setting, and prints nothing anyway
+    with contextlib.suppress(duckdb.Error):
+        run_sql(con, "SET enable_progress_bar_print = false")
     run_sql(con, f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
-    register_functions(con)
+    catalog_path = read_only_catalog or _database_path(con)
+    register_functions(con, catalog_path=catalog_path, read_only=read_only_catalog is not None)
     migrate(con)
+    if read_only_catalog is not None:
+        _catalog_views(con)
     for path in sql_files("udfs"):
-        for statement in con.extract_statements(path.read_text()):
-            run_sql(con, statement)
+        if path.name != KEY_MACROS:  # created with the function macros, which call it
+            for statement in con.extract_statements(path.read_text()):
+                run_sql(con, statement)
+    if read_only_catalog is None:
+        _, lance_tables = clean_abandoned(con)
+        drop_tables(lance_tables)
     return con
+
+
+def _database_path(con: duckdb.DuckDBPyConnection) -> str | None:
+    rows = run_sql(con, "SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
+    return rows[0][0] if rows and rows[0][0] else None
+
+
+def _catalog_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Replace the empty in-memory catalog tables by views over the read-only catalog's tables.
+
+    Columns a later migration added (and the catalog does not have yet) read as NULL.
+    """
+    sql = (
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = ? AND schema_name = 'main' ORDER BY table_name, column_index"
+    )
+    current: dict[str, list[tuple[str, str]]] = {}
+    for table, column, kind in run_sql(con, sql, [_memory_name(con)]):
+        current.setdefault(table, []).append((column, kind))
+    stored: dict[str, set[str]] = {}
+    for table, column, _ in run_sql(con, sql, [CATALOG]):
+        stored.setdefault(table, set()).add(column)
+    for table, columns in current.items():
+        if table not in stored:
+            continue  # the catalog predates this table: it stays empty
+        select = ", ".join(f'"{c}"' if c in stored[table] else f'NULL::{kind} AS "{c}"' for c, kind in columns)
+        run_sql(con, f'DROP TABLE "{table}"')
+        run_sql(con, f'CREATE VIEW "{table}" AS SELECT {select} FROM {CATALOG}.main."{table}"')
+
+
+def _memory_name(con: duckdb.DuckDBPyConnection) -> str:
+    return str(run_sql(con, "SELECT current_database()")[0][0])
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")

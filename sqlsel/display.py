@@ -27,3 +27,30 @@ def _cell(value: Any) -> str:
     text = "NULL" if value is None else str(value)
     text = text.replace("\n", "⏎")
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def print_run(record: dict[str, Any]) -> None:
+    """Print one run record in full: every field, JSON fields indented, statement timings as a table."""
+    import json
+
+    from rich.console import Console
+
+    console = Console()
+    skip = {"statements", "recipe_text", "params", "inputs", "metrics"}
+    width = max(len(k) for k in record)
+    for name, value in record.items():
+        if name not in skip:
+            console.print(f"{name:<{width}}  {'' if value is None else value}", highlight=False, markup=False)
+    for name in ("params", "inputs", "metrics"):
+        if record.get(name) not in (None, {}, []):
+            console.print(f"{name}:", highlight=False)
+            console.print(json.dumps(record[name], indent=2, default=str), highlight=False, markup=False)
+    if record.get("statements"):
+        rows = [
+            {"#": i, "seconds": f"{s['seconds']:.3f}", "rows": s.get("rows"), "statement": s["sql"]}
+            for i, s in enumerate(record["statements"], 1)
+        ]
+        print_table(["#", "seconds", "rows", "statement"], rows, len(rows))
+    if record.get("recipe_text"):
+        console.print("recipe:", highlight=False)
+        console.print(record["recipe_text"], highlight=False, markup=False)

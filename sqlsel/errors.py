@@ -19,9 +19,13 @@ __all__ = [
     "ParameterError",
     "RecipeSyntaxError",
     "InputError",
+    "RowKeyError",
     "OutputError",
+    "ReadOnlyCatalogError",
+    "CatalogNotFoundError",
     "MigrationError",
     "MissingExtraError",
+    "RunInterrupted",
     "did_you_mean",
 ]
 
@@ -85,8 +89,32 @@ class InputError(SqlselError):
     """An input file that is missing or unreadable, or input data that is not what a function needs."""
 
 
+class RowKeyError(InputError):
+    """A key column that is missing, of a type that cannot name rows, or with NULL or duplicate keys."""
+
+
 class OutputError(SqlselError):
-    """An output path sqlsel cannot write."""
+    """An output path sqlsel cannot write, or one that would overwrite an input."""
+
+
+class ReadOnlyCatalogError(SqlselError):
+    """A write to a catalog opened read-only."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"The catalog is open read-only, so {what} cannot be stored in it. "
+            "Open it writable (without --read-only / read_only=True), or as a user who may write it."
+        )
+
+
+class CatalogNotFoundError(SqlselError):
+    """A read command given a catalog file that does not exist."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"No catalog at {path!r}: the file does not exist. Pass --db with an existing catalog "
+            "(or set $SQLSEL_DB); `sqlsel run` creates one."
+        )
 
 
 class MigrationError(SqlselError):
@@ -98,3 +126,12 @@ class MissingExtraError(SqlselError):
 
     def __init__(self, what: str, extra: str) -> None:
         super().__init__(f"{what} needs an optional dependency: pip install 'sqlsel[{extra}]'")
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C (or ``con.interrupt()``): recorded as interrupted, nothing written."""
+
+    def __init__(self, run_id: int | None) -> None:
+        where = f"run {run_id} is recorded as interrupted" if run_id is not None else "the run was not recorded"
+        super().__init__(f"Interrupted: {where}; no output was written and no model changed.")
+        self.run_id = run_id

@@ -28,20 +28,29 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sqlsel.catalog import STAGED, staged_name
 from sqlsel.duck import run_sql
-from sqlsel.errors import SqlselError, UnknownModelError
+from sqlsel.errors import ReadOnlyCatalogError, SqlselError, UnknownModelError
+from sqlsel.resources import resource_dir
 
 __all__ = [
     "FunctionSpec",
     "FunctionContext",
     "FUNCTIONS",
     "FAMILIES",
+    "KEY",
     "sql_function",
     "register_functions",
     "load_families",
     "constant_argument",
     "models_fixed",
+    "function_context",
 ]
+
+#: The pseudo-type of a parameter that takes a row key of any integer or string type (see kernels/keys.py).
+KEY = "KEY"
+#: The SQL library file the function macros call into (sel_key_hash); loaded before them.
+KEY_MACROS = "keys.sql"
 
 #: Built-in function families, in registration order (``sqlsel/udfs/<family>.py``).
 FAMILIES = ("sampling", "dsir", "zipfit", "embed", "kmeans", "quotas", "vectors", "diversity")
@@ -64,6 +73,11 @@ class FunctionSpec:
     defaults: dict[str, str] | None = None  # trailing parameters that may be left out: name -> SQL literal
 
     @property
+    def keys(self) -> list[str]:
+        """Parameters of type KEY: a row key of any integer or string type, passed on as its key hash."""
+        return [n for n, t in self.params.items() if t == KEY]
+
+    @property
     def signature(self) -> str:
         defaults = self.defaults or {}
         args = ", ".join(f"{n} {t}" + (f" := {defaults[n]}" if n in defaults else "") for n, t in self.params.items())
@@ -71,16 +85,22 @@ class FunctionSpec:
 
     @property
     def udf_name(self) -> str:
-        """The registered Python function; a function with defaults is a SQL macro over it."""
-        return f"{self.name}_full" if self.defaults else self.name
+        """The registered Python function; a function with defaults or KEY parameters is a SQL macro over it."""
+        return f"{self.name}_full" if self.defaults or self.keys else self.name
+
+    @property
+    def udf_types(self) -> list[str]:
+        """The registered function's parameter types: a KEY arrives as its UBIGINT key hash."""
+        return ["UBIGINT" if t == KEY else t for t in self.params.values()]
 
     def macro_sql(self) -> str | None:
-        """``CREATE MACRO`` giving the optional parameters their defaults (None without defaults)."""
-        if not self.defaults:
+        """``CREATE MACRO`` giving optional parameters their defaults and hashing KEY parameters (or None)."""
+        if not self.defaults and not self.keys:
             return None
-        defaults = self.defaults
+        defaults = self.defaults or {}
         args = ", ".join(f"{n} := {defaults[n]}" if n in defaults else n for n in self.params)
-        return f"CREATE OR REPLACE MACRO {self.name}({args}) AS {self.udf_name}({', '.join(self.params)})"
+        calls = ", ".join(f"sel_key_hash({n})" if n in self.keys else n for n in self.params)
+        return f"CREATE OR REPLACE MACRO {self.name}({args}) AS {self.udf_name}({calls})"
 
     @property
     def summary(self) -> str:
@@ -149,14 +169,35 @@ class FunctionContext:
     database), so they work while the calling query runs. Fitted models are cached by model id.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, catalog_path: str | None = None, read_only: bool = False
+    ) -> None:
         self._con = con
+        self.catalog_path = catalog_path  # the catalog file (None: in memory); its LanceDB folder is beside it
+        self.read_only = read_only
         self._local = threading.local()
         self.cache: dict[Any, Any] = {}
         self.lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._fixed: dict[tuple[str, str], tuple[int, dict[str, Any]]] | None = None
         self._fixed_lock = threading.Lock()
+        self._stage_run: int | None = None
+        self.staged: dict[str, str] = {}  # name asked for -> name written, while a run stages its writes
+        self.rows_done: dict[str, int] = {}  # rows each function was handed since reset_progress()
+        self.interrupted = False  # set by the runner on Ctrl-C; long set-level work stops at check_interrupt()
+
+    def reset_progress(self) -> None:
+        with self.lock:
+            self.rows_done = {}
+
+    def count_rows(self, function: str, rows: int) -> None:
+        with self.lock:
+            self.rows_done[function] = self.rows_done.get(function, 0) + rows
+
+    def check_interrupt(self) -> None:
+        """Stop long work inside a function when the run was interrupted (DuckDB only stops between batches)."""
+        if self.interrupted:
+            raise SqlselError("interrupted")
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cur = getattr(self._local, "cursor", None)
@@ -202,10 +243,10 @@ class FunctionContext:
         return fixed[name, kind]
 
     def _lookup(self, name: str, kind: str, fix: str) -> tuple[int, dict[str, Any]]:
-        rows = self.query("SELECT model_id, kind, params FROM sel_models WHERE name = ?", [name])
+        rows = self.query("SELECT model_id, kind, params FROM sel_models WHERE name = ?", [self.read_name(name)])
         if not rows or rows[0][1] != kind:
             known = [r[0] for r in self.query("SELECT name FROM sel_models WHERE kind = ? ORDER BY name", [kind])]
-            raise UnknownModelError(name, known, fix)
+            raise UnknownModelError(name, [k for k in known if STAGED not in k], fix)
         model_id, _, params = rows[0]
         return int(model_id), json.loads(params) if isinstance(params, str) else params
 
@@ -234,12 +275,49 @@ class FunctionContext:
         return value
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def staging(self, run_id: int) -> Iterator[None]:
+        """Write catalog objects under staged names while a run is going (see :func:`sqlsel.catalog.publish`).
+
+        Inside the block, a function that stores ``name`` writes ``name~staged-run<id>`` instead
+        (:meth:`write_name`), and lookups of ``name`` find that staged object first (:meth:`read_name`).
+        Only a run that succeeds renames its staged objects over the old ones, so a failed or
+        interrupted run leaves every model as it was.
+        """
+        self._stage_run, self.staged = run_id, {}
+        try:
+            yield
+        finally:
+            self._stage_run = None
+            self.staged = {}
+
+    def write_name(self, name: str) -> str:
+        """The catalog name a function stores ``name`` under: staged while a run is going."""
+        if self._stage_run is None:
+            return name
+        with self.lock:
+            self.staged[name] = staged_name(name, self._stage_run)
+        return self.staged[name]
+
+    def read_name(self, name: str) -> str:
+        """The catalog name a lookup of ``name`` reads: what the current run staged for it, if anything."""
+        return self.staged.get(name, name)
+
+    def check_writable(self, catalog_object: str) -> None:
+        """Refuse to store ``catalog_object`` in a read-only catalog (call it before expensive work)."""
+        if self.read_only:
+            raise ReadOnlyCatalogError(catalog_object)
+
+    @contextlib.contextmanager
+    def writing(self, catalog_object: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor in its own transaction: committed when the block succeeds, rolled back otherwise.
 
         Writes are serialised: DuckDB threads calling a writing function for several rows of one
-        query would otherwise conflict on the same catalog rows.
+        query would otherwise conflict on the same catalog rows. The transaction is the function's
+        own: a caller's ROLLBACK does not undo it. ``catalog_object`` names what the write stores in
+        the catalog (a model, a vector table); such writes are refused on a read-only catalog.
         """
+        if catalog_object is not None:
+            self.check_writable(catalog_object)
         with self._write_lock:
             try:
                 yield from self._write_transaction()
@@ -269,8 +347,8 @@ _CONTEXTS: weakref.WeakValueDictionary[int, FunctionContext] = weakref.WeakValue
 @contextlib.contextmanager
 def models_fixed(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """:meth:`FunctionContext.models_fixed` for the functions registered on ``con`` (none: no effect)."""
-    ctx = _CONTEXTS.get(id(con))
-    if ctx is None or ctx._con is not con:  # an id reused by a later connection
+    ctx = function_context(con)
+    if ctx is None:
         yield
         return
     with ctx.models_fixed():
@@ -282,6 +360,8 @@ def _adapter(spec: FunctionSpec, ctx: FunctionContext) -> Callable[..., Any]:
 
     def call(*args: Any) -> Any:
         arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in args]
+        if arrays:
+            ctx.count_rows(spec.name, len(arrays[0]))
         try:
             return spec.impl(ctx, *arrays)
         except SqlselError:
@@ -295,10 +375,26 @@ def _adapter(spec: FunctionSpec, ctx: FunctionContext) -> Callable[..., Any]:
     return call
 
 
-def register_functions(con: duckdb.DuckDBPyConnection, specs: dict[str, FunctionSpec] | None = None) -> FunctionContext:
-    """Register every declared function on ``con`` (idempotent: existing ones are replaced)."""
+def function_context(con: duckdb.DuckDBPyConnection) -> FunctionContext | None:
+    """The context of the functions registered on ``con`` (None: sqlsel is not registered there)."""
+    ctx = _CONTEXTS.get(id(con))
+    return ctx if ctx is not None and ctx._con is con else None  # an id can be reused by a later connection
+
+
+def register_functions(
+    con: duckdb.DuckDBPyConnection,
+    specs: dict[str, FunctionSpec] | None = None,
+    *,
+    catalog_path: str | None = None,
+    read_only: bool = False,
+) -> FunctionContext:
+    """Register every declared function on ``con`` (idempotent: existing ones are replaced).
+
+    Functions with defaults or KEY parameters become SQL macros over ``<name>_full``; the key macros
+    they call (``udfs/keys.sql``) are created first.
+    """
     specs = specs if specs is not None else load_families()
-    ctx = FunctionContext(con)
+    ctx = FunctionContext(con, catalog_path, read_only)
     _CONTEXTS[id(con)] = ctx
     for spec in specs.values():
         with contextlib.suppress(duckdb.Error):
@@ -306,12 +402,15 @@ def register_functions(con: duckdb.DuckDBPyConnection, specs: dict[str, Function
         con.create_function(
             spec.udf_name,
             _adapter(spec, ctx),
-            [duckdb.sqltype(t) for t in spec.params.values()],
+            [duckdb.sqltype(t) for t in spec.udf_types],
             duckdb.sqltype(spec.returns),
             type="arrow",
             null_handling=spec.null_handling,
             side_effects=spec.random,
         )
+    for statement in con.extract_statements((resource_dir("udfs") / KEY_MACROS).read_text()):
+        run_sql(con, statement)
+    for spec in specs.values():
         macro = spec.macro_sql()
         if macro is not None:
             run_sql(con, macro)

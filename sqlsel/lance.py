@@ -32,7 +32,7 @@ from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["lance_folder", "open_db", "open_table", "forget_table", "fixed_size_batches"]
+__all__ = ["lance_folder", "open_db", "open_table", "forget_table", "drop_table", "drop_tables", "fixed_size_batches"]
 
 _TEMP: dict[str, str] = {}
 _LOCK = threading.Lock()
@@ -83,6 +83,21 @@ def forget_table(folder: Path, name: str) -> None:
     """Drop the cached handle of a table that is being dropped."""
     with _LOCK:
         _TABLES.pop((str(folder), name), None)
+
+
+def drop_table(folder: Path, table: str) -> None:
+    """Drop a Lance table of ``folder`` (one that was never created has nothing to drop)."""
+    forget_table(folder, table)
+    try:
+        open_db(folder).drop_table(table)
+    except Exception:  # noqa: BLE001 - lancedb raises several kinds for a missing table
+        pass
+
+
+def drop_tables(tables: list[tuple[str, str]]) -> None:
+    """Drop ``(folder, table)`` pairs, e.g. the vector tables a run replaced or discarded."""
+    for folder, table in tables:
+        drop_table(Path(folder), table)
 
 
 def fixed_size_batches(batches: Iterator[pa.RecordBatch], column: str, dim: int) -> Iterator[pa.RecordBatch]:

@@ -4,10 +4,17 @@ Header lines (before the first SQL line)::
 
     -- description: one line saying what the recipe selects
     -- param pool: table; pool files (Parquet or JSONL, a path or a glob) with id and text
-    -- param k: BIGINT; rows to select
+    -- param k: BIGINT >= 1; rows to select
+    -- param eps: DOUBLE = 0.05 in [0, 2]; a number with its valid range
+    -- param keep: VARCHAR = 'hard' in {hard, easy, random}; one of a few words
     -- param seed: BIGINT = 0; seed of the random choices
+    -- key: pool              (table parameters whose rows have a unique key: checked before any work)
     -- fits: model            (the parameter naming a model the recipe fits itself)
     -- metric kl: SELECT …   (a query over _sel_result, reported by the run)
+
+A parameter's check (``>= x``, ``> x``, ``<= x``, ``< x``, ``in [a, b)`` with either bracket and
+``inf`` as a bound, or ``in {word, …}``) is applied when the parameters are bound, before any work;
+DOUBLE parameters must always be finite, and no parameter may be NULL.
 
 ``table`` parameters become views of that name over the given files; every other parameter is
 bound as a prepared parameter (``$k``). Statements are split and executed exactly as written;
@@ -17,6 +24,7 @@ sqlglot only analyses them (functions and models used).
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,10 +49,54 @@ from sqlsel.resources import resource_dir
 __all__ = ["Param", "Recipe", "load_recipe", "recipe_names", "split_statements"]
 
 _HEADER = re.compile(r"^--\s*(?P<key>[a-z_]+)(?:\s+(?P<name>\w+))?\s*:\s*(?P<value>.*)$")
-_PARAM = re.compile(r"^(?P<type>[A-Za-z]+(?:\[\])?)\s*(?:=\s*(?P<default>[^;]*?))?\s*(?:;\s*(?P<doc>.*))?$")
+_PARAM = re.compile(
+    r"^(?P<type>[A-Za-z]+(?:\[\])?)\s*(?:=\s*(?P<default>'[^']*'|[^\s;]+))?\s*"
+    r"(?P<check>(?:>=|<=|>|<|in\b)[^;]*?)?\s*(?:;\s*(?P<doc>.*))?$"
+)
 _TYPES = {"table": str, "BIGINT": int, "INTEGER": int, "DOUBLE": float, "VARCHAR": str, "BOOLEAN": bool}
+_BOUND = re.compile(r"^(?P<op>>=|<=|>|<)\s*(?P<value>\S+)$")
+_INTERVAL = re.compile(r"^in\s*(?P<lo_bracket>[\[(])\s*(?P<lo>[^,]+),\s*(?P<hi>[^\])]+?)\s*(?P<hi_bracket>[\])])$")
+_CHOICES = re.compile(r"^in\s*\{(?P<words>[^}]*)\}$")
 
-#: Functions whose argument at this position names a catalog model.
+
+@dataclass(frozen=True)
+class Check:
+    """A parameter's valid values: a range of numbers or a set of words."""
+
+    text: str  # as written in the header, shown in messages: '>= 1', 'in [0, 1)', 'in {a, b}'
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> Check:
+        text = text.strip()
+        if m := _CHOICES.match(text):
+            words = tuple(w.strip() for w in m.group("words").split(",") if w.strip())
+            return cls(f"one of {', '.join(words)}", choices=words)
+        if m := _INTERVAL.match(text):
+            return cls(
+                text,
+                low=float(m.group("lo")),
+                high=float(m.group("hi")),
+                low_open=m.group("lo_bracket") == "(",
+                high_open=m.group("hi_bracket") == ")",
+            )
+        if m := _BOUND.match(text):
+            op, value = m.group("op"), float(m.group("value"))
+            if op.startswith(">"):
+                return cls(text, low=value, low_open=op == ">")
+            return cls(text, high=value, high_open=op == "<")
+        raise ValueError(f"bad check {text!r}: expected >= x, > x, <= x, < x, in [a, b) or in {{word, ...}}")
+
+    def accepts(self, value: Any) -> bool:
+        if self.choices:
+            return value in self.choices
+        low_ok = value > self.low if self.low_open else value >= self.low
+        high_ok = value < self.high if self.high_open else value <= self.high
+        return bool(low_ok and high_ok)
 
 
 @dataclass(frozen=True)
@@ -53,31 +105,48 @@ class Param:
     type: str
     default: str | None
     doc: str
+    check: Check | None = None
 
     @property
     def is_table(self) -> bool:
         return self.type == "table"
 
     def convert(self, raw: Any) -> Any:
-        """The Python value of ``raw`` (a CLI string or a Python value) for this parameter's type."""
+        """The Python value of ``raw`` (a CLI string or a Python value) for this parameter's type, checked."""
         if raw is None:
-            return None
+            raise ParameterError(f"Parameter {self.name} must not be NULL.")
         if self.is_table and not isinstance(raw, (str, Path)):
             return raw  # a relation or Arrow table passed from Python
+        value = self._typed(raw)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ParameterError(f"Parameter {self.name} must be a finite number; got {raw!r}.")
+        if self.check is not None and not self.check.accepts(value):
+            hint = did_you_mean(str(value), self.check.choices) if self.check.choices else ""
+            raise ParameterError(f"Parameter {self.name} must be {self.check.text}; got {raw!r}.{hint}")
+        return value
+
+    def _typed(self, raw: Any) -> Any:
         kind = _TYPES[self.type]
         if isinstance(raw, str):
             text = raw.strip()
             if kind is bool:
                 if text.lower() not in ("true", "false", "1", "0"):
-                    raise ParameterError(f"Parameter {self.name} must be true or false; got {raw!r}")
+                    raise ParameterError(f"Parameter {self.name} must be true or false; got {raw!r}.")
                 return text.lower() in ("true", "1")
             if kind is str and len(text) >= 2 and text[0] == text[-1] == "'":
                 return text[1:-1]
             try:
                 return kind(text)
             except ValueError:
-                raise ParameterError(f"Parameter {self.name} must be {self.type}; got {raw!r}") from None
-        return kind(raw)
+                raise ParameterError(f"Parameter {self.name} must be {self.type}; got {raw!r}.") from None
+        if kind is int and isinstance(raw, float) and not raw.is_integer():
+            raise ParameterError(f"Parameter {self.name} must be {self.type} (a whole number); got {raw!r}.")
+        if kind is bool and not isinstance(raw, (bool, int)):
+            raise ParameterError(f"Parameter {self.name} must be true or false; got {raw!r}.")
+        try:
+            return kind(raw)
+        except (TypeError, ValueError):
+            raise ParameterError(f"Parameter {self.name} must be {self.type}; got {raw!r}.") from None
 
 
 @dataclass
@@ -89,6 +158,7 @@ class Recipe:
     text: str
     description: str = ""
     params: dict[str, Param] = field(default_factory=dict)
+    keyed: list[str] = field(default_factory=list)  # table parameters whose rows carry a unique key
     fits: list[str] = field(default_factory=list)
     metrics: dict[str, str] = field(default_factory=dict)
 
@@ -100,15 +170,23 @@ class Recipe:
         lines = [f"{self.name}: {self.description}", "parameters:"]
         for p in self.params.values():
             default = "required" if p.default is None else f"default {p.default}"
-            lines.append(f"  {p.name} ({p.type}, {default}): {p.doc}")
+            check = f", {p.check.text}" if p.check else ""
+            lines.append(f"  {p.name} ({p.type}, {default}{check}): {p.doc}")
         return "\n".join(lines)
 
     def bind(self, given: Mapping[str, Any]) -> dict[str, Any]:
-        """Values of every parameter from ``given`` and the defaults; errors list the parameters."""
+        """Values of every parameter from ``given`` and the defaults, type- and range-checked.
+
+        Errors are one line naming the parameter and listing the recipe's parameters.
+        """
+        listed = ", ".join(self.params)
         unknown = [n for n in given if n not in self.params]
         if unknown:
             hint = did_you_mean(unknown[0], self.params)
-            raise ParameterError(f"Unknown parameter {unknown[0]!r} for recipe {self.name}.{hint}\n{self.usage()}")
+            raise ParameterError(
+                f"Unknown parameter {unknown[0]!r} for recipe {self.name}.{hint} Its parameters: {listed} "
+                f"(sqlsel run {self.name} --describe explains them)."
+            )
         values = {}
         for p in self.params.values():
             if p.name in given:
@@ -117,7 +195,8 @@ class Recipe:
                 values[p.name] = p.convert(p.default)
             else:
                 raise ParameterError(
-                    f"Missing parameter {p.name!r} for recipe {self.name} (pass -p {p.name}=VALUE).\n{self.usage()}"
+                    f"Missing parameter {p.name!r} for recipe {self.name}: pass -p {p.name}=VALUE. "
+                    f"Its parameters: {listed} (sqlsel run {self.name} --describe explains them)."
                 )
         return values
 
@@ -215,9 +294,16 @@ def parse_recipe(text: str, name: str, path: Path) -> Recipe:
             if not pm or pm.group("type") not in _TYPES:
                 raise ParameterError(
                     f"{path}: bad parameter declaration {line.strip()!r}; expected "
-                    f"'-- param NAME: TYPE [= DEFAULT]; doc' with TYPE one of {', '.join(_TYPES)}"
+                    f"'-- param NAME: TYPE [= DEFAULT] [CHECK]; doc' with TYPE one of {', '.join(_TYPES)}"
                 )
-            recipe.params[pname] = Param(pname, pm.group("type"), pm.group("default"), (pm.group("doc") or "").strip())
+            try:
+                check = Check.parse(pm.group("check")) if pm.group("check") else None
+            except ValueError as exc:
+                raise ParameterError(f"{path}: parameter {pname}: {exc}") from None
+            doc = (pm.group("doc") or "").strip()
+            recipe.params[pname] = Param(pname, pm.group("type"), pm.group("default"), doc, check)
+        elif key == "key":
+            recipe.keyed.extend(name.strip() for name in value.split(",") if name.strip())
         elif key == "fits":
             recipe.fits.append(value)
         elif key == "metric" and pname:

@@ -1,11 +1,15 @@
-"""Reading a whole relation inside a SQL function: the input side of set-level functions.
+"""Relations in and out of set-level functions: the engine side of "one relation in, one relation out".
 
 DuckDB's Python API has no table or aggregate functions, and ``udf(list(x))`` over a million
 vectors costs several times their size in memory. A set-level function (k-means fit, SemDeDup,
 k-center, vector-table store) therefore takes the *name* of a table or view, or a query, and reads it
-through its own cursor: all rows at once, in batches, into one float32 matrix sorted by id, so the
-result does not depend on scan order or thread count. A cursor cannot see TEMP tables; intermediate
-tables go to the in-memory ``sel_scratch`` database every sqlsel connection attaches.
+through its own cursor (:func:`read_vectors`): every row, once, into one float32 matrix sorted by key,
+so the result does not depend on scan order or thread count. What it selects it writes to a table
+named by its ``into`` argument (:func:`write_rows`), keys in the source's own type: a scalar
+function's return type is fixed when it is registered, so only a table can give back keys of any type.
+
+A cursor cannot see TEMP tables; intermediate tables go to the in-memory ``sel_scratch`` database
+every sqlsel connection attaches.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from sqlsel.errors import InputError, ParameterError
+from sqlsel.duck import run_sql
+from sqlsel.errors import InputError, ParameterError, RowKeyError
 from sqlsel.functions import FunctionContext
-from sqlsel.kernels.kmeans import sort_rows
-from sqlsel.kernels.vectors import VectorError, vector_matrix
+from sqlsel.kernels.keys import INTEGER_TYPES, STRING_TYPES, key_kind, sortable_keys
+from sqlsel.kernels.vectors import VectorError, permute_rows, vector_matrix
 
-__all__ = ["Vectors", "relation_query", "is_table_name", "read_vectors", "column_names"]
+__all__ = ["Vectors", "relation_query", "is_table_name", "read_vectors", "column_names", "write_rows"]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){0,2}$")
 _BATCH = 65536
@@ -54,60 +59,153 @@ def column_names(ctx: FunctionContext, source: str) -> list[str]:
 
 @dataclass
 class Vectors:
-    """A relation's rows sorted by id: ids, the embedding matrix and any extra numeric columns."""
+    """A relation's rows sorted by key: keys, their hashes, the embedding matrix and extra numeric columns.
 
-    ids: np.ndarray
+    Position ``i`` is the i-th smallest key, so row positions break ties in key order.
+    """
+
+    keys: np.ndarray  # sortable keys (integers, or Python ints/str objects)
+    key_type: str  # the DuckDB type of the source's id column
+    hashes: np.ndarray  # uint64 key hashes: the seed of every random choice
     x: np.ndarray
     extra: dict[str, np.ndarray] = field(default_factory=dict)
 
+    def key(self, row: int) -> object:
+        """The key of row ``row`` as a Python value (for messages)."""
+        value = self.keys[row]
+        return value.item() if hasattr(value, "item") else value
+
 
 def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str, ...] = ()) -> Vectors:
-    """Every (id, embedding, *extra) row of ``source``; ``what`` names the caller in error messages."""
+    """Every (id, embedding, *extra) row of ``source``, read once; ``what`` names the caller in errors.
+
+    Keys may be of any integer or string type; NULL or duplicate keys, NULL or non-finite extra values,
+    and embeddings that are NULL, ragged or hold NaN are refused, naming a row.
+    """
     columns = ", ".join(("id", "embedding", *extra))
-    sql = relation_query(source, columns)
+    sql = relation_query(source, f"{columns}, sel_key_hash(id) AS _key_hash")
     try:
-        total = ctx.query(f"SELECT count(*) FROM ({sql})")[0][0]
+        described = ctx.query(f"DESCRIBE {relation_query(source, columns)}")
     except duckdb.Error as exc:  # a missing table or column: say what is read
         raise InputError(
-            f"{what} cannot read {source!r}: {exc}. It reads columns {columns} from a table or view "
-            "(not a TEMP one: use sel_scratch.<name>) or a query."
+            f"{what} cannot read {source!r}: {str(exc).splitlines()[0]}. It reads columns {columns} from a table "
+            "or view (not a TEMP one: use sel_scratch.<name>) or a query."
         ) from None
-    if total == 0:
-        raise InputError(f"{what}: {source!r} has no rows.")
-    ids = np.empty(total, np.int64)
-    values = {name: np.empty(total, np.float64) for name in extra}
+    key_type = str(described[0][1])
+    if key_kind(key_type) is None:
+        raise RowKeyError(
+            f"{what}: the id column of {source!r} is {key_type}; a key must be an integer "
+            f"({', '.join(INTEGER_TYPES)}) or a string ({', '.join(STRING_TYPES)})."
+        )
+    total = _stored_rows(ctx, source)  # a stored table can be counted first and read into one matrix
+    keys: list[pa.Array] = []
+    hashes: list[np.ndarray] = []
+    blocks: list[np.ndarray] = []
+    values: dict[str, list[np.ndarray]] = {name: [] for name in extra}
     x: np.ndarray | None = None
     at = 0
     for batch in ctx.stream(sql, _BATCH):
+        ctx.check_interrupt()
         id_col, vec_col = batch.column(0), batch.column(1)
         if id_col.null_count:
-            raise InputError(f"{what}: {source!r} has rows with a NULL id; every row needs one.")
+            raise RowKeyError(f"{what}: {source!r} has rows with a NULL id; every row needs one.")
         try:
-            block = vector_matrix(vec_col, None if x is None else x.shape[1])
+            block = vector_matrix(vec_col, None if not blocks and x is None else _dim(x, blocks))
         except VectorError as exc:
             raise InputError(
-                f"{what}: row id {id_col[exc.row].as_py()} of {source!r}: {exc}. "
+                f"{what}: row id {id_col[exc.row].as_py()!r} of {source!r}: {exc}. "
                 "Filter such rows out (WHERE embedding IS NOT NULL AND len(embedding) = <dim>) or repair them."
             ) from None
-        if x is None:
-            x = _populated_matrix(total, block.shape[1])
-        ids[at : at + len(block)] = id_col.to_numpy(zero_copy_only=False)
-        x[at : at + len(block)] = block
+        if total is not None:
+            if x is None:
+                x = _populated_matrix(total, block.shape[1])
+            if at + len(block) > total:
+                raise InputError(f"{what}: {source!r} changed while it was read; read it again.")
+            x[at : at + len(block)] = block
+        else:
+            blocks.append(block)
+        keys.append(id_col)
+        hashes.append(batch.column(len(batch.schema) - 1).to_numpy(zero_copy_only=False).astype(np.uint64))
         for k, name in enumerate(extra):
-            column = batch.column(2 + k)
-            if column.null_count:
-                raise InputError(f"{what}: {source!r} has rows with a NULL {name}.")
-            if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
-                raise InputError(f"{what}: column {name} of {source!r} must be a number; it is {column.type}.")
-            values[name][at : at + len(block)] = column.to_numpy(zero_copy_only=False)
+            values[name].append(_numbers(batch.column(2 + k), name, id_col, what, source))
         at += len(block)
-    assert x is not None and at == total
-    order = sort_rows(ids, x)
-    sorted_ids = ids[order]
-    if len(sorted_ids) > 1 and (sorted_ids[1:] == sorted_ids[:-1]).any():
-        dup = int(sorted_ids[1:][sorted_ids[1:] == sorted_ids[:-1]][0])
-        raise InputError(f"{what}: id {dup} appears more than once in {source!r}; ids must be unique.")
-    return Vectors(sorted_ids, x, {name: v[order] for name, v in values.items()})
+    if at == 0:
+        raise InputError(f"{what}: {source!r} has no rows.")
+    if x is None:
+        x = blocks[0] if len(blocks) == 1 else _concatenated(blocks)
+    elif at != total:
+        raise InputError(f"{what}: {source!r} changed while it was read; read it again.")
+    del blocks
+    all_keys = sortable_keys(pa.concat_arrays([k.cast(keys[0].type) for k in keys]) if len(keys) > 1 else keys[0])
+    order = np.argsort(all_keys, kind="stable")
+    if (order != np.arange(len(order))).any():
+        if not x.flags.writeable:  # one batch read straight from Arrow memory
+            x = x.copy()
+        permute_rows(x, order.astype(np.int64))
+    sorted_keys = all_keys[order]
+    if len(sorted_keys) > 1:
+        same = sorted_keys[1:] == sorted_keys[:-1]
+        if same.any():
+            dup = sorted_keys[1:][same][0]
+            raise RowKeyError(f"{what}: id {_plain(dup)!r} appears more than once in {source!r}; ids must be unique.")
+    return Vectors(
+        sorted_keys,
+        key_type,
+        np.concatenate(hashes)[order],
+        x,
+        {name: np.concatenate(v)[order] for name, v in values.items()},
+    )
+
+
+def _dim(x: np.ndarray | None, blocks: list[np.ndarray]) -> int:
+    return int(x.shape[1]) if x is not None else int(blocks[0].shape[1])
+
+
+def _plain(value: object) -> object:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _numbers(column: pa.Array, name: str, ids: pa.Array, what: str, source: str) -> np.ndarray:
+    """An extra column as float64, refusing NULL, NaN, ±inf and non-numbers with the row that has one."""
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_decimal(column.type)):
+        raise InputError(f"{what}: column {name} of {source!r} must be a number; it is {column.type}.")
+    if column.null_count:
+        row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+        raise InputError(f"{what}: row id {ids[row].as_py()!r} of {source!r} has a NULL {name}; filter such rows out.")
+    out = np.asarray(column.to_numpy(zero_copy_only=False), np.float64)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{what}: row id {ids[row].as_py()!r} of {source!r} has {name} {out[row]}; it must be a finite number "
+            "(filter NaN and infinite values out: WHERE isfinite(...))."
+        )
+    return out
+
+
+def _stored_rows(ctx: FunctionContext, source: str) -> int | None:
+    """The row count of ``source`` when it names a stored table (a view or query may differ between reads)."""
+    text = str(source).strip().rstrip(";")
+    if not _IDENTIFIER.match(text):
+        return None
+    parts = text.split(".")
+    sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary"
+    params: list[object] = [parts[-1]]
+    if len(parts) >= 2:
+        sql += " AND (database_name = ? OR schema_name = ?)"
+        params += [parts[-2], parts[-2]]
+    if not ctx.query(sql, params)[0][0]:
+        return None
+    return int(ctx.query(f"SELECT count(*) FROM {text}")[0][0])
+
+
+def _concatenated(blocks: list[np.ndarray]) -> np.ndarray:
+    x = _populated_matrix(sum(len(b) for b in blocks), blocks[0].shape[1])
+    at = 0
+    for block in blocks:
+        x[at : at + len(block)] = block
+        at += len(block)
+    return x
 
 
 def _populated_matrix(rows: int, dim: int) -> np.ndarray:
@@ -127,3 +225,33 @@ def _populated_matrix(rows: int, dim: int) -> np.ndarray:
     except OSError:  # e.g. a memory limit on mappings: numpy's allocator says so, or fares better
         return np.empty((rows, dim), np.float32)
     return np.frombuffer(region, np.float32).reshape(rows, dim)  # the array keeps the mapping alive
+
+
+def write_rows(ctx: FunctionContext, into: str, table: pa.Table, key_type: str, key_columns: tuple[str, ...]) -> int:
+    """Create (or replace) table ``into`` with ``table``'s rows, ``key_columns`` cast back to ``key_type``.
+
+    ``into`` must be a plain table name; it cannot be TEMP (a function writes through its own cursor):
+    ``sel_scratch.<name>`` keeps it in memory. Returns the rows written.
+    """
+    if not into or not is_table_name(into):
+        raise ParameterError(f"into must be a table name such as sel_scratch.picks; got {into!r}")
+    select = ", ".join(f'"{c}"::{key_type} AS "{c}"' if c in key_columns else f'"{c}"' for c in table.column_names)
+    with ctx.writing() as cur:
+        cur.register("_sel_rows_out", table)
+        try:
+            run_sql(cur, f"CREATE OR REPLACE TABLE {into} AS SELECT {select} FROM _sel_rows_out")
+        except duckdb.Error as exc:
+            raise InputError(f"cannot create {into!r}: {str(exc).splitlines()[0]}") from None
+        finally:
+            cur.unregister("_sel_rows_out")
+    return table.num_rows
+
+
+def key_array(data: Vectors, rows: np.ndarray) -> pa.Array:
+    """The keys of ``rows`` as an Arrow array (written back in the source's key type by write_rows)."""
+    picked = data.keys[rows]
+    if picked.dtype == object:
+        if len(picked) and isinstance(picked[0], str):
+            return pa.array(picked.tolist(), pa.string())
+        return pa.array([str(v) for v in picked.tolist()], pa.string())  # HUGEINT beyond 64 bits: cast back in SQL
+    return pa.array(picked)

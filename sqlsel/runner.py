@@ -1,6 +1,17 @@
-"""Run a recipe: bind parameters, execute its statements, write the output atomically, record the run.
+"""Run a recipe: record it, check its inputs, execute its statements, write the output atomically.
 
-:func:`run_recipe` is the library entry point; the CLI's ``sqlsel run`` is a thin wrapper.
+:func:`run_recipe` is the library entry point; the CLI's ``sqlsel run`` is a thin wrapper. A run's
+life, each step before the next:
+
+1. its row in ``sel_runs`` is written (status ``running``), so every run is recorded, even one whose
+   parameters do not bind or whose SQL does not parse;
+2. parameters are bound and range-checked, inputs become views, their keys are checked (unique,
+   non-NULL, an integer or string type) and the output path is checked: all before any work;
+3. the statements run, each timed; what they store in the catalog is staged under a run-specific name;
+4. the output goes to a temporary file; in one transaction the staged models replace the old ones
+   (with the run's input fingerprint and id) and the run is recorded ``ok``; the file is renamed into
+   place. Any failure or Ctrl-C instead removes the staged objects and the temporary file, and records
+   the run ``failed`` or ``interrupted`` with the whole error text.
 
 Example:
     >>> import sqlsel
@@ -12,14 +23,15 @@ Example:
 
 from __future__ import annotations
 
-import glob
+import contextlib
 import hashlib
 import json
 import os
 import re
+import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,26 +39,38 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import sqlglot
+from sqlglot import exp
 
-from sqlsel.catalog import record_run
+from sqlsel.catalog import begin_run, discard, finish_run, publish
 from sqlsel.connection import SCRATCH, connect
-from sqlsel.duck import run_sql
-from sqlsel.errors import InputError, OutputError, SqlselError
-from sqlsel.functions import models_fixed
+from sqlsel.duck import error_message, run_sql
+from sqlsel.errors import InputError, ReadOnlyCatalogError, RunInterrupted, SqlselError
+from sqlsel.functions import FunctionContext, function_context, models_fixed
+from sqlsel.inputs import (
+    OUTPUT_FORMATS,
+    Input,
+    check_key,
+    check_output,
+    drop_input,
+    register_input,
+    remove_stale_temporaries,
+    temporary_path,
+)
+from sqlsel.lance import drop_tables
 from sqlsel.recipe import Recipe, load_recipe
 
-__all__ = ["RunResult", "run_recipe", "OUTPUT_FORMATS"]
+__all__ = ["RunResult", "StatementProgress", "run_recipe", "OUTPUT_FORMATS"]
 
-OUTPUT_FORMATS = {".parquet": "parquet", ".jsonl": "json", ".csv": "csv"}
-_READERS = {".parquet": "parquet", ".jsonl": "json", ".ndjson": "json", ".json": "json", ".csv": "csv"}
 RESULT_TABLE = "_sel_result"
+POLL_SECONDS = 0.25  # how often a running statement's progress is reported
 
 
 @dataclass
 class RunResult:
     """What a run did: where its output went, how many rows, and its catalog record id."""
 
-    run_id: int
+    run_id: int | None  # None when the catalog is read-only: the run was not recorded
     recipe: str
     status: str
     rows_out: int
@@ -59,6 +83,20 @@ class RunResult:
     timings: list[tuple[str, float]] = field(default_factory=list)  # (statement's first line, seconds)
 
 
+@dataclass
+class StatementProgress:
+    """Where a run is: the statement running (1-based of ``count``) and the rows sqlsel functions saw."""
+
+    index: int
+    count: int
+    sql: str  # the statement's first SQL line
+    total_rows: int | None  # rows of the largest table the statement reads, when known
+    rows_done: int = 0
+    seconds: float = 0.0
+    rows_out: int | None = None
+    finished: bool = False
+
+
 def run_recipe(
     recipe: str | Path | Recipe,
     params: Mapping[str, Any] | None = None,
@@ -67,147 +105,362 @@ def run_recipe(
     con: duckdb.DuckDBPyConnection | None = None,
     out: str | Path | None = None,
     threads: int | None = None,
-    on_progress: Callable[[float], None] | None = None,
+    key: str = "id",
+    on_progress: Callable[[StatementProgress], None] | None = None,
 ) -> RunResult:
     """Run ``recipe`` with ``params`` and record it in the catalog (``db``, or ``con``'s database).
 
-    Without ``out`` the selected rows are returned in ``RunResult.table``. Errors are
-    :class:`~sqlsel.errors.SqlselError`; a failed run writes no output file and is recorded
-    with status 'failed'.
+    ``key`` names the column of the keyed inputs (the pool) that identifies rows; recipes see it as
+    ``id`` and the output carries its own name again. Without ``out`` the selected rows are returned
+    in ``RunResult.table``. Errors are :class:`~sqlsel.errors.SqlselError` with a one-line message;
+    Ctrl-C raises :class:`~sqlsel.errors.RunInterrupted`. Either way no output file is left, no model
+    changes, and the run is recorded as failed or interrupted.
     """
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
-    given = dict(params or {})
-    values = recipe.bind(given)
-    out_path, out_format = _output(out)
     own = con is None
     con = connect(db) if con is None else con
     try:
-        if threads is not None:
-            if threads < 1:
-                raise SqlselError(f"--threads must be at least 1; got {threads}")
-            run_sql(con, f"SET threads = {int(threads)}")
-        return _run(con, recipe, values, out_path, out_format, on_progress)
+        return _Run(con, recipe, dict(params or {}), out, threads, key, on_progress).execute()
     finally:
         if own:
             con.close()
 
 
-def _output(out: str | Path | None) -> tuple[Path | None, str | None]:
-    if out is None:
-        return None, None
-    path = Path(out)
-    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise OutputError(
-            f"Cannot write {str(path)!r}: the output extension must be one of {', '.join(OUTPUT_FORMATS)}."
-        )
-    if not path.parent.exists():
-        raise OutputError(f"Cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist.")
-    return path, fmt
+class _Run:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        recipe: Recipe,
+        given: dict[str, Any],
+        out: str | Path | None,
+        threads: int | None,
+        key: str,
+        on_progress: Callable[[StatementProgress], None] | None,
+    ) -> None:
+        self.con, self.recipe, self.given, self.out, self.threads, self.key = con, recipe, given, out, threads, key
+        self.on_progress = on_progress
+        self.ctx = function_context(con)
+        if self.ctx is None:
+            raise SqlselError(
+                "This connection has no sqlsel functions: open it with sqlsel.connect() or sqlsel.register()."
+            )
+        self.inputs: list[Input] = []
+        self.timings: list[dict[str, Any]] = []
+        self.tmp: Path | None = None
+        self.published = False
 
+    def execute(self) -> RunResult:
+        t0 = time.perf_counter()
+        ctx = self.ctx
+        assert ctx is not None
+        record = self._record()
+        run_id = None if ctx.read_only else begin_run(self.con, record)
+        scratch_before = _scratch_tables(self.con)
+        interrupts = _Interrupts(self.con, ctx)
+        try:
+            with interrupts:
+                result = self._work(run_id, ctx)
+            result.elapsed_s = time.perf_counter() - t0
+            return result
+        except BaseException as exc:
+            stopped = interrupts.hit or isinstance(exc, (KeyboardInterrupt, duckdb.InterruptException))
+            error = exc if isinstance(exc, SqlselError) else self._translated(exc)
+            self._undo(run_id)
+            if run_id is not None:
+                status = "interrupted" if stopped else "failed"
+                text = "Interrupted (Ctrl-C)." if stopped else str(error)
+                with contextlib.suppress(duckdb.Error):  # a catalog that cannot take the record must not hide the error
+                    finish_run(
+                        self.con,
+                        run_id,
+                        {**self._progress_fields(), "status": status, "error": text, "ended": datetime.now()},
+                    )
+            if stopped:
+                raise RunInterrupted(run_id) from None
+            if error is exc:
+                raise
+            raise error from None
+        finally:
+            ctx.interrupted = False
+            with contextlib.suppress(duckdb.Error):
+                run_sql(self.con, f"DROP TABLE IF EXISTS {RESULT_TABLE}")
+                for t in _scratch_tables(self.con) - scratch_before:  # what the run left in the scratch database
+                    run_sql(self.con, f'DROP TABLE IF EXISTS {SCRATCH}."{t}"')
+                for given in self.inputs:
+                    drop_input(self.con, given)
 
-def _run(
-    con: duckdb.DuckDBPyConnection,
-    recipe: Recipe,
-    values: dict[str, Any],
-    out_path: Path | None,
-    out_format: str | None,
-    on_progress: Callable[[float], None] | None,
-) -> RunResult:
-    started = datetime.now()
-    t0 = time.perf_counter()
-    statements = recipe.statements(con)
-    if not statements:
-        raise SqlselError(f"Recipe {recipe.name} has no SQL statements.")
-    inputs: list[dict[str, Any]] = []
-    views = []
-    record: dict[str, Any] = {
-        "recipe": recipe.name if recipe.path.parent.name == "sql" else str(recipe.path),
-        "query_hash": recipe.text_hash,
-        "params": {
-            k: (v if isinstance(v, (int, float, str, bool)) or v is None else repr(v)) for k, v in values.items()
-        },
-        "seed": values.get("seed") if isinstance(values.get("seed"), int) else None,
-        "sqlsel_version": _version(),
-        "duckdb_version": duckdb.__version__,
-        "inputs": inputs,
-        "started": started,
-    }
-    tmp: Path | None = None
-    timings: list[tuple[str, float]] = []
-    scratch_before = _scratch_tables(con)
-    try:
+    def _record(self) -> dict[str, Any]:
+        recipe = self.recipe
+        return {
+            "recipe": recipe.name if recipe.path.parent.name == "sql" else str(recipe.path),
+            "query_hash": recipe.text_hash,
+            "recipe_text": recipe.text,
+            "params": _jsonable(self.given),
+            "seed": None,
+            "sqlsel_version": _version(),
+            "duckdb_version": duckdb.__version__,
+            "engine": "duckdb",
+            "key_column": self.key,
+            "inputs": [],
+            "started": datetime.now(),
+        }
+
+    def _work(self, run_id: int | None, ctx: FunctionContext) -> RunResult:
+        con, recipe = self.con, self.recipe
+        if self.threads is not None:
+            if self.threads < 1:
+                raise SqlselError(f"--threads must be at least 1; got {self.threads}")
+            run_sql(con, f"SET threads = {int(self.threads)}")
+        values = recipe.bind(self.given)
+        statements = recipe.statements(con)
+        if not statements:
+            raise SqlselError(f"Recipe {recipe.name} has no SQL statements.")
+        if statements[-1].type != duckdb.StatementType.SELECT:
+            raise SqlselError(f"The last statement of recipe {recipe.name} must be a SELECT (its rows are the output).")
+        check_output(self.out, [])  # a bad extension or folder fails before the inputs are read
         for p in recipe.params.values():
             if p.is_table:
-                inputs.extend(_register_input(con, p.name, values[p.name]))
-                views.append(p.name)
-        recipe.check(con, values)
-        scalar = {k: v for k, v in values.items() if not recipe.params[k].is_table}
-        last = statements[-1]
-        if last.type != duckdb.StatementType.SELECT:
-            raise SqlselError(f"The last statement of recipe {recipe.name} must be a SELECT (its rows are the output).")
-        body = last.query.strip().rstrip(";")
-        with _Progress(con, on_progress):
-            for statement in statements[:-1]:
-                timings.append(_execute(con, statement.query, statement.named_parameters, scalar))
-            result_sql = f"CREATE OR REPLACE TEMP TABLE {RESULT_TABLE} AS {body}\n"
-            timings.append(_execute(con, result_sql, last.named_parameters, scalar))
-        rows_out = run_sql(con, f"SELECT count(*) FROM {RESULT_TABLE}")[0][0]
-        digest = _digest(con)
-        metrics = {}
-        for name, sql in recipe.metrics.items():
-            params = {k: scalar[k] for k in re.findall(r"\$(\w+)", sql) if k in scalar}
-            metrics[name] = run_sql(con, sql, params)[0][0]
-        table = None
+                self.inputs.append(register_input(con, p.name, values[p.name]))
+        by_name = {i.name: i for i in self.inputs}
+        for name in recipe.keyed:
+            check_key(con, by_name[name], self.key)
+        out_path, out_format = check_output(self.out, self.inputs)
         if out_path is not None:
-            tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
-            run_sql(con, f"COPY {RESULT_TABLE} TO '{_quote(tmp)}' (FORMAT {out_format})")
-            os.replace(tmp, out_path)
-            tmp = None
-        else:
-            table = con.sql(f"SELECT * FROM {RESULT_TABLE}").to_arrow_table()
-        record.update(
-            output_path=str(out_path) if out_path else None,
-            rows_out=rows_out,
-            selection_digest=digest,
-            metrics=metrics,
-            status="ok",
-            ended=datetime.now(),
-        )
-        _fingerprint_models(con, recipe, values, inputs)
-        run_id = record_run(con, record)
+            remove_stale_temporaries(out_path)
+        if ctx.read_only and recipe.fits:
+            fitted = ", ".join(repr(str(values[p])) for p in recipe.fits if p in values)
+            raise ReadOnlyCatalogError(f"what recipe {recipe.name} fits ({fitted})")
+        recipe.check(con, values)
+        inputs = [r for i in self.inputs for r in i.records]
+        fingerprint = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+        if run_id is not None:
+            threads = int(run_sql(con, "SELECT current_setting('threads')")[0][0])
+            seed = values.get("seed")
+            finish_run(
+                con,
+                run_id,
+                {
+                    "params": _jsonable(values),
+                    "seed": seed if isinstance(seed, int) else None,
+                    "inputs": inputs,
+                    "threads": threads,
+                },
+            )
+        scalar = {k: v for k, v in values.items() if not recipe.params[k].is_table}
+        staging = ctx.staging(run_id) if run_id is not None else contextlib.nullcontext()
+        with staging:
+            self._statements(statements, scalar)
+            rows_out = run_sql(con, f"SELECT count(*) FROM {RESULT_TABLE}")[0][0]
+            digest = _digest(con)
+            metrics = {}
+            for name, sql in recipe.metrics.items():
+                params = {k: scalar[k] for k in re.findall(r"\$(\w+)", sql) if k in scalar}
+                metrics[name] = run_sql(con, sql, params)[0][0]
+            output = f"SELECT * {_rename_key(con, self.key)} FROM {RESULT_TABLE}"
+            table = None
+            if out_path is not None:
+                self.tmp = temporary_path(out_path)
+                run_sql(con, f"COPY ({output}) TO '{_quote(self.tmp)}' (FORMAT {out_format})")
+            else:
+                table = con.sql(output).to_arrow_table()
+            self._commit(run_id, fingerprint, out_path, rows_out, digest, metrics)
         return RunResult(
             run_id,
             recipe.name,
             "ok",
             rows_out,
-            record["output_path"],
+            str(out_path) if out_path else None,
             digest,
             metrics,
             values,
-            time.perf_counter() - t0,
+            0.0,
             table,
-            timings,
+            [(t["sql"], t["seconds"]) for t in self.timings],
         )
-    except BaseException as exc:
-        _rollback(con)
-        if tmp is not None and tmp.exists():
-            tmp.unlink()
-        error = _translate(exc) if isinstance(exc, duckdb.Error) else exc
-        record.update(status="failed", error=str(error)[:2000], ended=datetime.now())
+
+    def _statements(self, statements: list[Any], scalar: dict[str, Any]) -> None:
+        last = statements[-1]
+        body = last.query.strip().rstrip(";")
+        for index, statement in enumerate(statements, 1):
+            sql = (
+                statement.query if statement is not last else f"CREATE OR REPLACE TEMP TABLE {RESULT_TABLE} AS {body}\n"
+            )
+            missing = [n for n in statement.named_parameters if n not in scalar]
+            if missing:
+                raise SqlselError(f"The recipe uses ${missing[0]} but declares no parameter of that name.")
+            progress = StatementProgress(
+                index, len(statements), _first_line(statement.query), self._rows_read(statement.query)
+            )
+            self._emit(progress)
+            assert self.ctx is not None
+            self.ctx.reset_progress()
+            t0 = time.perf_counter()
+            try:
+                with models_fixed(self.con), self._polling(progress):
+                    rows = run_sql(self.con, sql, {n: scalar[n] for n in statement.named_parameters})
+            except duckdb.Error as exc:
+                raise self._translated(exc, index, statement.query) from None
+            progress.seconds = time.perf_counter() - t0
+            progress.rows_out = _rows_out(statement, rows)
+            progress.finished = True
+            self.timings.append({"sql": progress.sql, "seconds": round(progress.seconds, 6), "rows": progress.rows_out})
+            self._emit(progress)
+
+    def _commit(
+        self,
+        run_id: int | None,
+        fingerprint: str,
+        out_path: Path | None,
+        rows_out: int,
+        digest: str | None,
+        metrics: dict[str, Any],
+    ) -> None:
+        """Publish the staged models and record the run ok in one transaction; rename the output into place."""
+        con = self.con
+        replaced: list[tuple[str, str]] = []
+        if run_id is not None:
+            run_sql(con, "BEGIN TRANSACTION")
+            replaced = publish(con, run_id, fingerprint)
+            fields = {
+                **self._progress_fields(),
+                "output_path": str(out_path) if out_path else None,
+                "rows_out": rows_out,
+                "selection_digest": digest,
+                "metrics": metrics,
+                "status": "ok",
+                "ended": datetime.now(),
+            }
+            finish_run(con, run_id, fields)
+        if out_path is not None and self.tmp is not None:
+            os.replace(self.tmp, out_path)
+            self.tmp = None
+        if run_id is not None:
+            try:
+                run_sql(con, "COMMIT")
+            except BaseException:
+                if out_path is not None:
+                    out_path.unlink(missing_ok=True)
+                raise
+            self.published = True
+        drop_tables(replaced)
+
+    def _undo(self, run_id: int | None) -> None:
+        """After a failure: roll back, remove what the run staged and its temporary output."""
+        with contextlib.suppress(duckdb.Error):
+            run_sql(self.con, "ROLLBACK")
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
+        if run_id is None or self.published:
+            return
         try:
-            record_run(con, record)
+            run_sql(self.con, "BEGIN TRANSACTION")
+            drops = discard(self.con, run_id)
+            run_sql(self.con, "COMMIT")
+            drop_tables(drops)
         except duckdb.Error:
-            pass  # a catalog that cannot take the record must not hide the real error
-        if error is exc:
-            raise
-        raise error from None
-    finally:
-        run_sql(con, f"DROP TABLE IF EXISTS {RESULT_TABLE}")
-        for t in _scratch_tables(con) - scratch_before:  # what a failed run left in the scratch database
-            run_sql(con, f'DROP TABLE IF EXISTS {SCRATCH}."{t}"')
-        for v in views:
-            run_sql(con, f'DROP VIEW IF EXISTS "{v}"')
+            with contextlib.suppress(duckdb.Error):
+                run_sql(self.con, "ROLLBACK")  # the next open of the catalog removes them (clean_abandoned)
+
+    def _progress_fields(self) -> dict[str, Any]:
+        return {"statements": self.timings}
+
+    def _emit(self, progress: StatementProgress) -> None:
+        if self.on_progress is not None:
+            self.on_progress(progress)
+
+    @contextlib.contextmanager
+    def _polling(self, progress: StatementProgress) -> Iterator[None]:
+        """Report the rows sqlsel functions have seen every quarter second while a statement runs."""
+        if self.on_progress is None:
+            yield
+            return
+        done = threading.Event()
+        t0 = time.perf_counter()
+
+        def poll() -> None:
+            assert self.ctx is not None
+            while not done.wait(POLL_SECONDS):
+                progress.rows_done = max(self.ctx.rows_done.values(), default=0)
+                progress.seconds = time.perf_counter() - t0
+                self._emit(progress)
+
+        thread = threading.Thread(target=poll, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
+
+    def _rows_read(self, sql: str) -> int | None:
+        """Rows of the largest table or input a statement reads (a progress bar's total), when cheap to know."""
+        try:
+            tree = sqlglot.parse_one(sql, read="duckdb")
+        except sqlglot.errors.SqlglotError:
+            return None
+        if tree is None:
+            return None
+        by_name = {i.name: i for i in self.inputs}
+        counts = []
+        for table in tree.find_all(exp.Table):
+            name = table.name
+            if name in by_name:
+                given = by_name[name]
+                if given.rows is None and given.reader == "parquet":
+                    given.rows = int(run_sql(self.con, f'SELECT count(*) FROM "{name}"')[0][0])
+                if given.rows is not None:
+                    counts.append(given.rows)
+            elif table.db in ("", SCRATCH) and _is_table(self.con, table.db or None, name):
+                counts.append(int(run_sql(self.con, f"SELECT count(*) FROM {table.sql(dialect='duckdb')}")[0][0]))
+        return max(counts, default=None)
+
+    def _translated(self, exc: BaseException, index: int | None = None, sql: str | None = None) -> BaseException:
+        """A DuckDB error as a one-line SqlselError (InputError for files), naming the statement it came from."""
+        if not isinstance(exc, duckdb.Error) or isinstance(exc, duckdb.InterruptException):
+            return exc
+        message = error_message(exc)
+        if index is not None and sql is not None and "UDF" not in str(exc) and not _from_function(str(exc)):
+            line = _line_of(self.recipe.text, sql)
+            message += f" (recipe {self.recipe.name}, statement {index}{f' at line {line}' if line else ''})"
+        if "invalid UTF-8" in message or "Invalid unicode" in message:
+            return InputError(f"{message} Fix the file's encoding (e.g. iconv -c) or drop the bad rows.")
+        if isinstance(exc, duckdb.IOException):
+            return InputError(message)
+        return SqlselError(message)
+
+
+def _from_function(text: str) -> bool:
+    return "Python exception occurred" in text
+
+
+class _Interrupts:
+    """Ctrl-C during a run: interrupt DuckDB and long sqlsel functions, then let the runner clean up.
+
+    The first SIGINT sets a flag and calls ``con.interrupt()`` (DuckDB stops between batches, and
+    sqlsel's set-level functions at their next check); a second one raises KeyboardInterrupt at once.
+    Only installed in the main thread (signal handlers live there).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, ctx: FunctionContext) -> None:
+        self.con, self.ctx = con, ctx
+        self.hit = False
+        self.previous: Any = None
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.hit:
+            raise KeyboardInterrupt
+        self.hit = True
+        self.ctx.interrupted = True
+        self.con.interrupt()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def _scratch_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -215,58 +468,42 @@ def _scratch_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in run_sql(con, sql, [SCRATCH])}
 
 
-def _execute(con: duckdb.DuckDBPyConnection, sql: str, names: set[str], scalar: dict[str, Any]) -> tuple[str, float]:
-    """Run one statement with the parameters it names; returns its first SQL line and duration."""
-    missing = [n for n in names if n not in scalar]
-    if missing:
-        raise SqlselError(f"The recipe uses ${missing[0]} but declares no parameter of that name.")
-    t0 = time.perf_counter()
-    with models_fixed(con):
-        run_sql(con, sql, {n: scalar[n] for n in names})
-    first = next((ln.strip() for ln in sql.splitlines() if ln.strip() and not ln.strip().startswith("--")), "")
-    return first, time.perf_counter() - t0
+def _is_table(con: duckdb.DuckDBPyConnection, database: str | None, name: str) -> bool:
+    sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND (? IS NULL OR database_name = ?)"
+    return bool(run_sql(con, sql, [name, database, database])[0][0])
 
 
-def _register_input(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> list[dict[str, Any]]:
-    """Create the view ``name`` over the files (or relation, Arrow table) passed for it."""
-    if isinstance(value, duckdb.DuckDBPyRelation):
-        value.create_view(name, replace=True)
-        return [{"relation": name}]
-    if isinstance(value, (pa.Table, pa.RecordBatchReader)):
-        con.register(f"_sel_input_{name}", value)
-        run_sql(con, f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM _sel_input_{name}')
-        return [{"arrow": name, "rows": getattr(value, "num_rows", None)}]
-    pattern = str(value)
-    files = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else ([pattern] if os.path.isfile(pattern) else [])
-    if not files:
-        what = "No files match" if glob.has_magic(pattern) else "No such file"
-        raise InputError(f"{what}: {pattern!r} (parameter {name}). Pass an existing Parquet or JSONL path or glob.")
-    if all(os.path.getsize(f) == 0 for f in files):
-        raise InputError(f"Parameter {name}: {pattern!r} is empty (0 bytes). Pass a file with rows.")
-    kinds = {_READERS.get(Path(f).suffix.lower()) for f in files}
-    if None in kinds or len(kinds) != 1:
-        raise InputError(f"Parameter {name}: files must all be one of {', '.join(sorted(_READERS))}; got {pattern!r}.")
-    kind = kinds.pop()
-    if kind == "parquet":
-        rel = con.read_parquet(files)
-    elif kind == "json":
-        rel = con.read_json(files, format="newline_delimited")
-    else:
-        rel = con.read_csv(files)
-    rel.create_view(name, replace=True)
-    return [{"path": os.path.abspath(f), "size": os.path.getsize(f), "mtime": os.path.getmtime(f)} for f in files]
+def _rows_out(statement: Any, rows: list[tuple[Any, ...]]) -> int:
+    """Rows a statement produced: the count DDL and DML report, else the rows returned."""
+    kinds = (
+        duckdb.StatementType.CREATE,
+        duckdb.StatementType.INSERT,
+        duckdb.StatementType.DELETE,
+        duckdb.StatementType.UPDATE,
+    )
+    if statement.type in kinds and len(rows) == 1 and len(rows[0]) == 1 and isinstance(rows[0][0], int):
+        return int(rows[0][0])
+    return len(rows)
 
 
-def _fingerprint_models(
-    con: duckdb.DuckDBPyConnection, recipe: Recipe, values: dict[str, Any], inputs: list[dict[str, Any]]
-) -> None:
-    """Stamp the models this run fitted with a digest of its input files (path, size, mtime)."""
-    names = [str(values[p]) for p in recipe.fits if p in values]
-    if not names:
-        return
-    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
-    for name in names:
-        run_sql(con, "UPDATE sel_models SET input_fingerprint = ? WHERE name = ?", [digest, name])
+def _first_line(sql: str) -> str:
+    return next((ln.strip() for ln in sql.splitlines() if ln.strip() and not ln.strip().startswith("--")), "")
+
+
+def _line_of(text: str, statement: str) -> int | None:
+    first = _first_line(statement)
+    for number, line in enumerate(text.splitlines(), 1):
+        if first and line.strip() == first:
+            return number
+    return None
+
+
+def _rename_key(con: duckdb.DuckDBPyConnection, key: str) -> str:
+    """``RENAME (id AS key)`` when the run keyed its rows by another column and the result has id."""
+    if key.lower() == "id":
+        return ""
+    columns = [r[0].lower() for r in run_sql(con, f"DESCRIBE {RESULT_TABLE}")]
+    return f'RENAME (id AS "{key}")' if "id" in columns else ""
 
 
 def _digest(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -278,62 +515,15 @@ def _digest(con: duckdb.DuckDBPyConnection) -> str | None:
     ][0]
 
 
+def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (v if isinstance(v, (int, float, str, bool)) or v is None else repr(v)) for k, v in values.items()}
+
+
 def _quote(path: Path) -> str:
     return str(path).replace("'", "''")
-
-
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    try:
-        run_sql(con, "ROLLBACK")
-    except duckdb.Error:
-        pass  # no transaction was open
-
-
-_UDF_PREFIX = re.compile(r"^.*?Python exception occurred while executing the UDF: (?:\w+\.)*\w+: ", re.S)
-
-
-def _translate(exc: duckdb.Error) -> SqlselError:
-    """A DuckDB error as a SqlselError with the noise removed (UDF wrapper, error class prefixes)."""
-    message = str(exc)
-    message = _UDF_PREFIX.sub("", message)
-    if "invalid UTF-8" in message or "Invalid unicode" in message:
-        return InputError(f"{message.strip()} Fix the file's encoding (e.g. iconv -c) or drop the bad rows.")
-    if isinstance(exc, duckdb.IOException):
-        return InputError(message.strip())
-    return SqlselError(message.strip())
 
 
 def _version() -> str:
     from sqlsel import __version__
 
     return __version__
-
-
-class _Progress:
-    """Poll ``con.query_progress()`` on a side thread while statements run."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, callback: Callable[[float], None] | None) -> None:
-        self.con, self.callback = con, callback
-        self.done = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    def __enter__(self) -> _Progress:
-        if self.callback is not None:
-            self.thread = threading.Thread(target=self._poll, daemon=True)
-            self.thread.start()
-        return self
-
-    def _poll(self) -> None:
-        assert self.callback is not None
-        while not self.done.wait(0.25):
-            try:
-                value = self.con.query_progress()
-            except duckdb.Error:
-                continue
-            if value >= 0:
-                self.callback(float(value))
-
-    def __exit__(self, *exc: object) -> None:
-        self.done.set()
-        if self.thread is not None:
-            self.thread.join()

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import importlib
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -8,6 +11,15 @@ import pytest
 import sqlsel
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def need(module: str):
+    """Import a test dependency: skipped when missing locally, a failure under CI=true (CI installs every one)."""
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        return importlib.import_module(module)
+    return pytest.importorskip(module)
+
+
 EXAMPLES = ROOT / "examples"
 
 
@@ -44,3 +56,26 @@ def small_task(write_jsonl):
     pool = [{"id": i, "text": t} for i, t in enumerate(prose + code)]
     target = [{"text": f"A cat sat on a mat, and another cat purred {i} times."} for i in range(10)]
     return write_jsonl("pool.jsonl", pool), write_jsonl("target.jsonl", target)
+
+
+@pytest.fixture
+def unwritable():
+    """Make a file or folder unwritable, even for root (chattr +i); undone when the test ends."""
+    made = []
+
+    def make(path: Path) -> Path:
+        if os.geteuid() == 0:
+            done = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
+            if done.returncode != 0:
+                pytest.skip(f"cannot make {path} unwritable for root here (chattr +i: {done.stderr.decode().strip()})")
+        else:
+            path.chmod(path.stat().st_mode & ~0o222)
+        made.append(path)
+        return path
+
+    yield make
+    for path in made:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+        else:
+            path.chmod(path.stat().st_mode | 0o200)

@@ -86,8 +86,8 @@ def test_pool_embeddings_and_kmq_quality(tmp_path):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"n": 0}, "n must be a positive"),
-        ({"strategy": "furthest"}, "strategy must be random, closest or quality"),
+        ({"n": 0}, "Parameter n must be >= 1; got 0"),
+        ({"strategy": "furthest"}, "Parameter strategy must be one of random, closest, quality"),
         ({"embedder": "column"}, "embedder column needs an embedding column"),
         ({"strategy": "quality"}, "strategy quality needs a numeric quality column"),
         ({"clusters": "5000"}, "5000 clusters asked for but .* only 2000 rows"),

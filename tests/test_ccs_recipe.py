@@ -49,8 +49,8 @@ def test_same_seed_same_rows_other_seed_other_rows(scored):
     [
         ({"score": "margn"}, "score names no column of pool: margn; columns: id, text, margin"),
         ({"hard_cut": 1.0}, "hard_cut must be in"),
-        ({"strata": 0}, "strata must be at least 1"),
-        ({"n": -1}, "n must be a positive"),
+        ({"strata": 0}, "Parameter strata must be >= 1; got 0"),
+        ({"n": -1}, "Parameter n must be >= 1; got -1"),
     ],
 )
 def test_bad_parameters(scored, params, message):

@@ -76,7 +76,7 @@ def test_shell_runs_a_script_from_stdin(tmp_path):
 
 
 def test_describe_lists_parameters():
-    assert "k (BIGINT, required)" in invoke("run", "dsir_select", "--describe").output
+    assert "k (BIGINT, required, >= 1)" in invoke("run", "dsir_select", "--describe").output
 
 
 def test_functions_name_shows_doc_and_example():

@@ -15,6 +15,12 @@ def sql(con, text):
     return con.execute(text).fetchall()
 
 
+def written(con, call, order="id"):
+    """Run a set-level call that writes sel_scratch.out; its rows, ordered."""
+    sql(con, f"SELECT {call}")
+    return sql(con, f"SELECT * FROM sel_scratch.out ORDER BY {order}")
+
+
 def vectors(con, x, extra=None):
     columns = {"id": np.arange(len(x)) * 10, "embedding": list(x), **(extra or {})}
     con.register("_x", pa.table(columns))
@@ -25,11 +31,8 @@ def test_semdedup_from_sql_equals_the_brute_force_rule(con):
     x, _ = clustered(n=400, dup_share=0.4)
     vectors(con, x)
     sql(con, "SELECT sel_kmeans_fit('c', 'sel_scratch.v', '6', 1)")
-    rows = sql(
-        con,
-        "SELECT id, cluster, centroid_distance, removed FROM "
-        "(SELECT unnest(sel_semdedup('sel_scratch.v', 'c', 0.01), recursive := true)) ORDER BY id",
-    )
+    assert sql(con, "SELECT sel_semdedup('sel_scratch.out', 'sel_scratch.v', 'c', 0.01)") == [(400,)]
+    rows = sql(con, "SELECT id, cluster, centroid_distance, removed FROM sel_scratch.out ORDER BY id")
     labels, distance = np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
     assert [r[0] for r in rows] == list(range(0, 4000, 10))
     assert [r[3] for r in rows] == brute_semdedup(x, labels, distance, 0.01, "hard").tolist()
@@ -39,51 +42,61 @@ def test_semdedup_uses_the_sources_cluster_column(con):
     x, _ = clustered(n=400, dup_share=0.4)
     vectors(con, x)
     sql(con, "SELECT sel_kmeans_fit('c', 'sel_scratch.v', '6', 1)")
-    query = "SELECT * FROM (SELECT unnest(sel_semdedup('{}', 'c', 0.01), recursive := true)) ORDER BY id"
-    assigned = sql(con, query.format("sel_scratch.v"))
+    call = "sel_semdedup('sel_scratch.out', '{}', 'c', 0.01)"
+    assigned = written(con, call.format("sel_scratch.v"))
     given = "SELECT id, embedding, sel_cluster(embedding, ''c'') AS cluster FROM sel_scratch.v"
-    assert sql(con, query.format(given)) == assigned
+    assert written(con, call.format(given)) == assigned
     wrong = "SELECT id, embedding, 6 AS cluster FROM sel_scratch.v"
     with pytest.raises(Exception, match="row id 0 has cluster 6, but the model's clusters are 0 to 5"):
-        sql(con, query.format(wrong))
+        sql(con, "SELECT " + call.format(wrong))
     text = "SELECT id, embedding, ''a'' AS cluster FROM sel_scratch.v"
     with pytest.raises(Exception, match="column cluster of .* must be a number; it is string"):
-        sql(con, query.format(text))
+        sql(con, "SELECT " + call.format(text))
 
 
 def test_kcenter_and_threshold_return_picks_in_order(con):
     x, _ = clustered(n=200)
     vectors(con, x, {"score": np.arange(200.0)})
-    picks = sql(
-        con, "SELECT id, rank, nearest_sim FROM (SELECT unnest(sel_kcenter('sel_scratch.v', 5, 3), recursive := true))"
-    )
+    picks = written(con, "sel_kcenter('sel_scratch.out', 'sel_scratch.v', 5, 3)", order="rank")
     assert [p[1] for p in picks] == [1, 2, 3, 4, 5] and picks[0][2] is None and len({p[0] for p in picks}) == 5
-    assert picks == sql(con, "SELECT unnest(sel_kcenter('sel_scratch.v', 5, 3), recursive := true)")
-    kept = sql(
-        con,
-        "SELECT id, nearest_sim FROM (SELECT unnest(sel_threshold_greedy('sel_scratch.v', 200, 0.8), "
-        "recursive := true)) WHERE nearest_sim IS NOT NULL",
-    )
-    assert all(s < 0.8 for _, s in kept)
+    assert picks == written(con, "sel_kcenter('sel_scratch.out', 'sel_scratch.v', 5, 3)", order="rank")
+    kept = written(con, "sel_threshold_greedy('sel_scratch.out', 'sel_scratch.v', 200, 0.8)", order="rank")
+    assert all(s < 0.8 for _, _, s in kept if s is not None)
 
 
 def test_mmr_with_lambda_one_is_top_k_by_relevance(con):
     x, _ = clustered(n=100)
     vectors(con, x, {"relevance": np.random.default_rng(0).random(100)})
     top = sql(con, "SELECT id FROM sel_scratch.v ORDER BY relevance DESC LIMIT 4")
-    picks = sql(con, "SELECT id FROM (SELECT unnest(sel_mmr('sel_scratch.v', 4, 1.0), recursive := true))")
-    assert picks == top
+    sql(con, "SELECT sel_mmr('sel_scratch.out', 'sel_scratch.v', 4, 1.0)")
+    assert sql(con, "SELECT id FROM sel_scratch.out ORDER BY rank") == top
 
 
 @pytest.mark.parametrize(
     "call, message",
     [
-        ("sel_kcenter('sel_scratch.v', 500, 0)", "k must be between 1 and the number of rows \\(50\\); got 500"),
-        ("sel_mmr('sel_scratch.v', 3)", "relevance"),
-        ("sel_semdedup('sel_scratch.v', 'nope', 0.1)", "Unknown model 'nope'"),
-        ("sel_semdedup('sel_scratch.v', 'c2', 0.1)", "have 8 values but model 'c2' was fitted on 2"),
-        ("sel_semdedup('sel_scratch.v', 'c8', 0.1, 'middle')", "keep must be one of hard, easy, random"),
-        ("sel_kcenter('SELECT 1 AS id, NULL::FLOAT[] AS embedding', 1)", "row id 1 .*NULL"),
+        (
+            "sel_kcenter('sel_scratch.o', 'sel_scratch.v', 500, 0)",
+            "k must be between 1 and the number of rows \\(50\\); got 500",
+        ),
+        ("sel_mmr('sel_scratch.o', 'sel_scratch.v', 3)", "relevance"),
+        ("sel_semdedup('sel_scratch.o', 'sel_scratch.v', 'nope', 0.1)", "Unknown model 'nope'"),
+        ("sel_semdedup('sel_scratch.o', 'sel_scratch.v', 'c2', 0.1)", "have 8 values but model 'c2' was fitted on 2"),
+        (
+            "sel_semdedup('sel_scratch.o', 'sel_scratch.v', 'c8', 0.1, 'middle')",
+            "keep must be one of hard, easy, random",
+        ),
+        ("sel_kcenter('sel_scratch.o', 'SELECT 1 AS id, NULL::FLOAT[] AS embedding', 1)", "row id 1 .*NULL"),
+        ("sel_kcenter('sel_scratch.o', 'SELECT 1.5 AS id, [1.0]::FLOAT[] AS embedding', 1)", "key must be an integer"),
+        (
+            "sel_kcenter('sel_scratch.o', 'SELECT 1 AS id, [1.0]::FLOAT[] AS embedding UNION ALL SELECT 1, [2.0]', 1)",
+            "id 1 appears more than once",
+        ),
+        ("sel_kcenter('drop table x', 'sel_scratch.v', 1)", "into must be a table name"),
+        (
+            "sel_mmr('sel_scratch.o', 'SELECT id, embedding, ''NaN''::DOUBLE AS relevance FROM sel_scratch.v', 3)",
+            "relevance nan; it must be a finite number",
+        ),
     ],
 )
 def test_bad_input_is_refused_clearly(con, call, message):
@@ -148,11 +161,11 @@ def test_diverse_topk_outputs_rank_order_and_every_pool_column(dup_pool):
 @pytest.mark.parametrize(
     "recipe, params, message",
     [
-        ("diverse_topk", {"k": 0}, "k must be a positive"),
-        ("diverse_topk", {"k": 5, "method": "random"}, "method must be kcenter, mmr or threshold"),
-        ("semdedup", {"eps": 3.0}, "eps must be between 0 and 2"),
-        ("semdedup", {"keep": "middle"}, "keep must be hard, easy or random"),
-        ("d4", {"ratio": 0.0}, "ratio must be in"),
+        ("diverse_topk", {"k": 0}, "Parameter k must be >= 1; got 0"),
+        ("diverse_topk", {"k": 5, "method": "random"}, "Parameter method must be one of kcenter, mmr, threshold"),
+        ("semdedup", {"eps": 3.0}, "Parameter eps must be in \\[0, 2\\]; got 3.0"),
+        ("semdedup", {"keep": "middle"}, "Parameter keep must be one of hard, easy, random; got 'middle'"),
+        ("d4", {"ratio": 0.0}, "Parameter ratio must be in \\(0, 1\\]"),
         ("semdedup", {"embedder": "column"}, "embedder column needs an embedding column"),
     ],
 )
@@ -172,21 +185,10 @@ def test_index_backed_semdedup_finds_the_exact_removals(con):
     sql(con, "SELECT sel_kmeans_fit('c', 'sel_scratch.v', '8', 1)")
     sql(con, "SELECT sel_vectors_store('v', 'sel_scratch.v')")
     sql(con, "SELECT sel_index_build('ix', 'v')")
-    exact = {
-        r[0]
-        for r in sql(
-            con,
-            "SELECT id FROM (SELECT unnest(sel_semdedup('sel_scratch.v', 'c', 0.01), recursive := true)) WHERE removed",
-        )
-    }
-    fast = {
-        r[0]
-        for r in sql(
-            con,
-            "SELECT id FROM (SELECT unnest(sel_semdedup('sel_scratch.v', 'c', 0.01, "
-            "index := 'ix'), recursive := true)) WHERE removed",
-        )
-    }
+    sql(con, "SELECT sel_semdedup('sel_scratch.out', 'sel_scratch.v', 'c', 0.01)")
+    exact = {r[0] for r in sql(con, "SELECT id FROM sel_scratch.out WHERE removed")}
+    sql(con, "SELECT sel_semdedup('sel_scratch.out', 'sel_scratch.v', 'c', 0.01, index := 'ix')")
+    fast = {r[0] for r in sql(con, "SELECT id FROM sel_scratch.out WHERE removed")}
     assert len(exact) > 300 and fast <= exact and len(fast) / len(exact) >= 0.99
 
 
@@ -197,4 +199,36 @@ def test_index_backed_semdedup_needs_a_cosine_index(con):
     sql(con, "SELECT sel_vectors_store('v', 'sel_scratch.v')")
     sql(con, "SELECT sel_index_build('l2ix', 'v', 'l2')")
     with pytest.raises(Exception, match="built with metric 'l2', not 'cosine'"):
-        sql(con, "SELECT sel_semdedup('sel_scratch.v', 'c', 0.01, index := 'l2ix')")
+        sql(con, "SELECT sel_semdedup('sel_scratch.out', 'sel_scratch.v', 'c', 0.01, index := 'l2ix')")
+
+
+@pytest.mark.parametrize(
+    "key_sql", ["'doc-' || (40 - range)", "md5(range::VARCHAR)::UUID", "(18446744073709551615 - range)::UBIGINT"]
+)
+def test_set_level_functions_take_any_key_and_give_it_back_in_its_type(con, key_sql):
+    x, _ = clustered(n=40, d=8, dup_share=0.3)
+    con.register("_x", pa.table({"embedding": list(x)}))
+    sql(
+        con,
+        f"CREATE TABLE sel_scratch.k AS SELECT {key_sql} AS id, embedding::FLOAT[] AS embedding FROM (SELECT row_number() OVER () - 1 AS range, * FROM _x)",
+    )
+    key_type = sql(con, "SELECT typeof(id) FROM sel_scratch.k LIMIT 1")[0][0]
+    sql(con, "SELECT sel_kmeans_fit('c', 'sel_scratch.k', '3', 1)")
+    sql(con, "SELECT sel_semdedup('sel_scratch.d', 'SELECT * FROM sel_scratch.k', 'c', 0.01, 'random', 3)")
+    sql(con, "SELECT sel_kcenter('sel_scratch.p', 'SELECT * FROM sel_scratch.k', 5, 2)")
+    assert sql(con, "SELECT DISTINCT typeof(id), typeof(dup_of) FROM sel_scratch.d") == [(key_type, key_type)]
+    assert sql(con, "SELECT count(*) FROM sel_scratch.d JOIN sel_scratch.k USING (id)") == [(40,)]
+    assert sql(con, "SELECT count(*) FROM sel_scratch.d d JOIN sel_scratch.k k ON d.dup_of = k.id") == sql(
+        con, "SELECT count(*) FROM sel_scratch.d WHERE removed"
+    )
+    picks = sql(con, "SELECT id FROM sel_scratch.p ORDER BY rank")
+    sql(con, "SELECT sel_kcenter('sel_scratch.p', 'SELECT * FROM sel_scratch.k ORDER BY random()', 5, 2)")
+    assert sql(con, "SELECT id FROM sel_scratch.p ORDER BY rank") == picks  # any row order, the same picks
+
+
+def test_a_sampled_source_is_read_once(con):
+    """An unseeded sample differs between reads: reading it twice broke on the second read."""
+    x, _ = clustered(n=300, d=8)
+    vectors(con, x)
+    count = sql(con, "SELECT sel_kcenter('sel_scratch.out', 'SELECT * FROM sel_scratch.v USING SAMPLE 50% (bernoulli)', 5)")[0][0]
+    assert count == 5 and len(sql(con, "SELECT * FROM sel_scratch.out")) == 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sqlsel.kernels.kmeans import assign, hierarchical_kmeans, kmeans, sort_rows
+from sqlsel.kernels.kmeans import assign, hierarchical_kmeans, kmeans
 
 
 def blobs(seed=0, per=60, dim=8, centers=(0.0, 4.0, 8.0, 12.0)):
@@ -68,13 +68,6 @@ def test_hierarchy_levels_nest_and_resampling_keeps_k():
 def test_hierarchy_refuses_more_clusters_than_the_level_below_has():
     with pytest.raises(ValueError, match="level 2 asks for 20 clusters but there are only 10"):
         hierarchical_kmeans(blobs(), [10, 20], seed=0, iterations=2)
-
-
-def test_sort_rows_permutes_in_place():
-    rng = np.random.default_rng(3)
-    keys, x = rng.permutation(50), rng.normal(size=(50, 3)).astype(np.float32)
-    expected = x[np.argsort(keys)]
-    assert keys[sort_rows(keys, x)].tolist() == list(range(50)) and np.array_equal(x, expected)
 
 
 def test_near_ties_are_settled_in_float64_whatever_the_batch():

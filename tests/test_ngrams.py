@@ -9,8 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sqlsel.kernels.ngrams import ngram_features, sha256_mod, token_counts
+from tests.conftest import need
 
-data_selection = pytest.importorskip("data_selection.hashed_ngram_dsir")
+
+@pytest.fixture(scope="module")
+def data_selection():
+    """The reference featurizer (test extra): only the parity tests need it."""
+    return need("data_selection.hashed_ngram_dsir")
+
 
 EDGE_CASES = [
     "Alice went to the store",
@@ -39,7 +45,7 @@ def test_golden_feature_count():
 
 
 @pytest.mark.parametrize("ngrams,buckets", [(1, 997), (2, 10000), (3, 50)])
-def test_matches_reference_featurizer(ngrams, buckets):
+def test_matches_reference_featurizer(data_selection, ngrams, buckets):
     f = ngram_features(pa.array(EDGE_CASES), buckets, ngrams)
     for i, text in enumerate(EDGE_CASES):
         expected = data_selection.get_ngram_counts(text, n=ngrams, num_buckets=buckets)
@@ -58,7 +64,7 @@ def test_token_counts_match_wordpunct():
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.text(max_size=60), min_size=1, max_size=12), st.integers(0, 12))
-def test_features_do_not_depend_on_batch_split(texts, cut):
+def test_features_do_not_depend_on_batch_split(data_selection, texts, cut):
     cut = min(cut, len(texts))
     whole = ngram_features(pa.array(texts), 101, 2)
     parts = [ngram_features(pa.array(texts[:cut]), 101, 2), ngram_features(pa.array(texts[cut:]), 101, 2)]

@@ -28,7 +28,8 @@ def test_a_relation_past_the_mapped_size_reads_every_row_in_id_order(con):
         f"CREATE TABLE sel_scratch.v AS SELECT {rows} - i AS id, "
         f"list_transform(range({dim}), lambda j: ((i * 31 + j * 7) % 101)::FLOAT) AS embedding FROM range({rows}) t(i)"
     ).fetchall()
-    picks = con.execute("SELECT unnest(sel_kcenter('sel_scratch.v', 3, 0), recursive := true)").fetchall()
+    con.execute("SELECT sel_kcenter('sel_scratch.picks', 'sel_scratch.v', 3, 0)").fetchall()
+    picks = con.execute("SELECT * FROM sel_scratch.picks ORDER BY rank").fetchall()
     ids = np.arange(1, rows + 1)
     i = (rows - ids)[:, None]  # the row that got id k
     x = ((i * 31 + np.arange(dim)[None, :] * 7) % 101).astype(np.float32)

@@ -42,7 +42,7 @@ def test_k_larger_than_pool_selects_everything(con, small_task):
 
 @pytest.mark.parametrize("k", [0, -3])
 def test_k_not_positive_is_an_error(con, small_task, k):
-    with pytest.raises(SqlselError, match="k must be a positive"):
+    with pytest.raises(SqlselError, match="Parameter k must be >= 1"):
         run(con, *small_task, k=k)
 
 
@@ -87,7 +87,7 @@ def test_invalid_utf8_jsonl_is_a_clear_error_and_writes_nothing(con, small_task,
 
 
 def test_missing_parameter_lists_the_parameters(small_task):
-    with pytest.raises(ParameterError, match="Missing parameter 'k'(.|\n)*pool \\(table"):
+    with pytest.raises(ParameterError, match="Missing parameter 'k' .* Its parameters: pool, target, k, seed"):
         sqlsel.run_recipe("dsir_select", {"pool": str(small_task[0]), "target": str(small_task[1])})
 
 

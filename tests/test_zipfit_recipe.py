@@ -37,10 +37,10 @@ def test_k_larger_than_the_pool_selects_every_row(small_task):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"k": 0}, "k must be a positive"),
-        ({"k": 5, "mode": "quick"}, "mode must be 'exact' or 'fast'; got 'quick'"),
+        ({"k": 0}, "Parameter k must be >= 1; got 0"),
+        ({"k": 5, "mode": "quick"}, "Parameter mode must be one of exact, fast; got 'quick'"),
         ({"k": 5, "algorithm": "gzip", "level": 0}, "gzip level 0 stores the input"),
-        ({"k": 5, "algorithm": "bz2"}, "Unknown compression algorithm 'bz2'"),
+        ({"k": 5, "algorithm": "bz2"}, "Parameter algorithm must be one of lz4, gzip, zstd; got 'bz2'"),
     ],
 )
 def test_bad_parameters_fail_clearly_and_write_nothing(small_task, tmp_path, params, message):

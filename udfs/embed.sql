@@ -10,3 +10,19 @@ CREATE OR REPLACE MACRO sel_recipe_embedding(embedding, text, embedder, dim, has
     CASE WHEN sel_embedder_uses_column(embedder, has_column) THEN embedding::FLOAT[]
          WHEN embedder IN ('auto', 'hash') THEN sel_hash_embed(text, dim)
          ELSE sel_embed(text, embedder) END;
+
+-- The rows a recipe clusters or compares: id and the embedding of each row of the table or view named by source,
+-- by embedder (see sel_recipe_embedding). Rows whose computed embedding is missing (a text without tokens) are
+-- left out; a missing embedding in the source's own column is kept, so the fit that reads it names the row.
+CREATE OR REPLACE MACRO sel_recipe_vectors(source, embedder, dim) AS TABLE
+WITH has AS (
+    SELECT count(*) > 0 AS has_embedding FROM duckdb_columns() WHERE table_name = source AND column_name = 'embedding'
+), vectors AS (
+    SELECT id,
+           CASE WHEN embedder = 'column' AND NOT (SELECT has_embedding FROM has)
+                THEN error('embedder column needs an embedding column in ' || source || '; use embedder hash to embed its text')
+                ELSE sel_recipe_embedding(embedding, text, embedder, dim, (SELECT has_embedding FROM has)) END AS embedding
+    FROM (FROM query_table(source) UNION ALL BY NAME (SELECT NULL::FLOAT[] AS embedding WHERE false))
+)
+SELECT id, embedding FROM vectors
+WHERE embedding IS NOT NULL OR sel_embedder_uses_column(embedder, (SELECT has_embedding FROM has));

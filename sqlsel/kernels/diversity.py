@@ -139,10 +139,12 @@ def semdedup(
     keys: np.ndarray | None = None,
     angles: np.ndarray | None = None,
     threads: int = 1,
+    hashes: np.ndarray | None = None,
 ) -> DedupResult:
     """SemDeDup's rule over ``clusters`` (one id per item), items ordered by ``distance`` to their centroid.
 
-    ``keys`` (default: the row index) break distance ties and seed the ``random`` order. ``angles``
+    ``keys`` (default: the row index) break distance ties; ``hashes`` (default: ``keys``) are the key
+    hashes that seed the ``random`` order (:func:`sqlsel.kernels.keys.key_hashes`). ``angles``
     (each item's angle to its centroid, radians, monotone in ``distance``) lets hard and easy skip
     pairs that cannot be duplicates: by the triangle inequality on the sphere, two items whose angles
     to the centroid differ by more than arccos(1 − ε) are less similar than 1 − ε. ``max_sim`` and
@@ -154,7 +156,7 @@ def semdedup(
     (no second copy of ``x``), and similarities at the threshold are decided from ``x`` in float64.
     """
     given, x = x, np.ascontiguousarray(x, np.float32)  # ties are settled from the given (maybe float64) values
-    order = _keep_order(clusters, distance, eps, keep, seed, keys)
+    order = _keep_order(clusters, distance, eps, keep, seed, keys, hashes)
     n = len(x)
     sorted_clusters = np.asarray(clusters)[order]
     bounds = np.flatnonzero(np.r_[True, sorted_clusters[1:] != sorted_clusters[:-1], True])
@@ -202,7 +204,13 @@ def semdedup(
 
 
 def _keep_order(
-    clusters: np.ndarray, distance: np.ndarray, eps: float, keep: str, seed: int, keys: np.ndarray | None
+    clusters: np.ndarray,
+    distance: np.ndarray,
+    eps: float,
+    keep: str,
+    seed: int,
+    keys: np.ndarray | None,
+    hashes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Item indices by cluster, then in the order that puts the kept item of a group first, then by key."""
     if keep not in KEEP:
@@ -211,7 +219,7 @@ def _keep_order(
         raise ValueError(f"eps must be between 0 and 2 (remove when similarity > 1 - eps); got {eps}")
     keys = np.arange(len(clusters)) if keys is None else np.asarray(keys, np.int64)
     if keep == "random":
-        rank = uniform(keys, seed)
+        rank = uniform(keys if hashes is None else hashes, seed)
     else:
         rank = -np.asarray(distance, np.float64) if keep == "hard" else np.asarray(distance, np.float64)
     return np.lexsort((keys, rank, clusters))
@@ -227,6 +235,7 @@ def semdedup_candidates(
     seed: int = 0,
     keys: np.ndarray | None = None,
     groups: np.ndarray | None = None,
+    hashes: np.ndarray | None = None,
 ) -> DedupResult:
     """SemDeDup's rule checked only against candidate pairs, e.g. each item's approximate nearest neighbours.
 
@@ -241,7 +250,7 @@ def semdedup_candidates(
     n = len(x)
     inv = _inverse_norms(x)
     position = np.empty(n, np.int64)
-    position[_keep_order(clusters, distance, eps, keep, seed, keys)] = np.arange(n)
+    position[_keep_order(clusters, distance, eps, keep, seed, keys, hashes)] = np.arange(n)
     # Exact copies crowd each other out of a neighbour list: stand every candidate in for the earliest
     # copy of its vector, and give each row the earliest copy of its own vector as a candidate.
     group = identical_groups(x)[0] if groups is None else np.asarray(groups, np.int64)

@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import faiss
-import numba
 import numpy as np
 
 from sqlsel.kernels.sampling import uniform
@@ -37,7 +36,6 @@ __all__ = [
     "assign",
     "nearest_centroids",
     "hierarchical_kmeans",
-    "sort_rows",
     "STRATEGIES",
 ]
 
@@ -196,38 +194,3 @@ def hierarchical_kmeans(
             progress(f"level {level + 1}: {k} clusters over {len(data):,} points")
         data = centroids
     return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _permute_rows(x: np.ndarray, order: np.ndarray) -> None:  # pragma: no cover - compiled
-    """x[i] = x_before[order[i]] in place, following each cycle of the permutation once."""
-    n, d = x.shape
-    done = np.zeros(n, np.bool_)
-    row = np.empty(d, x.dtype)
-    for start in range(n):
-        if done[start]:
-            continue
-        done[start] = True
-        if order[start] == start:
-            continue
-        for j in range(d):
-            row[j] = x[start, j]
-        i = start
-        while True:
-            src = order[i]
-            done[i] = True
-            if src == start:
-                for j in range(d):
-                    x[i, j] = row[j]
-                break
-            for j in range(d):
-                x[i, j] = x[src, j]
-            i = src
-
-
-def sort_rows(keys: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Sort ``x``'s rows by ``keys`` in place (stable, no second copy of x); returns the order applied."""
-    order = np.argsort(keys, kind="stable")
-    if (order != np.arange(len(order))).any():
-        _permute_rows(x, order.astype(np.int64))
-    return order

@@ -36,8 +36,13 @@ def mix64(x: np.ndarray) -> np.ndarray:
 
 
 def uniform(keys: np.ndarray, seed: int) -> np.ndarray:
-    """Uniform (0, 1) per key, from 53 bits of ``mix64(mix64(key) + seed * golden)``."""
-    k = np.asarray(keys).astype(np.int64).view(np.uint64)
+    """Uniform (0, 1) per key, from 53 bits of ``mix64(mix64(key) + seed * golden)`` (mod 2⁶⁴).
+
+    ``keys`` are key hashes (:func:`sqlsel.kernels.keys.key_hashes`: uint64) or integer keys, which
+    hash to their own value modulo 2⁶⁴.
+    """
+    k = np.asarray(keys)
+    k = k.view(np.uint64) if k.dtype == np.uint64 else k.astype(np.int64).view(np.uint64)
     with np.errstate(over="ignore"):
         z = mix64(mix64(k) + np.uint64(seed % 2**64) * GOLDEN + GOLDEN)
     return ((z >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)

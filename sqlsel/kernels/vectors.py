@@ -11,11 +11,12 @@ Example:
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["VectorError", "vector_matrix", "list_array"]
+__all__ = ["VectorError", "vector_matrix", "list_array", "permute_rows"]
 
 
 class VectorError(ValueError):
@@ -73,3 +74,33 @@ def list_array(x: np.ndarray, mask: np.ndarray | pa.Array | None = None) -> pa.L
 
 def _first(mask: pa.Array) -> int:
     return int(np.flatnonzero(mask.to_numpy(zero_copy_only=False))[0])
+
+
+@numba.njit(cache=True, nogil=True)
+def permute_rows(x: np.ndarray, order: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Reorder ``x``'s rows in place, ``x[i] = x_before[order[i]]``, without a second copy of ``x``.
+
+    Follows each cycle of the permutation once (one row of scratch space).
+    """
+    n, d = x.shape
+    done = np.zeros(n, np.bool_)
+    row = np.empty(d, x.dtype)
+    for start in range(n):
+        if done[start]:
+            continue
+        done[start] = True
+        if order[start] == start:
+            continue
+        for j in range(d):
+            row[j] = x[start, j]
+        i = start
+        while True:
+            src = order[i]
+            done[i] = True
+            if src == start:
+                for j in range(d):
+                    x[i, j] = row[j]
+                break
+            for j in range(d):
+                x[i, j] = x[src, j]
+            i = src

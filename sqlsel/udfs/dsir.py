@@ -1,18 +1,21 @@
 """DSIR: hashed n-gram features, importance weights from a fitted model, KL reduction.
 
 Fitting is SQL (see ``udfs/dsir.sql`` and ``sql/dsir_select.sql``): the target and raw histograms
-are ``GROUP BY`` aggregates over :func:`sel_ngram_buckets`, stored in the catalog tables
-``sel_models`` and ``sel_dsir_buckets``. The functions here apply a stored model per batch.
+are ``GROUP BY`` aggregates over :func:`sel_ngram_buckets` and the log ratio is a macro;
+``sel_dsir_store`` writes them to the catalog tables ``sel_models`` and ``sel_dsir_buckets``. The
+other functions here apply a stored model per batch.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
-from sqlsel.errors import SqlselError
+from sqlsel.catalog import store_model
+from sqlsel.errors import InputError, SqlselError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.dsir import kl_reduction, weights_from_features
 from sqlsel.kernels.ngrams import ngram_features, token_counts
@@ -141,6 +144,76 @@ def sel_dsir_weight_features(ctx: FunctionContext, features: pa.Array, model: pa
     offsets = np.asarray(features.offsets.to_numpy(), dtype=np.int64)
     offsets = offsets - offsets[0]
     return pa.array(weights_from_features(m.ratio, buckets, offsets, m.normalize))
+
+
+@sql_function(
+    "sel_dsir_store",
+    params={
+        "name": "VARCHAR",
+        "buckets": "INTEGER",
+        "ngrams": "INTEGER",
+        "smoothing": "DOUBLE",
+        "normalize": "BOOLEAN",
+        "target_counts": "BIGINT[]",
+        "raw_counts": "BIGINT[]",
+        "log_ratios": "DOUBLE[]",
+    },
+    returns="BIGINT",
+    doc="""Store a fitted DSIR model under name: its histograms and log ratios, one list entry per bucket.
+
+    The lists are indexed by bucket (0 … buckets − 1), e.g. list(x ORDER BY bucket) over every
+    bucket (sql/dsir_select.sql shows the whole fit). Replaces a model of the same name in one
+    transaction, and is refused on a read-only catalog; a caller's ROLLBACK does not undo it.
+    Returns the number of buckets stored.""",
+    example=(
+        "SELECT sel_dsir_store('m', 4, 1, 1.0, false, [1, 0, 2, 0], [3, 3, 2, 2], "
+        "[sel_dsir_log_ratio(1, 3, 3, 10, 4, 1.0), 0, 0, 0])"
+    ),
+    random=True,  # it writes to the catalog: DuckDB must call it once per row, never fold it
+    null_handling="special",
+)
+def sel_dsir_store(
+    ctx: FunctionContext,
+    name: pa.Array,
+    buckets: pa.Array,
+    ngrams: pa.Array,
+    smoothing: pa.Array,
+    normalize: pa.Array,
+    target_counts: pa.Array,
+    raw_counts: pa.Array,
+    log_ratios: pa.Array,
+) -> pa.Array:
+    out = []
+    for i in range(len(name)):
+        model = name[i].as_py()
+        if not model:
+            raise SqlselError("sel_dsir_store: name must not be NULL or empty")
+        b, n = check_shape(buckets[i].as_py(), ngrams[i].as_py())
+        ctx.check_writable(f"DSIR model {model!r}")
+        lists = [target_counts[i].as_py(), raw_counts[i].as_py(), log_ratios[i].as_py()]
+        if any(values is None or len(values) != b or None in values for values in lists):
+            raise InputError(f"sel_dsir_store: the three lists must hold {b} values (one per bucket), none NULL")
+        ratio = np.asarray(lists[2], np.float64)
+        if not np.isfinite(ratio).all():
+            raise InputError(
+                f"sel_dsir_store: log ratio of bucket {int(np.flatnonzero(~np.isfinite(ratio))[0])} is "
+                f"{ratio[~np.isfinite(ratio)][0]}; smoothing must be finite and >= 0"
+            )
+        params = json.dumps(
+            {"buckets": b, "ngrams": n, "smoothing": smoothing[i].as_py(), "normalize": bool(normalize[i].as_py())}
+        )
+        rows = pa.table(
+            {
+                "bucket": pa.array(np.arange(b, dtype=np.int32)),
+                "target_count": pa.array(lists[0], pa.int64()),
+                "raw_count": pa.array(lists[1], pa.int64()),
+                "log_ratio": pa.array(ratio),
+            }
+        )
+        with ctx.writing(f"DSIR model {model!r}") as cur:
+            store_model(cur, ctx.write_name(model), "dsir", params, "sel_dsir_buckets", rows)
+        out.append(b)
+    return pa.array(out, pa.int64())
 
 
 @sql_function(

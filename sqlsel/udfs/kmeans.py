@@ -157,6 +157,7 @@ def sel_kmeans_fit(
 
 def _fit(ctx: FunctionContext, name: str, source: str, clusters: list[int], seed: int, options_text: str | None) -> int:
     options = parse_options(options_text)
+    ctx.check_writable(f"k-means model {name!r}")
     x = read_vectors(ctx, source, "sel_kmeans_fit").x
     if clusters[0] > len(x):
         raise InputError(f"sel_kmeans_fit: {clusters[0]} clusters asked for but {source!r} has only {len(x)} rows.")
@@ -177,8 +178,8 @@ def _fit(ctx: FunctionContext, name: str, source: str, clusters: list[int], seed
         }
     )
     del x
-    with ctx.writing() as cur:
-        store_model(cur, name, KIND, params, "sel_kmeans_centroids", rows)
+    with ctx.writing(f"k-means model {name!r}") as cur:
+        store_model(cur, ctx.write_name(name), KIND, params, "sel_kmeans_centroids", rows)
     return int(sizes[0].sum())
 
 

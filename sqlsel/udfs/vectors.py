@@ -19,18 +19,25 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from sqlsel.catalog import replace_row
+from sqlsel.catalog import STAGED, replace_row
 from sqlsel.duck import run_sql
-from sqlsel.errors import InputError, ParameterError, SqlselError, UnknownNameError, did_you_mean
+from sqlsel.errors import (
+    InputError,
+    ParameterError,
+    SqlselError,
+    UnknownNameError,
+    did_you_mean,
+)
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
+from sqlsel.kernels.keys import sortable_keys
 from sqlsel.kernels.vectors import VectorError, vector_matrix
 from sqlsel.lance import (
     INDEX_TYPES,
     METRICS,
     MIN_INDEX_ROWS,
     build_index,
+    drop_table,
     fixed_size_batches,
-    forget_table,
     lance_folder,
     open_db,
     open_table,
@@ -45,8 +52,7 @@ class UnknownVectorTableError(UnknownNameError):
 
 
 def _folder(ctx: FunctionContext) -> Path:
-    path = ctx.query("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")[0][0]
-    return lance_folder(path)
+    return lance_folder(ctx.catalog_path)
 
 
 def _checked(ctx: FunctionContext, source: str, dims: list[int]) -> Iterator[pa.RecordBatch]:
@@ -93,6 +99,7 @@ def sel_vectors_store(ctx: FunctionContext, name: pa.Array, source: pa.Array) ->
 
 
 def _store(ctx: FunctionContext, name: str, source: str) -> int:
+    ctx.check_writable(f"vector table {name!r}")
     folder = _folder(ctx)
     db = open_db(folder)
     batches = _checked(ctx, source, dims := [])
@@ -106,16 +113,17 @@ def _store(ctx: FunctionContext, name: str, source: str) -> int:
     try:
         table = db.create_table(lance_table, data=pa.RecordBatchReader.from_batches(schema, stream))
     except BaseException:
-        _drop(db, folder, lance_table)
+        drop_table(folder, lance_table)
         raise
     rows, version = table.count_rows(), table.version
-    old = ctx.query("SELECT lance_table FROM sel_vector_tables WHERE name = ?", [name])
-    with ctx.writing() as cur:
+    stored_as = ctx.write_name(name)  # staged during a run: the old table stays until the run succeeds
+    old = ctx.query("SELECT lance_table FROM sel_vector_tables WHERE name = ?", [stored_as])
+    with ctx.writing(f"vector table {name!r}") as cur:
         replace_row(
             cur,
             "sel_vector_tables",
             {
-                "name": name,
+                "name": stored_as,
                 "path": str(folder),
                 "lance_table": lance_table,
                 "rows": rows,
@@ -125,7 +133,7 @@ def _store(ctx: FunctionContext, name: str, source: str) -> int:
             },
         )
     for (previous,) in old:
-        _drop(db, folder, previous)
+        drop_table(folder, previous)
     return int(rows)
 
 
@@ -134,19 +142,13 @@ def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa
     yield from rest
 
 
-def _drop(db: object, folder: Path, table: str) -> None:
-    forget_table(folder, table)
-    try:
-        db.drop_table(table)  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - a table that was never created has nothing to drop
-        pass
-
-
 def open_vector_table(ctx: FunctionContext, name: str) -> tuple[object, dict[str, object]]:
     """The LanceDB table registered as ``name`` and its catalog row."""
-    rows = ctx.query("SELECT path, lance_table, rows, dim, version FROM sel_vector_tables WHERE name = ?", [name])
+    rows = ctx.query(
+        "SELECT path, lance_table, rows, dim, version FROM sel_vector_tables WHERE name = ?", [ctx.read_name(name)]
+    )
     if not rows:
-        known = [r[0] for r in ctx.query("SELECT name FROM sel_vector_tables ORDER BY name")]
+        known = [r[0] for r in ctx.query("SELECT name FROM sel_vector_tables WHERE NOT contains(name, ?)", [STAGED])]
         raise UnknownVectorTableError(name, known, "Store one with SELECT sel_vectors_store('name', 'table_or_query').")
     path, lance_table, count, dim, version = rows[0]
     try:
@@ -233,10 +235,10 @@ def sel_index_build(
             build_index(table, kind, distance)
         else:
             kind = "FLAT"
-        with ctx.writing() as cur:
+        with ctx.writing(f"vector index {index_name!r}") as cur:
             values = {
-                "name": index_name,
-                "vector_table": table_name,
+                "name": ctx.write_name(index_name),
+                "vector_table": ctx.read_name(table_name),
                 "lance_table": meta["lance_table"],
                 "metric": distance,
                 "index_type": kind,
@@ -265,12 +267,15 @@ def open_index(ctx: FunctionContext, name: str, metric: str | None = None) -> Ve
         rows = ctx.query(
             "SELECT i.vector_table, i.lance_table, i.metric, i.index_type, i.data_version, t.lance_table, t.dim "
             "FROM sel_vector_indexes i LEFT JOIN sel_vector_tables t ON t.name = i.vector_table WHERE i.name = ?",
-            [name],
+            [ctx.read_name(name)],
         )
         if not rows:
-            known = [r[0] for r in ctx.query("SELECT name FROM sel_vector_indexes ORDER BY name")]
+            known = [
+                r[0] for r in ctx.query("SELECT name FROM sel_vector_indexes WHERE NOT contains(name, ?)", [STAGED])
+            ]
             raise UnknownIndexError(name, known, "Build one with SELECT sel_index_build('name', 'vector_table').")
         vector_table, built_on, distance, kind, version, current, dim = rows[0]
+        vector_table = vector_table.split(STAGED)[0]  # the name the user knows
         fix = f"Rebuild it: SELECT sel_index_build('{name}', '{vector_table}', '{distance}', '{kind}')."
         if current != built_on:
             raise InputError(f"Vector index {name!r} is stale: vector table {vector_table!r} was stored again. {fix}")
@@ -314,6 +319,12 @@ def sel_knn(ctx: FunctionContext, embedding: pa.Array, index: pa.Array, k: pa.Ar
     except VectorError as exc:
         raise InputError(f"sel_knn: {exc} (index {name!r} holds {found.dim}-dimensional vectors)") from None
     ids, distances, offsets = knn(found, x, count)
+    if ids.dtype.kind not in "iu" or (ids.dtype.kind == "u" and len(ids) and ids.max() >= 2**63):
+        raise InputError(
+            f"sel_knn: index {name!r} holds rows keyed by text or by integers above BIGINT; sel_knn returns BIGINT "
+            "ids. Store the vector table with integer ids (e.g. row_number() OVER (ORDER BY id)), or use the "
+            "index through sel_semdedup, which takes keys of any type."
+        )
     return pa.ListArray.from_arrays(
         pa.array(offsets), pa.StructArray.from_arrays([pa.array(ids), pa.array(distances)], fields=list(KNN_ROW))
     )
@@ -360,7 +371,7 @@ def _search(index: VectorIndex, part: np.ndarray, k: int) -> tuple[np.ndarray, n
     query = result.column("query_index").to_numpy() if len(part) > 1 else np.zeros(result.num_rows, np.int64)
     order = np.lexsort((result.column("_distance").to_numpy(), query))
     return (
-        result.column("id").to_numpy()[order].astype(np.int64),
+        sortable_keys(result.column("id"))[order],
         result.column("_distance").to_numpy()[order].astype(np.float64),
         np.bincount(query, minlength=len(part)),
     )

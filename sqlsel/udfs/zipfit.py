@@ -155,8 +155,8 @@ def _store_target(ctx: FunctionContext, name: str, items: list[str | None] | Non
             "size": pa.array(target.sizes, pa.int64()),
         }
     )
-    with ctx.writing() as cur:
-        model_id = store_model(cur, name, KIND, params, "sel_zipfit_texts", rows)
+    with ctx.writing(f"target set {name!r}") as cur:
+        model_id = store_model(cur, ctx.write_name(name), KIND, params, "sel_zipfit_texts", rows)
     target.sketch()  # a few ms; scoring in this process then starts with the set loaded and its sketch built
     ctx.cached((KIND, model_id), lambda: target)
     return len(kept)

@@ -1,0 +1,266 @@
+"""A run's inputs and output: files become views, keys and output paths are checked before any work.
+
+:func:`register_input` turns a path or glob of Parquet, JSONL or CSV files (or an Arrow table or
+DuckDB relation) into a view; :func:`check_key` makes sure its rows carry a unique, non-NULL key of a
+type that can name rows, naming an offending key (and, across files, both files) in one line.
+:func:`check_output` refuses an output path that cannot be written, or that is one of the inputs,
+before the run does any work, and :func:`remove_stale_temporaries` clears what a killed run left.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from sqlsel.duck import run_sql
+from sqlsel.errors import InputError, OutputError, RowKeyError
+from sqlsel.kernels.keys import INTEGER_TYPES, STRING_TYPES, key_kind
+from sqlsel.processes import alive
+
+__all__ = [
+    "Input",
+    "KeyInfo",
+    "OUTPUT_FORMATS",
+    "register_input",
+    "check_key",
+    "check_output",
+    "temporary_path",
+    "remove_stale_temporaries",
+]
+
+OUTPUT_FORMATS = {".parquet": "parquet", ".jsonl": "json", ".csv": "csv"}
+_READERS = {".parquet": "parquet", ".jsonl": "json", ".ndjson": "json", ".json": "json", ".csv": "csv"}
+_RAW = "_sel_raw_{}"  # the view over an input as it is, before its key column is named id
+
+
+@dataclass
+class Input:
+    """One table parameter of a run: the view ``name`` and where its rows come from."""
+
+    name: str
+    reader: str  # parquet | json | csv | arrow | relation
+    files: list[str] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)  # what the run record keeps of it
+    rows: int | None = None  # counted by check_key
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    column: str
+    type: str  # DuckDB type name
+    rows: int
+
+
+def register_input(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> Input:
+    """Create the view ``name`` over the files (or relation, Arrow table) passed for it."""
+    raw = _RAW.format(name)
+    if isinstance(value, duckdb.DuckDBPyRelation):
+        value.create_view(raw, replace=True)
+        return _view(con, Input(name, "relation", records=[{"relation": name}]))
+    if isinstance(value, (pa.Table, pa.RecordBatchReader)):
+        con.register(f"_sel_input_{name}", value)
+        run_sql(con, f'CREATE OR REPLACE TEMP VIEW "{raw}" AS SELECT * FROM _sel_input_{name}')
+        return _view(con, Input(name, "arrow", records=[{"arrow": name, "rows": getattr(value, "num_rows", None)}]))
+    pattern = str(value)
+    files = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else ([pattern] if os.path.isfile(pattern) else [])
+    if not files:
+        what = "No files match" if glob.has_magic(pattern) else "No such file"
+        raise InputError(f"{what}: {pattern!r} (parameter {name}). Pass an existing Parquet or JSONL path or glob.")
+    if all(os.path.getsize(f) == 0 for f in files):
+        raise InputError(f"Parameter {name}: {pattern!r} is empty (0 bytes). Pass a file with rows.")
+    kinds = {_READERS.get(Path(f).suffix.lower()) for f in files}
+    if None in kinds or len(kinds) != 1:
+        raise InputError(f"Parameter {name}: files must all be one of {', '.join(sorted(_READERS))}; got {pattern!r}.")
+    kind = kinds.pop()
+    assert kind is not None
+    _relation(con, kind, files).create_view(raw, replace=True)
+    records = [{"path": os.path.abspath(f), "size": os.path.getsize(f), "mtime": os.path.getmtime(f)} for f in files]
+    return _view(con, Input(name, kind, [os.path.abspath(f) for f in files], records))
+
+
+def _relation(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], filename: bool = False) -> Any:
+    if kind == "parquet":
+        return con.read_parquet(files, filename=filename)
+    if kind == "json":
+        return con.read_json(files, format="newline_delimited", filename=filename)
+    return con.read_csv(files, filename=filename)
+
+
+def _view(con: duckdb.DuckDBPyConnection, given: Input, key: str | None = None) -> Input:
+    """The input's public view: its raw view, with the key column named ``id`` when it is another column."""
+    raw = _RAW.format(given.name)
+    select = (
+        f'SELECT * RENAME ("{_ident(key)}" AS id) FROM "{raw}"'
+        if key and key.lower() != "id"
+        else f'SELECT * FROM "{raw}"'
+    )
+    run_sql(con, f'CREATE OR REPLACE TEMP VIEW "{given.name}" AS {select}')
+    return given
+
+
+def drop_input(con: duckdb.DuckDBPyConnection, given: Input) -> None:
+    run_sql(con, f'DROP VIEW IF EXISTS "{given.name}"')
+    run_sql(con, f'DROP VIEW IF EXISTS "{_RAW.format(given.name)}"')
+
+
+def check_key(con: duckdb.DuckDBPyConnection, given: Input, key: str = "id") -> KeyInfo:
+    """Make sure every row of ``given`` has a unique, non-NULL ``key`` of an integer or string type.
+
+    Renames the key to ``id`` in the input's view when it is another column. Costs one scan of the
+    key column (Parquet reads that column only) and a hash of its values.
+    """
+    raw = _RAW.format(given.name)
+    columns = {r[0].lower(): (r[0], r[1]) for r in run_sql(con, f'DESCRIBE SELECT * FROM "{raw}"')}
+    if key.lower() not in columns:
+        raise RowKeyError(_missing_key(given, key, [c for c, _ in columns.values()]))
+    column, kind = columns[key.lower()]
+    if key.lower() != "id" and "id" in columns:
+        raise RowKeyError(
+            f"{given.name} has both an id column and the key column {column!r}: rename or drop its id column "
+            f"(the recipes call the key id, and the output names it {column!r} again)."
+        )
+    _check_key_type(given.name, column, kind)
+    n, non_null, distinct = run_sql(
+        con, f'SELECT count(*), count("{_ident(column)}"), count(DISTINCT "{_ident(column)}") FROM "{raw}"'
+    )[0]
+    if n == 0:
+        raise InputError(f"{given.name} has no rows: there is nothing to select from.{_where(given)}")
+    if non_null < n:
+        raise RowKeyError(_null_keys(con, given, column, n - non_null))
+    if distinct < n:
+        raise RowKeyError(_duplicate_keys(con, given, column))
+    _view(con, given, column)
+    given.rows = int(n)
+    return KeyInfo(column, kind, int(n))
+
+
+def _missing_key(given: Input, key: str, columns: list[str]) -> str:
+    source = given.files[0] if given.files else "pool.parquet"
+    return (
+        f"{given.name} has no key column {key!r} (its columns: {', '.join(columns)}). Name the column that "
+        f"identifies rows with --key COLUMN (key= in run_recipe), or add one, e.g. COPY (SELECT row_number() "
+        f"OVER () AS id, * FROM '{source}') TO 'with_id.parquet'."
+    )
+
+
+def _check_key_type(name: str, column: str, kind: str) -> None:
+    if key_kind(kind) is not None:
+        return
+    base = kind.split("(")[0].upper()
+    if base in ("FLOAT", "DOUBLE", "DECIMAL", "REAL"):
+        raise RowKeyError(
+            f"{name}'s key column {column!r} is {kind}: floating-point keys cannot name rows exactly "
+            "(1e16 + 1 = 1e16) and print differently in other engines. Cast it to BIGINT if it holds whole "
+            "numbers, or use another column (--key COLUMN)."
+        )
+    raise RowKeyError(
+        f"{name}'s key column {column!r} is {kind}; a key must be an integer ({', '.join(INTEGER_TYPES)}) or a "
+        f"string ({', '.join(STRING_TYPES)}). Cast it, or use another column (--key COLUMN)."
+    )
+
+
+def _null_keys(con: duckdb.DuckDBPyConnection, given: Input, column: str, count: int) -> str:
+    files = _files_where(con, given, f'"{_ident(column)}" IS NULL', [], 1)
+    where = f" (the first in {files[0]})" if files else ""
+    return (
+        f"{given.name} has {count} row{'s' if count > 1 else ''} with a NULL {column}{where}: every row needs a key. "
+        f"Fill them in, or leave them out (WHERE {column} IS NOT NULL)."
+    )
+
+
+def _duplicate_keys(con: duckdb.DuckDBPyConnection, given: Input, column: str) -> str:
+    col = f'"{_ident(column)}"'
+    key, count = run_sql(
+        con,
+        f'SELECT {col}, count(*) FROM "{_RAW.format(given.name)}" WHERE {col} IS NOT NULL '
+        f"GROUP BY {col} HAVING count(*) > 1 ORDER BY {col} LIMIT 1",
+    )[0]
+    files = _files_where(con, given, f"{col} = ?", [key], 2)
+    where = f" (in {files[0]} and {files[1]})" if len(files) > 1 else f" (in {files[0]})" if files else ""
+    return (
+        f"{given.name}: {column} {key!r} appears {count} times{where}; keys must be unique. Keep one row per "
+        f"key first, e.g. SELECT * FROM {given.name} QUALIFY row_number() OVER (PARTITION BY {column}) = 1."
+    )
+
+
+def _files_where(
+    con: duckdb.DuckDBPyConnection, given: Input, condition: str, params: list[Any], limit: int
+) -> list[str]:
+    """Up to ``limit`` of the input's files that hold a row matching ``condition`` (none without files)."""
+    if not given.files:
+        return []
+    try:
+        _relation(con, given.reader, given.files, filename=True).create_view("_sel_by_file", replace=True)
+        rows = run_sql(
+            con,
+            f"SELECT DISTINCT filename FROM _sel_by_file WHERE {condition} ORDER BY filename LIMIT {int(limit)}",
+            params,
+        )
+    except duckdb.Error:  # e.g. the data has a column called filename: the message goes without the files
+        return []
+    finally:
+        run_sql(con, "DROP VIEW IF EXISTS _sel_by_file")
+    return [str(r[0]) for r in rows]
+
+
+def _where(given: Input) -> str:
+    return f" ({', '.join(given.files[:3])}{', …' if len(given.files) > 3 else ''})" if given.files else ""
+
+
+def _ident(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def check_output(out: str | Path | None, inputs: list[Input]) -> tuple[Path | None, str | None]:
+    """The output path and format, refused now (before any work) if it cannot be written or is an input."""
+    if out is None:
+        return None, None
+    path = Path(out)
+    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise OutputError(
+            f"Cannot write {str(path)!r}: the output extension must be one of {', '.join(OUTPUT_FORMATS)}."
+        )
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"Cannot write {str(path)!r}: folder {str(folder)!r} does not exist.")
+    if path.is_dir():
+        raise OutputError(f"Cannot write {str(path)!r}: it is a folder.")
+    real = os.path.realpath(path)
+    for given in inputs:
+        if real in {os.path.realpath(f) for f in given.files}:
+            raise OutputError(
+                f"Cannot write {str(path)!r}: it is one of the {given.name} files, and the output would replace "
+                "it. Write the selection to another path."
+            )
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".sqlsel-probe-"):
+            pass
+    except OSError as exc:
+        raise OutputError(
+            f"Cannot write {str(path)!r}: folder {str(folder)!r} is not writable ({exc.strerror})."
+        ) from None
+    return path, fmt
+
+
+def temporary_path(out: Path) -> Path:
+    """Where the output is written before it is renamed into place: ``.NAME.PID.tmp`` beside it."""
+    return out.with_name(f".{out.name}.{os.getpid()}.tmp")
+
+
+def remove_stale_temporaries(out: Path) -> list[Path]:
+    """Remove the temporaries of ``out`` that processes which no longer run left behind (``kill -9``)."""
+    removed = []
+    for candidate in out.parent.glob(f".{glob.escape(out.name)}.*.tmp"):
+        pid = candidate.name[len(out.name) + 2 : -len(".tmp")]
+        if pid.isdigit() and not alive(int(pid)):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed

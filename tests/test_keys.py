@@ -1,0 +1,88 @@
+"""The key hash: one definition in numpy and in DuckDB SQL, integers by value, strings by their UTF-8 bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sqlsel.kernels.keys import key_hashes
+from sqlsel.kernels.sampling import gumbel, uniform
+
+# splitmix64 in plain DuckDB SQL: 64-bit products through UHUGEINT, each step's input bound once by a lambda
+PURE_SQL = [
+    "CREATE MACRO mul64(a, b) AS ((a::UHUGEINT * b::UHUGEINT) % 18446744073709551616)::UBIGINT",
+    """CREATE MACRO mix64(z) AS list_transform(list_transform(list_transform([z::UBIGINT],
+        lambda a: mul64(xor(a, a >> 30), 13787848793156543929)),
+        lambda b: mul64(xor(b, b >> 27), 10723151780598845931)),
+        lambda c: xor(c, c >> 31))[1]""",
+    """CREATE MACRO uniform_sql(h, seed) AS ((mix64(((mix64(h)::UHUGEINT
+        + mul64((seed::HUGEINT % 18446744073709551616 + 18446744073709551616) % 18446744073709551616,
+                11400714819323198485)::UHUGEINT + 11400714819323198485) % 18446744073709551616)::UBIGINT)
+        >> 11)::DOUBLE + 0.5) / 9007199254740992.0""",
+]
+
+
+def test_integers_hash_by_value_modulo_2_64():
+    assert key_hashes(pa.array([0, 17, -1], pa.int64())).tolist() == [0, 17, 2**64 - 1]
+    assert key_hashes(pa.array([2**64 - 1], pa.uint64())).tolist() == [2**64 - 1]
+    assert key_hashes(np.array([5], np.int8)).tolist() == [5]
+
+
+def test_strings_hash_by_the_md5_of_their_utf8_bytes():
+    expected = int.from_bytes(hashlib.md5("straße".encode()).digest()[:8], "big")
+    assert key_hashes(pa.array(["straße"])).tolist() == [expected]
+
+
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=20), st.integers(-(2**63), 2**63 - 1))
+@settings(max_examples=25, deadline=None)
+def test_sql_key_hash_and_gumbel_equal_numpy_for_integers(keys, seed):
+    import sqlsel
+
+    con = sqlsel.connect()
+    rows = con.execute(
+        "SELECT sel_key_hash(k), sel_gumbel(k, $2) FROM unnest($1::BIGINT[]) t(k)", [keys, seed]
+    ).fetchall()
+    con.close()
+    hashes = key_hashes(np.array(keys, np.int64))
+    assert [r[0] for r in rows] == hashes.tolist()
+    assert [r[1] for r in rows] == gumbel(hashes, seed).tolist()
+
+
+@given(st.lists(st.text(max_size=30), min_size=1, max_size=20))
+@settings(max_examples=25, deadline=None)
+def test_sql_key_hash_equals_numpy_for_strings(keys):
+    import sqlsel
+
+    con = sqlsel.connect()
+    rows = con.execute("SELECT sel_key_hash(k) FROM unnest($1::VARCHAR[]) t(k)", [keys]).fetchall()
+    con.close()
+    assert [r[0] for r in rows] == key_hashes(pa.array(keys, pa.string())).tolist()
+
+
+def test_uuid_and_unsigned_keys_hash_like_their_text_and_value(con):
+    u = uuid.UUID(int=12345678901234567890)
+    row = con.execute("SELECT sel_key_hash($1::UUID), sel_key_hash(18446744073709551615::UBIGINT)", [str(u)]).fetchall()
+    assert row == [(key_hashes(pa.array([str(u)]))[0], 2**64 - 1)]
+
+
+def test_floating_point_keys_are_refused(con):
+    with pytest.raises(Exception, match="a row key must be an integer or a string .* not DOUBLE"):
+        con.execute("SELECT sel_gumbel(1.5::DOUBLE, 0)").fetchall()
+
+
+def test_uniform_is_expressible_in_plain_duckdb_sql(con):
+    """The noise needs no Python: plain DuckDB SQL gives the same bits (integers and strings alike)."""
+    for statement in PURE_SQL:
+        con.execute(statement)
+    keys = [0, 1, -1, 2**63 - 1, -(2**63), 123456789]
+    for seed in (0, 7, -3):
+        sql = con.execute("SELECT uniform_sql(sel_key_hash(k), $2) FROM unnest($1::BIGINT[]) t(k)", [keys, seed])
+        assert [r[0] for r in sql.fetchall()] == uniform(key_hashes(np.array(keys)), seed).tolist()
+    text = con.execute("SELECT uniform_sql(sel_key_hash('doc-17'), 5)").fetchall()[0][0]
+    assert text == uniform(key_hashes(pa.array(["doc-17"])), 5)[0]
