@@ -46,8 +46,7 @@ import sys, time, numpy as np, sqlsel
 con = sqlsel.connect(sys.argv[1], threads=2)
 src = "SELECT id, embedding, cluster FROM read_parquet('" + sys.argv[2] + "') WHERE id < " + sys.argv[5]
 t0 = time.perf_counter()
-sql = "CREATE TABLE d AS SELECT unnest(sel_semdedup(?, 'bench', ?), recursive := true)"
-con.execute(sql, [src, float(sys.argv[3])]).fetchall()
+con.execute("SELECT sel_semdedup('d', ?, 'bench', ?)", [src, float(sys.argv[3])]).fetchall()
 seconds = time.perf_counter() - t0
 t = con.sql("SELECT cluster, centroid_distance, removed FROM d ORDER BY id").to_arrow_table()
 removed = t.column("removed").to_numpy()
@@ -93,7 +92,8 @@ import sys, time, numpy as np, sqlsel
 con = sqlsel.connect(threads=2)
 src = "SELECT id, embedding FROM read_parquet('" + sys.argv[1] + "') WHERE id < " + sys.argv[2]
 t0 = time.perf_counter()
-rows = con.execute("SELECT unnest(sel_kcenter(?, ?, 0), recursive := true)", [src, int(sys.argv[3])]).fetchall()
+con.execute("SELECT sel_kcenter('sel_scratch.picks', ?, ?, 0)", [src, int(sys.argv[3])]).fetchall()
+rows = con.execute("SELECT id FROM sel_scratch.picks ORDER BY rank").fetchall()
 seconds = time.perf_counter() - t0
 np.save(sys.argv[4], np.array([r[0] for r in rows]))
 print(f"RESULT {{seconds:.1f}} {{{PEAK}:.0f}}")
@@ -148,17 +148,11 @@ def real_duplicates(corpus: Path, clusters: int, eps_values: list[float]) -> str
     for eps in eps_values:
         t0 = time.perf_counter()
         con.execute(
-            "CREATE OR REPLACE TABLE sel_scratch.fast AS "
-            "SELECT unnest(sel_semdedup('sel_scratch.docs', 'dups', ?, index := 'docs_index'), recursive := true)",
-            [eps],
+            "SELECT sel_semdedup('sel_scratch.fast', 'sel_scratch.docs', 'dups', ?, index := 'docs_index')", [eps]
         ).fetchall()
         fast_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        con.execute(
-            "CREATE OR REPLACE TABLE sel_scratch.dedup AS "
-            "SELECT unnest(sel_semdedup('sel_scratch.docs', 'dups', ?), recursive := true)",
-            [eps],
-        ).fetchall()
+        con.execute("SELECT sel_semdedup('sel_scratch.dedup', 'sel_scratch.docs', 'dups', ?)", [eps]).fetchall()
         exact_s = time.perf_counter() - t0
         found, wrong = con.execute(
             "SELECT count(*) FILTER (d.removed AND f.removed), count(*) FILTER (f.removed AND NOT d.removed) "

@@ -33,6 +33,7 @@ __all__ = [
     "migrations",
     "pending_migrations",
     "migrate",
+    "in_transaction",
     "STAGED",
     "staged_name",
     "PAYLOAD_TABLES",
@@ -100,20 +101,30 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[Migration]:
     todo = pending_migrations(con)
     if not todo:
         return []
+    joined = in_transaction(con)  # a caller's open transaction: the migrations commit or roll back with it
     run_sql(con, _TRACKING)
     done = []
     for m in todo:
-        run_sql(con, "BEGIN TRANSACTION")  # outside the try: a BEGIN that fails has nothing to roll back
+        if not joined:
+            run_sql(con, "BEGIN TRANSACTION")
         try:
             for statement in con.extract_statements(m.path.read_text()):
                 run_sql(con, statement)
             run_sql(con, "INSERT INTO sel_migrations (name) VALUES (?)", [m.name])
-            run_sql(con, "COMMIT")
+            if not joined:
+                run_sql(con, "COMMIT")
         except duckdb.Error as exc:
-            run_sql(con, "ROLLBACK")
+            if not joined:
+                run_sql(con, "ROLLBACK")
             raise MigrationError(f"Migration {m.name} failed and was rolled back: {exc}") from exc
         done.append(m)
     return done
+
+
+def in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``con`` is inside a transaction its user opened (BEGIN): two statements then share an id."""
+    first = run_sql(con, "SELECT txid_current()")[0][0]
+    return bool(first == run_sql(con, "SELECT txid_current()")[0][0])
 
 
 def list_models(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

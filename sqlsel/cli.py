@@ -79,11 +79,22 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file: .parquet, .jsonl or .csv.")
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
 @click.option("--key", default="id", show_default=True, help="The pool column that identifies rows (unique, not NULL).")
+@click.option(
+    "--read-only", is_flag=True, help="Open the catalog read-only: score with its models; nothing is recorded."
+)
 @click.option("--describe", is_flag=True, help="Show the recipe's description and parameters, then exit.")
 def run(
-    recipe: str, params: tuple[str, ...], db: Path, out: Path | None, threads: int | None, key: str, describe: bool
+    recipe: str,
+    params: tuple[str, ...],
+    db: Path,
+    out: Path | None,
+    threads: int | None,
+    key: str,
+    read_only: bool,
+    describe: bool,
 ) -> None:
     """Run RECIPE (a bundled recipe name or a .sql file) and record the run in the catalog."""
+    from sqlsel.connection import connect
     from sqlsel.progress import ProgressView
     from sqlsel.recipe import load_recipe
     from sqlsel.runner import run_recipe
@@ -92,10 +103,14 @@ def run(
     if describe:
         click.echo(loaded.usage())
         return
-    with ProgressView() as on_progress:
-        result = run_recipe(
-            loaded, _parse_params(params), db=db, out=out, threads=threads, key=key, on_progress=on_progress
-        )
+    con = connect(db, read_only=read_only)
+    try:
+        with ProgressView() as on_progress:
+            result = run_recipe(
+                loaded, _parse_params(params), con=con, out=out, threads=threads, key=key, on_progress=on_progress
+            )
+    finally:
+        con.close()
     if result.table is not None:
         print_table(result.table.column_names, result.table.slice(0, 20).to_pylist(), result.rows_out)
     where = f" to {result.output_path}" if result.output_path else ""

@@ -55,7 +55,7 @@ class ProgressView:
                 click.echo(statement_line(p), file=self.stream)
             return
         if p.finished:
-            self.live.console.print(statement_line(p), highlight=False, markup=False)
+            self.live.console.print(statement_line(p), highlight=False, markup=False, no_wrap=True, overflow="ellipsis")
             if self.task is not None:
                 self.live.remove_task(self.task)
                 self.task = None

@@ -42,7 +42,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from sqlsel.catalog import begin_run, discard, finish_run, publish
+from sqlsel.catalog import begin_run, discard, finish_run, in_transaction, publish
 from sqlsel.connection import SCRATCH, connect
 from sqlsel.duck import error_message, run_sql
 from sqlsel.errors import InputError, ReadOnlyCatalogError, RunInterrupted, SqlselError
@@ -153,6 +153,8 @@ class _Run:
         t0 = time.perf_counter()
         ctx = self.ctx
         assert ctx is not None
+        if in_transaction(self.con):
+            raise SqlselError("A recipe cannot run inside an open transaction: COMMIT or ROLLBACK it first.")
         record = self._record()
         run_id = None if ctx.read_only else begin_run(self.con, record)
         scratch_before = _scratch_tables(self.con)
@@ -301,7 +303,7 @@ class _Run:
             except duckdb.Error as exc:
                 raise self._translated(exc, index, statement.query) from None
             progress.seconds = time.perf_counter() - t0
-            progress.rows_out = _rows_out(statement, rows)
+            progress.rows_out = int(rows[0][0]) if statement is last else _rows_out(statement, rows)
             progress.finished = True
             self.timings.append({"sql": progress.sql, "seconds": round(progress.seconds, 6), "rows": progress.rows_out})
             self._emit(progress)

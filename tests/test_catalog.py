@@ -56,3 +56,19 @@ def test_refit_replaces_the_payload(con, small_task):
     for _ in range(2):
         sqlsel.run_recipe("dsir_select", {"pool": str(small_task[0]), "target": str(small_task[1]), "k": 2}, con=con)
     assert con.execute("SELECT count(*) FROM sel_dsir_buckets").fetchall() == [(10000,)]
+
+
+def test_migrations_inside_a_callers_transaction_join_it(tmp_path):
+    import duckdb
+
+    from sqlsel.catalog import migrate
+
+    con = duckdb.connect(str(tmp_path / "c.duckdb"))
+    con.execute("BEGIN TRANSACTION")
+    con.execute("CREATE TABLE mine (x INTEGER)")
+    assert migrate(con)  # no BEGIN of its own, so no error that would abort the caller's transaction
+    con.execute("ROLLBACK")  # the caller decides: their table and the migrations go together
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('mine', 'sel_runs')").fetchall() == [
+        (0,)
+    ]
+    con.close()

@@ -230,5 +230,7 @@ def test_a_sampled_source_is_read_once(con):
     """An unseeded sample differs between reads: reading it twice broke on the second read."""
     x, _ = clustered(n=300, d=8)
     vectors(con, x)
-    count = sql(con, "SELECT sel_kcenter('sel_scratch.out', 'SELECT * FROM sel_scratch.v USING SAMPLE 50% (bernoulli)', 5)")[0][0]
+    count = sql(
+        con, "SELECT sel_kcenter('sel_scratch.out', 'SELECT * FROM sel_scratch.v USING SAMPLE 50% (bernoulli)', 5)"
+    )[0][0]
     assert count == 5 and len(sql(con, "SELECT * FROM sel_scratch.out")) == 5

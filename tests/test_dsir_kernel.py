@@ -1,20 +1,32 @@
+"""DSIR arithmetic: the SQL macros the recipe fits with, and the kernels that apply a model."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sqlsel.kernels.dsir import kl_reduction, log_ratio, probabilities, reference_length, weights_from_features
+from sqlsel.kernels.dsir import kl_reduction, probabilities, weights_from_features
 
 
-def test_log_ratio_reference_formula():
+def test_log_ratio_macro_is_the_reference_formula(con):
     t, r = np.array([3, 1, 0]), np.array([1, 1, 2])
+    rows = con.execute(
+        "SELECT sel_dsir_log_ratio(tc, sum(tc) OVER (), rc, sum(rc) OVER (), 3, 0.0) "
+        "FROM (SELECT unnest($1::BIGINT[]) AS tc, unnest($2::BIGINT[]) AS rc)",
+        [t.tolist(), r.tolist()],
+    ).fetchall()
     expected = np.log(t / t.sum() + 1e-8) - np.log(r / r.sum() + 1e-8)
-    assert np.allclose(log_ratio(t, r), expected)
+    assert np.allclose([row[0] for row in rows], expected, rtol=1e-12)
 
 
-def test_laplace_smoothing_matches_reference_head():
-    t = np.array([3, 1, 0])
-    assert np.allclose(probabilities(t, 1.0), (t + 1.0) / (t.sum() + 3.0))
+def test_laplace_smoothing_macro_matches_the_reference_head(con):
+    """data-selection's later target_laplace_smoothing: (c + alpha) / (N + alpha * B) for the target."""
+    rows = con.execute(
+        "SELECT sel_dsir_log_ratio(0, 4, 1, 4, 3, 1.0), sel_dsir_log_ratio(3, 4, 1, 4, 3, 1.0)"
+    ).fetchall()
+    assert np.allclose(
+        rows[0], [np.log(1 / 7 + 1e-8) - np.log(1 / 4 + 1e-8), np.log(4 / 7 + 1e-8) - np.log(1 / 4 + 1e-8)]
+    )
 
 
 def test_empty_histogram_is_an_error():
@@ -34,8 +46,10 @@ def test_normalized_weights_divide_by_feature_count():
     assert w.tolist() == [2.0, 0.0]
 
 
-def test_reference_length():
-    assert reference_length(np.array([9, 1, 0]), 2).tolist() == [5, 1, 0]
+def test_length_macro_is_the_references_token_count(con):
+    """(features + n(n-1)/2) // n: the reference's length metadata, tokens when a text is long enough."""
+    rows = con.execute("SELECT sel_dsir_length(range(f), 2) FROM unnest([9, 1, 0]) t(f)").fetchall()
+    assert [r[0] for r in rows] == [5, 1, 0]
 
 
 def test_kl_reduction_positive_when_selection_matches_target():

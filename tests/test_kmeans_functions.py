@@ -146,3 +146,12 @@ def test_documented_examples_run_in_order(monkeypatch):
     for name in ("sel_kmeans_fit", "sel_cluster", "sel_clusters", "sel_centroid_distance", "sel_balanced_quotas"):
         assert sql(con, specs[name].example), name
     con.close()
+
+
+def test_a_fit_inside_a_callers_transaction_is_not_undone_by_its_rollback(con):
+    """As documented: the fit commits in a transaction of its own."""
+    con.execute("CREATE TABLE sel_scratch.pts AS SELECT range AS id, [range, 1.0]::FLOAT[] AS embedding FROM range(9)")
+    con.execute("BEGIN TRANSACTION")
+    con.execute("SELECT sel_kmeans_fit('kept', 'sel_scratch.pts', '2')").fetchall()
+    con.execute("ROLLBACK")
+    assert con.execute("SELECT name FROM sel_models").fetchall() == [("kept",)]

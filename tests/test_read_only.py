@@ -86,3 +86,14 @@ def test_read_only_needs_an_existing_catalog(tmp_path):
     with pytest.raises(CatalogNotFoundError, match="does not exist"):
         sqlsel.connect(tmp_path / "nope.duckdb", read_only=True)
     assert not (tmp_path / "nope.duckdb").exists()
+
+
+def test_sqlsel_run_read_only_scores_and_says_the_run_is_not_recorded(fitted, small_task):
+    recipe = fitted.parent.parent / "score_cli.sql"
+    recipe.write_text(
+        "-- param pool: table; pool\n-- key: pool\nSELECT id, sel_dsir_weight(text, 'dsir_select') AS w FROM pool;\n"
+    )
+    args = ["run", str(recipe), "--read-only", "--db", str(fitted), "-p", f"pool={small_task[0]}"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "run (not recorded: the catalog is read-only): 60 rows" in result.output

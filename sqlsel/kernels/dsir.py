@@ -1,16 +1,14 @@
-"""DSIR importance weights (Xie et al. 2023) over hashed n-gram features: fit, apply, evaluate.
+"""DSIR importance weights (Xie et al. 2023) over hashed n-gram features: apply and evaluate a fitted model.
 
-The model is two bucket histograms, target and raw. Its log ratio is
+The model is two bucket histograms, target and raw, and their per-bucket log ratio
 ``log(p_target + 1e-8) - log(p_raw + 1e-8)`` as in data-selection 1.0.3, with optional Laplace
-smoothing of the target, ``(c + alpha) / (N + alpha * B)`` (the reference's later
-``target_laplace_smoothing``). A document's log importance weight is the dot product of the log
-ratio with its bucket counts: a sum over its n-grams.
+smoothing of the target. The fit, log ratio included, is SQL (``udfs/dsir.sql``,
+``sql/dsir_select.sql``). A document's log importance weight is the dot product of the log ratio
+with its bucket counts: a sum over its n-grams.
 
 Example:
     >>> import numpy as np
-    >>> ratio = log_ratio(np.array([3, 1]), np.array([1, 3]), smoothing=0.0)
-    >>> float(np.round(ratio[0], 6))
-    1.098612
+    >>> ratio = np.array([1.0986, -1.0986])
     >>> np.round(weights_from_features(ratio, np.array([0, 0, 1]), np.array([0, 3])), 4)
     array([1.0986])
 """
@@ -19,33 +17,19 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = [
-    "FLOOR",
-    "log_ratio",
-    "weights_from_features",
-    "reference_length",
-    "kl_divergence",
-    "kl_reduction",
-]
+__all__ = ["FLOOR", "weights_from_features", "kl_divergence", "kl_reduction"]
 
 #: The reference's additive floor inside the logarithms.
 FLOOR = 1e-8
 
 
-def probabilities(counts: np.ndarray, smoothing: float = 0.0) -> np.ndarray:
-    """Normalised histogram with Laplace pseudo-count ``smoothing`` per bucket."""
+def probabilities(counts: np.ndarray) -> np.ndarray:
+    """Normalised histogram (for the KL reduction of a selection)."""
     counts = np.asarray(counts, dtype=np.float64)
-    total = counts.sum() + smoothing * len(counts)
+    total = counts.sum()
     if total <= 0:
         raise ValueError("cannot fit a distribution to an empty histogram: the input has no tokens")
-    return (counts + smoothing) / total
-
-
-def log_ratio(target_counts: np.ndarray, raw_counts: np.ndarray, smoothing: float = 0.0) -> np.ndarray:
-    """Per-bucket log importance ratio ``log(p_t + 1e-8) - log(p_r + 1e-8)``."""
-    p_target = probabilities(target_counts, smoothing)
-    p_raw = probabilities(raw_counts)
-    return np.log(p_target + FLOOR) - np.log(p_raw + FLOOR)
+    return counts / total
 
 
 def weights_from_features(
@@ -65,11 +49,6 @@ def weights_from_features(
         nfeat = np.diff(offsets)
         weights = np.divide(weights, nfeat, out=np.zeros(n), where=nfeat > 0)
     return weights
-
-
-def reference_length(nfeatures: np.ndarray, ngrams: int) -> np.ndarray:
-    """The reference's length metadata ``(features + n(n-1)/2) // n`` (= tokens when long enough)."""
-    return (np.asarray(nfeatures) + ngrams * (ngrams - 1) // 2) // ngrams
 
 
 def kl_divergence(p: np.ndarray, q: np.ndarray, eps: float = 1e-10) -> float:

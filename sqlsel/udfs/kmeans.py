@@ -134,7 +134,8 @@ def level_sizes(levels: list[Level]) -> list[np.ndarray]:
     on the points closest to each centroid (Vo et al. 2024). options (JSON): iterations, steps (k-means
     runs per level), sample_sizes (points per cluster in a resampling step), strategy (closest|random).
     The source must be readable from another cursor: a table, a view, a query, or a sel_scratch table
-    (not TEMP). Stores the centroids in sel_kmeans_centroids under name; returns the rows fitted.""",
+    (not TEMP). Stores the centroids in sel_kmeans_centroids under name; returns the rows fitted.
+    It writes in a transaction of its own: a caller's ROLLBACK does not undo it.""",
     example=(
         "SELECT sel_kmeans_fit('topics', "
         "'SELECT id, sel_hash_embed(text, 64) AS embedding FROM ''examples/pool.parquet''', '16,4', 42)"

@@ -80,7 +80,8 @@ def _checked(ctx: FunctionContext, source: str, dims: list[int]) -> Iterator[pa.
     Streams the rows (every column; the embedding as a fixed-size float32 list) into the catalog's
     LanceDB folder (catalog.lance/ next to catalog.duckdb; a temporary folder for an in-memory catalog)
     and registers name in sel_vector_tables with its Lance version. Storing under an existing name
-    replaces it; a failed store leaves the previous table in place. Returns the rows stored.""",
+    replaces it; a failed store leaves the previous table in place. Returns the rows stored. It writes
+    in a transaction of its own: a caller's ROLLBACK does not undo it.""",
     example=(
         "SELECT sel_vectors_store('pool_vectors', "
         "'SELECT id, sel_hash_embed(text, 64) AS embedding FROM ''examples/pool.parquet''')"
@@ -167,7 +168,8 @@ def open_vector_table(ctx: FunctionContext, name: str) -> tuple[object, dict[str
     doc="""Copy a stored vector table back into a DuckDB table (created or replaced); returns its rows.
 
     into is a table name, e.g. sel_scratch.vectors (in-memory, dropped with the connection) or a
-    catalog table. The embedding comes back as FLOAT[dim].""",
+    catalog table. The embedding comes back as FLOAT[dim]. It writes in a transaction of its own:
+    a caller's ROLLBACK does not undo it.""",
     example="SELECT sel_vectors_load('pool_vectors', 'sel_scratch.pool_vectors')",
     random=True,
     null_handling="special",
@@ -206,7 +208,8 @@ class UnknownIndexError(UnknownNameError):
     metric: cosine (default), l2 or dot; index_type: IVF_HNSW_SQ (default), IVF_HNSW_PQ, IVF_HNSW_FLAT,
     IVF_PQ, IVF_SQ or IVF_FLAT. Tables under 256 rows get no ANN index (IVF cannot train on them) and
     are searched exactly (index_type FLAT). The index records the table's Lance version: storing the
-    vector table again makes it stale, and searches refuse it until it is rebuilt. Returns the rows.""",
+    vector table again makes it stale, and searches refuse it until it is rebuilt. Returns the rows.
+    It writes in a transaction of its own: a caller's ROLLBACK does not undo it.""",
     example="SELECT sel_index_build('pool_index', 'pool_vectors')",
     random=True,
     null_handling="special",
