@@ -8,8 +8,8 @@
 -- param embedder: VARCHAR = 'auto'; auto (the pool's embedding column when it has one, else hash), column, hash, or a sel_embed model
 -- param dim: INTEGER = 256 >= 1; dimension of the hash embeddings
 -- key: pool
--- metric score_min: SELECT min(score) FROM sel_scratch.diverse_scores
--- metric score_max: SELECT max(score) FROM sel_scratch.diverse_scores
+-- metric score_min: SELECT min(s.score) FROM sel_scratch.diverse_scores s JOIN sel_scratch.diverse_vectors USING (id)
+-- metric score_max: SELECT max(s.score) FROM sel_scratch.diverse_scores s JOIN sel_scratch.diverse_vectors USING (id)
 
 SELECT CASE WHEN $method IN ('mmr', 'threshold') AND count(*) FILTER (column_name = 'score') = 0
             THEN error('method ' || $method || ' needs a numeric score column in pool (its relevance)') END
@@ -24,10 +24,11 @@ FROM (FROM pool UNION ALL BY NAME (SELECT NULL::DOUBLE AS score WHERE false))
 WHERE $method = 'kcenter' OR (score IS NOT NULL AND isfinite(score::DOUBLE));
 
 CREATE OR REPLACE TABLE sel_scratch.diverse_vectors AS
-SELECT v.id, v.embedding, coalesce((s.score - lo) / nullif(hi - lo, 0), 1.0) AS score
-FROM sel_recipe_vectors('pool', $embedder, $dim) v
-JOIN sel_scratch.diverse_scores s USING (id),
-     (SELECT min(score) AS lo, max(score) AS hi FROM sel_scratch.diverse_scores);
+WITH eligible AS (
+    SELECT v.id, v.embedding, s.score FROM sel_recipe_vectors('pool', $embedder, $dim) v JOIN sel_scratch.diverse_scores s USING (id)
+)
+SELECT id, embedding, coalesce((score - min(score) OVER ()) / nullif(max(score) OVER () - min(score) OVER (), 0), 1.0) AS score
+FROM eligible;
 
 CREATE OR REPLACE TABLE sel_scratch.diverse_picks AS
 SELECT id, NULL::BIGINT AS rank, NULL::DOUBLE AS nearest_sim FROM pool WHERE false;

@@ -25,7 +25,6 @@ import duckdb
 
 from sqlsel.duck import run_sql
 from sqlsel.errors import MigrationError
-from sqlsel.processes import alive
 from sqlsel.resources import sql_files
 
 __all__ = [
@@ -174,6 +173,16 @@ def _encoded(value: Any) -> Any:
     return json.dumps(value, default=str) if isinstance(value, (dict, list)) else value
 
 
+#: Runs this process has begun and not finished, by catalog file. DuckDB lets one process at a time open a
+#: catalog file for writing, so on a writable open every other ``running`` row belongs to a dead process.
+_IN_FLIGHT: set[tuple[str, int]] = set()
+
+
+def _catalog_file(con: duckdb.DuckDBPyConnection) -> str:
+    rows = run_sql(con, "SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
+    return str(rows[0][0]) if rows and rows[0][0] else ":memory:"
+
+
 def begin_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> int:
     """Insert a run's row with status ``running`` (and this process's pid and host); returns its id."""
     run = {**run, "status": "running", "pid": os.getpid(), "host": socket.gethostname()}
@@ -184,13 +193,17 @@ def begin_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> int:
         f"INSERT INTO sel_runs ({', '.join(cols)}) VALUES ({marks}) RETURNING run_id",
         [_encoded(v) for v in run.values()],
     )
-    return int(rows[0][0])
+    run_id = int(rows[0][0])
+    _IN_FLIGHT.add((_catalog_file(con), run_id))
+    return run_id
 
 
 def finish_run(cur: duckdb.DuckDBPyConnection, run_id: int, fields: dict[str, Any]) -> None:
-    """Complete a run's row (status, ended, output, error, …)."""
+    """Update a run's row (status, ended, output, error, …); a final status ends it."""
     sets = ", ".join(f"{name} = ?" for name in fields)
     run_sql(cur, f"UPDATE sel_runs SET {sets} WHERE run_id = ?", [*(_encoded(v) for v in fields.values()), run_id])
+    if fields.get("status", "running") != "running":
+        _IN_FLIGHT.discard((_catalog_file(cur), run_id))
 
 
 def store_model(
@@ -276,13 +289,15 @@ def discard(cur: duckdb.DuckDBPyConnection, run_id: int) -> list[tuple[str, str]
 def clean_abandoned(con: duckdb.DuckDBPyConnection) -> tuple[list[int], list[tuple[str, str]]]:
     """Mark runs whose process died ``killed`` and remove what they (or any finished run) left staged.
 
-    A run counts as abandoned when its row says ``running`` but its process, on this host, is gone.
+    Call it on a catalog opened for writing: DuckDB then holds the file for this process alone, so a
+    row that says ``running`` and is not one of this process's runs in flight belongs to a process
+    that ended without finishing it (``kill -9``, a lost container; its pid and host say which).
     Returns the run ids marked and the LanceDB tables to drop.
     """
-    host = socket.gethostname()
-    running = run_sql(con, "SELECT run_id, pid, host FROM sel_runs WHERE status = 'running'")
-    dead = [r for r, pid, h in running if h == host and pid is not None and not alive(int(pid))]
-    live = {r for r, _, _ in running} - set(dead)
+    catalog = _catalog_file(con)
+    running = [r for (r,) in run_sql(con, "SELECT run_id FROM sel_runs WHERE status = 'running'")]
+    dead = [r for r in running if (catalog, r) not in _IN_FLIGHT]
+    live = set(running) - set(dead)
     staged_runs: set[int] = set()
     for table in NAMED_TABLES:
         for (name,) in run_sql(con, f"SELECT name FROM {table} WHERE contains(name, ?)", [STAGED]):

@@ -50,6 +50,8 @@ class _Cli(click.Group):
             raise click.ClickException(str(exc)) from None
         except duckdb.Error as exc:
             raise click.ClickException(error_message(exc)) from None
+        except OSError as exc:  # a file that vanished, a folder that cannot be read
+            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)) from None
         except KeyboardInterrupt as exc:
             message = str(exc) if isinstance(exc, RunInterrupted) else "Interrupted."
             click.echo(message, err=True)
@@ -99,16 +101,16 @@ def run(
     from sqlsel.recipe import load_recipe
     from sqlsel.runner import run_recipe
 
-    loaded = load_recipe(recipe)
     if describe:
-        click.echo(loaded.usage())
+        click.echo(load_recipe(recipe).usage())
         return
+    if not Path(recipe).is_file():
+        load_recipe(recipe)  # an unknown name is no run: say so before creating a catalog
+    given = _parse_params(params)
     con = connect(db, read_only=read_only)
     try:
         with ProgressView() as on_progress:
-            result = run_recipe(
-                loaded, _parse_params(params), con=con, out=out, threads=threads, key=key, on_progress=on_progress
-            )
+            result = run_recipe(recipe, given, con=con, out=out, threads=threads, key=key, on_progress=on_progress)
     finally:
         con.close()
     if result.table is not None:

@@ -1,9 +1,10 @@
 """Connections with every sqlsel function, macro and catalog migration in place.
 
-A catalog opened read-only (``connect(path, read_only=True)``, or one the user cannot write) is
-attached read-only to an in-memory database that holds everything sqlsel creates (macros, the
-``sel_scratch`` database, functions); the catalog's tables appear there as views with the current
-schema, so reading works on catalogs of any migration level and nothing is ever written to the file.
+A catalog opened with ``connect(path, read_only=True)`` (the way to read one the user cannot write:
+a writable open of such a file is refused with a message saying so) is attached read-only to an
+in-memory database that holds everything sqlsel creates (macros, the ``sel_scratch`` database,
+functions); the catalog's tables appear there as views with the current schema, so reading works on
+catalogs of any migration level and nothing is ever written to the file.
 """
 
 from __future__ import annotations

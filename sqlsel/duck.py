@@ -1,4 +1,4 @@
-"""Two helpers for DuckDB 2.0: run a statement and consume its result, and say what an error means in one line."""
+"""Small DuckDB helpers: run a statement and consume its result, quote names and strings, say what an error means."""
 
 from __future__ import annotations
 
@@ -7,12 +7,22 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["run_sql", "error_message"]
+__all__ = ["run_sql", "error_message", "sql_string", "sql_identifier"]
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, sql: Any, params: Any = None) -> list[tuple[Any, ...]]:
     """Execute one statement (text or a parsed statement) and fetch all its rows."""
     return con.execute(sql, params if params is not None else []).fetchall()
+
+
+def sql_string(text: object) -> str:
+    """``text`` as a SQL string literal: ``'it''s'``."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def sql_identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier: ``"my ""odd"" column"``."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 _CLASS_PREFIX = re.compile(r"^(?:[A-Z][A-Za-z]*(?: [A-Za-z]+)* Error|INTERRUPT Error): ")

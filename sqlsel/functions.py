@@ -290,6 +290,11 @@ class FunctionContext:
             self._stage_run = None
             self.staged = {}
 
+    @property
+    def staging_run(self) -> int | None:
+        """The run whose writes are staged now (None outside a run)."""
+        return self._stage_run
+
     def write_name(self, name: str) -> str:
         """The catalog name a function stores ``name`` under: staged while a run is going."""
         if self._stage_run is None:

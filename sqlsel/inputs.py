@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from sqlsel.duck import run_sql
 from sqlsel.errors import InputError, OutputError, RowKeyError
-from sqlsel.kernels.keys import INTEGER_TYPES, STRING_TYPES, key_kind
+from sqlsel.kernels.keys import key_type_problem
 from sqlsel.processes import alive
 
 __all__ = [
@@ -64,7 +64,9 @@ def register_input(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> Inp
     if isinstance(value, duckdb.DuckDBPyRelation):
         value.create_view(raw, replace=True)
         return _view(con, Input(name, "relation", records=[{"relation": name}]))
-    if isinstance(value, (pa.Table, pa.RecordBatchReader)):
+    if isinstance(value, pa.RecordBatchReader):
+        value = value.read_all()  # read once: the key check and the recipe each scan it
+    if isinstance(value, pa.Table):
         con.register(f"_sel_input_{name}", value)
         run_sql(con, f'CREATE OR REPLACE TEMP VIEW "{raw}" AS SELECT * FROM _sel_input_{name}')
         return _view(con, Input(name, "arrow", records=[{"arrow": name, "rows": getattr(value, "num_rows", None)}]))
@@ -73,6 +75,9 @@ def register_input(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> Inp
     if not files:
         what = "No files match" if glob.has_magic(pattern) else "No such file"
         raise InputError(f"{what}: {pattern!r} (parameter {name}). Pass an existing Parquet or JSONL path or glob.")
+    broken = [f for f in files if not os.path.isfile(f)]
+    if broken:
+        raise InputError(f"Parameter {name}: {broken[0]!r} is not a readable file (a broken link?).")
     if all(os.path.getsize(f) == 0 for f in files):
         raise InputError(f"Parameter {name}: {pattern!r} is empty (0 bytes). Pass a file with rows.")
     kinds = {_READERS.get(Path(f).suffix.lower()) for f in files}
@@ -151,19 +156,9 @@ def _missing_key(given: Input, key: str, columns: list[str]) -> str:
 
 
 def _check_key_type(name: str, column: str, kind: str) -> None:
-    if key_kind(kind) is not None:
-        return
-    base = kind.split("(")[0].upper()
-    if base in ("FLOAT", "DOUBLE", "DECIMAL", "REAL"):
-        raise RowKeyError(
-            f"{name}'s key column {column!r} is {kind}: floating-point keys cannot name rows exactly "
-            "(1e16 + 1 = 1e16) and print differently in other engines. Cast it to BIGINT if it holds whole "
-            "numbers, or use another column (--key COLUMN)."
-        )
-    raise RowKeyError(
-        f"{name}'s key column {column!r} is {kind}; a key must be an integer ({', '.join(INTEGER_TYPES)}) or a "
-        f"string ({', '.join(STRING_TYPES)}). Cast it, or use another column (--key COLUMN)."
-    )
+    problem = key_type_problem(kind)
+    if problem is not None:
+        raise RowKeyError(f"{name}'s key column {column!r} is {problem} (--key COLUMN).")
 
 
 def _null_keys(con: duckdb.DuckDBPyConnection, given: Input, column: str, count: int) -> str:

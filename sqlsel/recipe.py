@@ -54,6 +54,7 @@ _PARAM = re.compile(
     r"(?P<check>(?:>=|<=|>|<|in\b)[^;]*?)?\s*(?:;\s*(?P<doc>.*))?$"
 )
 _TYPES = {"table": str, "BIGINT": int, "INTEGER": int, "DOUBLE": float, "VARCHAR": str, "BOOLEAN": bool}
+_INT_RANGE = {"BIGINT": (-(2**63), 2**63 - 1), "INTEGER": (-(2**31), 2**31 - 1)}
 _BOUND = re.compile(r"^(?P<op>>=|<=|>|<)\s*(?P<value>\S+)$")
 _INTERVAL = re.compile(r"^in\s*(?P<lo_bracket>[\[(])\s*(?P<lo>[^,]+),\s*(?P<hi>[^\])]+?)\s*(?P<hi_bracket>[\])])$")
 _CHOICES = re.compile(r"^in\s*\{(?P<words>[^}]*)\}$")
@@ -120,6 +121,11 @@ class Param:
         value = self._typed(raw)
         if isinstance(value, float) and not math.isfinite(value):
             raise ParameterError(f"Parameter {self.name} must be a finite number; got {raw!r}.")
+        low, high = _INT_RANGE.get(self.type, (None, None))
+        if low is not None and not low <= value <= high:
+            raise ParameterError(
+                f"Parameter {self.name} is {self.type}: it must be between {low} and {high}; got {raw!r}."
+            )
         if self.check is not None and not self.check.accepts(value):
             hint = did_you_mean(str(value), self.check.choices) if self.check.choices else ""
             raise ParameterError(f"Parameter {self.name} must be {self.check.text}; got {raw!r}.{hint}")

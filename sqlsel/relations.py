@@ -25,7 +25,7 @@ import pyarrow as pa
 from sqlsel.duck import run_sql
 from sqlsel.errors import InputError, ParameterError, RowKeyError
 from sqlsel.functions import FunctionContext
-from sqlsel.kernels.keys import INTEGER_TYPES, STRING_TYPES, key_kind, sortable_keys
+from sqlsel.kernels.keys import key_type_problem, sortable_keys
 from sqlsel.kernels.vectors import VectorError, permute_rows, vector_matrix
 
 __all__ = ["Vectors", "relation_query", "is_table_name", "read_vectors", "column_names", "write_rows"]
@@ -92,11 +92,9 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
             "or view (not a TEMP one: use sel_scratch.<name>) or a query."
         ) from None
     key_type = str(described[0][1])
-    if key_kind(key_type) is None:
-        raise RowKeyError(
-            f"{what}: the id column of {source!r} is {key_type}; a key must be an integer "
-            f"({', '.join(INTEGER_TYPES)}) or a string ({', '.join(STRING_TYPES)})."
-        )
+    problem = key_type_problem(key_type)
+    if problem is not None:
+        raise RowKeyError(f"{what}: the id column of {source!r} is {problem}.")
     total = _stored_rows(ctx, source)  # a stored table can be counted first and read into one matrix
     keys: list[pa.Array] = []
     hashes: list[np.ndarray] = []
@@ -230,11 +228,14 @@ def _populated_matrix(rows: int, dim: int) -> np.ndarray:
 def write_rows(ctx: FunctionContext, into: str, table: pa.Table, key_type: str, key_columns: tuple[str, ...]) -> int:
     """Create (or replace) table ``into`` with ``table``'s rows, ``key_columns`` cast back to ``key_type``.
 
-    ``into`` must be a plain table name; it cannot be TEMP (a function writes through its own cursor):
-    ``sel_scratch.<name>`` keeps it in memory. Returns the rows written.
+    ``into`` must name its database or schema (``sel_scratch.picks`` keeps it in memory): a function
+    writes through its own cursor, which cannot see the caller's TEMP tables, so a bare name that a
+    TEMP table shadows would be written elsewhere than the caller reads. Returns the rows written.
     """
-    if not into or not is_table_name(into):
-        raise ParameterError(f"into must be a table name such as sel_scratch.picks; got {into!r}")
+    if not into or not is_table_name(into) or "." not in into:
+        raise ParameterError(
+            f"into_table must be a qualified table name such as sel_scratch.picks (or main.picks); got {into!r}"
+        )
     select = ", ".join(f'"{c}"::{key_type} AS "{c}"' if c in key_columns else f'"{c}"' for c in table.column_names)
     with ctx.writing() as cur:
         cur.register("_sel_rows_out", table)

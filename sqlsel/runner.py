@@ -44,8 +44,8 @@ from sqlglot import exp
 
 from sqlsel.catalog import begin_run, discard, finish_run, in_transaction, publish
 from sqlsel.connection import SCRATCH, connect
-from sqlsel.duck import error_message, run_sql
-from sqlsel.errors import InputError, ReadOnlyCatalogError, RunInterrupted, SqlselError
+from sqlsel.duck import error_message, run_sql, sql_identifier, sql_string
+from sqlsel.errors import InputError, ParameterError, ReadOnlyCatalogError, RunInterrupted, SqlselError
 from sqlsel.functions import FunctionContext, function_context, models_fixed
 from sqlsel.inputs import (
     OUTPUT_FORMATS,
@@ -116,14 +116,39 @@ def run_recipe(
     Ctrl-C raises :class:`~sqlsel.errors.RunInterrupted`. Either way no output file is left, no model
     changes, and the run is recorded as failed or interrupted.
     """
-    recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     own = con is None
     con = connect(db) if con is None else con
     try:
+        if not isinstance(recipe, Recipe):
+            try:
+                recipe = load_recipe(recipe)
+            except ParameterError as exc:  # a header that does not parse: a run that failed, so recorded
+                _record_unparsed(con, Path(recipe), dict(params or {}), exc)
+                raise
         return _Run(con, recipe, dict(params or {}), out, threads, key, on_progress).execute()
     finally:
         if own:
             con.close()
+
+
+def _record_unparsed(con: duckdb.DuckDBPyConnection, path: Path, given: dict[str, Any], error: Exception) -> None:
+    ctx = function_context(con)
+    if ctx is None or ctx.read_only:
+        return
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    record = {
+        "recipe": str(path),
+        "query_hash": hashlib.sha256(text.encode()).hexdigest(),
+        "recipe_text": text,
+        "params": _jsonable(given),
+        "sqlsel_version": _version(),
+        "duckdb_version": duckdb.__version__,
+        "engine": "duckdb",
+        "inputs": [],
+        "started": datetime.now(),
+    }
+    run_id = begin_run(con, record)
+    finish_run(con, run_id, {"status": "failed", "error": str(error), "ended": datetime.now()})
 
 
 class _Run:
@@ -148,6 +173,7 @@ class _Run:
         self.timings: list[dict[str, Any]] = []
         self.tmp: Path | None = None
         self.published = False
+        self.interrupts: _Interrupts
 
     def execute(self) -> RunResult:
         t0 = time.perf_counter()
@@ -158,13 +184,15 @@ class _Run:
         record = self._record()
         run_id = None if ctx.read_only else begin_run(self.con, record)
         scratch_before = _scratch_tables(self.con)
-        interrupts = _Interrupts(self.con, ctx)
+        interrupts = self.interrupts = _Interrupts(self.con, ctx)
         try:
             with interrupts:
                 result = self._work(run_id, ctx)
             result.elapsed_s = time.perf_counter() - t0
             return result
         except BaseException as exc:
+            if self.published:  # the run is recorded ok and its output is in place; only cleanup failed
+                raise
             stopped = interrupts.hit or isinstance(exc, (KeyboardInterrupt, duckdb.InterruptException))
             error = exc if isinstance(exc, SqlselError) else self._translated(exc)
             self._undo(run_id)
@@ -262,9 +290,10 @@ class _Run:
             table = None
             if out_path is not None:
                 self.tmp = temporary_path(out_path)
-                run_sql(con, f"COPY ({output}) TO '{_quote(self.tmp)}' (FORMAT {out_format})")
+                run_sql(con, f"COPY ({output}) TO {sql_string(self.tmp)} (FORMAT {out_format})")
             else:
                 table = con.sql(output).to_arrow_table()
+            self.interrupts.check()
             self._commit(run_id, fingerprint, out_path, rows_out, digest, metrics)
         return RunResult(
             run_id,
@@ -284,6 +313,7 @@ class _Run:
         last = statements[-1]
         body = last.query.strip().rstrip(";")
         for index, statement in enumerate(statements, 1):
+            self.interrupts.check()
             sql = (
                 statement.query if statement is not last else f"CREATE OR REPLACE TEMP TABLE {RESULT_TABLE} AS {body}\n"
             )
@@ -333,7 +363,11 @@ class _Run:
                 "ended": datetime.now(),
             }
             finish_run(con, run_id, fields)
+        backup = None
         if out_path is not None and self.tmp is not None:
+            if out_path.exists():  # kept until the commit, so a failed commit can put it back
+                backup = out_path.with_name(f".{out_path.name}.{os.getpid()}.bak")
+                os.replace(out_path, backup)
             os.replace(self.tmp, out_path)
             self.tmp = None
         if run_id is not None:
@@ -342,9 +376,14 @@ class _Run:
             except BaseException:
                 if out_path is not None:
                     out_path.unlink(missing_ok=True)
+                    if backup is not None:
+                        os.replace(backup, out_path)
                 raise
-            self.published = True
-        drop_tables(replaced)
+        self.published = True
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+        with contextlib.suppress(Exception):  # an old Lance table left on disk does not undo a finished run
+            drop_tables(replaced)
 
     def _undo(self, run_id: int | None) -> None:
         """After a failure: roll back, remove what the run staged and its temporary output."""
@@ -418,6 +457,8 @@ class _Run:
 
     def _translated(self, exc: BaseException, index: int | None = None, sql: str | None = None) -> BaseException:
         """A DuckDB error as a one-line SqlselError (InputError for files), naming the statement it came from."""
+        if isinstance(exc, OSError):  # a file that vanished or cannot be written: no traceback
+            return InputError(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
         if not isinstance(exc, duckdb.Error) or isinstance(exc, duckdb.InterruptException):
             return exc
         message = error_message(exc)
@@ -446,12 +487,19 @@ class _Interrupts:
     def __init__(self, con: duckdb.DuckDBPyConnection, ctx: FunctionContext) -> None:
         self.con, self.ctx = con, ctx
         self.hit = False
+        self.installed = False
         self.previous: Any = None
 
     def __enter__(self) -> _Interrupts:
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self._handle)
+            self.installed = True
         return self
+
+    def check(self) -> None:
+        """Stop between statements: con.interrupt() only stops a query that is running."""
+        if self.hit:
+            raise KeyboardInterrupt
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.hit:
@@ -461,8 +509,8 @@ class _Interrupts:
         self.con.interrupt()
 
     def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        if self.installed:  # a handler installed outside Python reads as None: put Python's default back
+            signal.signal(signal.SIGINT, self.previous if self.previous is not None else signal.default_int_handler)
 
 
 def _scratch_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -505,7 +553,7 @@ def _rename_key(con: duckdb.DuckDBPyConnection, key: str) -> str:
     if key.lower() == "id":
         return ""
     columns = [r[0].lower() for r in run_sql(con, f"DESCRIBE {RESULT_TABLE}")]
-    return f'RENAME (id AS "{key}")' if "id" in columns else ""
+    return f"RENAME (id AS {sql_identifier(key)})" if "id" in columns else ""
 
 
 def _digest(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -518,11 +566,17 @@ def _digest(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (v if isinstance(v, (int, float, str, bool)) or v is None else repr(v)) for k, v in values.items()}
+    """Parameter values as the run record keeps them; a relation or Arrow table by its type, never its rows."""
+    return {k: (v if isinstance(v, (int, float, str, bool)) or v is None else _described(v)) for k, v in values.items()}
 
 
-def _quote(path: Path) -> str:
-    return str(path).replace("'", "''")
+def _described(value: Any) -> str:
+    if isinstance(value, Path):
+        return str(value)
+    rows = getattr(value, "num_rows", None)
+    return (
+        f"<{type(value).__module__.split('.')[0]}.{type(value).__name__}{f', {rows} rows' if rows is not None else ''}>"
+    )
 
 
 def _version() -> str:

@@ -39,8 +39,8 @@ class Item:
 def split_script(text: str) -> Iterator[Item]:
     """Dot commands and ``;``-ended statements of a script; a trailing statement without ``;`` counts too.
 
-    ``;`` ends a statement only outside '…' strings, "…" identifiers, $tag$…$tag$ strings, -- and
-    /* */ comments. A line whose first character (after spaces) is ``.`` is a dot command when no
+    ``;`` ends a statement only outside '…' and E'…' strings, "…" identifiers, $tag$…$tag$ strings,
+    -- and /* */ comments. A line whose first character (after spaces) is ``.`` is a dot command when no
     statement is open.
     """
     buffer: list[str] = []
@@ -72,7 +72,14 @@ def split_script(text: str) -> Iterator[Item]:
             start, has_code = line, True
         buffer.append(ch)
         if state == "":
-            if ch in "'\"":
+            if (
+                ch == "'"
+                and i > 0
+                and text[i - 1] in "eE"
+                and (i < 2 or not (text[i - 2].isalnum() or text[i - 2] == "_"))
+            ):
+                state = "E'"  # an escape string: a backslash escapes the next character, a quote included
+            elif ch in "'\"":
                 state = ch
             elif text.startswith("--", i):
                 state = "--"
@@ -90,6 +97,12 @@ def split_script(text: str) -> Iterator[Item]:
             elif ch == ";":
                 yield Item("sql", "".join(buffer).strip(), start)
                 buffer, has_code = [], False
+        elif state == "E'":
+            if ch == "\\" and i + 1 < len(text):
+                buffer.append(text[i + 1])
+                i += 1
+            elif ch == "'":
+                state = ""
         elif state in ("'", '"'):
             if ch == state:
                 state = ""

@@ -87,12 +87,16 @@ def test_mmr_with_lambda_one_is_top_k_by_relevance(con):
             "keep must be one of hard, easy, random",
         ),
         ("sel_kcenter('sel_scratch.o', 'SELECT 1 AS id, NULL::FLOAT[] AS embedding', 1)", "row id 1 .*NULL"),
-        ("sel_kcenter('sel_scratch.o', 'SELECT 1.5 AS id, [1.0]::FLOAT[] AS embedding', 1)", "key must be an integer"),
+        (
+            "sel_kcenter('sel_scratch.o', 'SELECT 1.5 AS id, [1.0]::FLOAT[] AS embedding', 1)",
+            "floating-point keys cannot name rows",
+        ),
         (
             "sel_kcenter('sel_scratch.o', 'SELECT 1 AS id, [1.0]::FLOAT[] AS embedding UNION ALL SELECT 1, [2.0]', 1)",
             "id 1 appears more than once",
         ),
-        ("sel_kcenter('drop table x', 'sel_scratch.v', 1)", "into must be a table name"),
+        ("sel_kcenter('drop table x', 'sel_scratch.v', 1)", "into_table must be a qualified table name"),
+        ("sel_kcenter('picks', 'sel_scratch.v', 1)", "into_table must be a qualified table name"),
         (
             "sel_mmr('sel_scratch.o', 'SELECT id, embedding, ''NaN''::DOUBLE AS relevance FROM sel_scratch.v', 3)",
             "relevance nan; it must be a finite number",

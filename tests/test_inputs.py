@@ -131,3 +131,37 @@ def test_temporaries_of_killed_runs_are_removed_by_the_next_run(tmp_path, target
     sqlsel.run_recipe("dsir_select", {"pool": str(pool), "target": str(target), "k": 5}, out=out)
     assert out.exists() and not stale.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_record_batch_reader_is_read_once_and_checked(target):
+    import pyarrow as pa
+
+    table = pa.table({"id": [f"r{i}" for i in range(40)], "text": TEXTS})
+    reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=7))
+    result = sqlsel.run_recipe("dsir_select", {"pool": reader, "target": str(target), "k": 4})
+    assert result.rows_out == 4
+
+
+def test_a_broken_link_in_a_glob_is_a_one_line_error(tmp_path, target):
+    (tmp_path / "parts").mkdir()
+    pool_of(tmp_path, "i", "parts/a.parquet")
+    (tmp_path / "parts" / "b.parquet").symlink_to(tmp_path / "gone.parquet")
+    with pytest.raises(InputError, match="b.parquet' is not a readable file"):
+        dsir(tmp_path / "parts" / "*.parquet", target)
+
+
+def test_a_catalog_table_named_pool_does_not_stand_in_for_the_runs_pool(tmp_path):
+    db = tmp_path / "c.duckdb"
+    con = sqlsel.connect(db)
+    con.execute("CREATE TABLE pool AS SELECT 1 AS id, [1.0]::FLOAT[] AS embedding")  # a user's own table
+    pool = pool_of(tmp_path, "i")
+    result = sqlsel.run_recipe("diverse_topk", {"pool": str(pool), "k": 3, "dim": 16}, con=con)
+    con.close()
+    assert result.rows_out == 3
+
+
+def test_integer_parameters_outside_their_sql_type_are_refused(tmp_path, target):
+    from sqlsel.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="seed is BIGINT: it must be between"):
+        dsir(pool_of(tmp_path, "i"), target, seed=2**64)

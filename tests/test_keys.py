@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 
 import numpy as np
@@ -86,3 +87,16 @@ def test_uniform_is_expressible_in_plain_duckdb_sql(con):
         assert [r[0] for r in sql.fetchall()] == uniform(key_hashes(np.array(keys)), seed).tolist()
     text = con.execute("SELECT uniform_sql(sel_key_hash('doc-17'), 5)").fetchall()[0][0]
     assert text == uniform(key_hashes(pa.array(["doc-17"])), 5)[0]
+
+
+def test_the_sql_macro_and_the_kernel_know_the_same_key_types():
+    from sqlsel.kernels.keys import INTEGER_TYPES, STRING_TYPES
+    from sqlsel.resources import resource_dir
+
+    macro = (resource_dir("udfs") / "keys.sql").read_text()
+    named = set(re.findall(r"'([A-Z]+)'", macro)) - {"NULL"}
+    assert named == set(INTEGER_TYPES) | set(STRING_TYPES)
+
+
+def test_unsigned_128_bit_keys_hash_modulo_2_64(con):
+    assert con.execute("SELECT sel_key_hash((2::UHUGEINT ** 127)::UHUGEINT + 5)").fetchall() == [(5,)]

@@ -177,3 +177,52 @@ def test_a_killed_run_is_marked_and_its_staged_model_removed_on_the_next_open(tm
     assert con.execute("SELECT count(*) FROM sel_models").fetchall() == [(1,)]
     assert con.execute("SELECT count(DISTINCT model_id) FROM sel_dsir_buckets").fetchall() == [(1,)]
     con.close()
+
+
+def test_a_recipe_whose_header_does_not_parse_is_recorded(con, tmp_path):
+    bad = tmp_path / "bad_header.sql"
+    bad.write_text("-- param k: NUMBER; rows\nSELECT 1 AS id;\n")
+    with pytest.raises(ParameterError, match="bad parameter declaration"):
+        sqlsel.run_recipe(bad, {"k": "3"}, con=con)
+    rows = con.execute("SELECT recipe, status, error, recipe_text FROM sel_runs").fetchall()
+    assert rows[0][0] == str(bad) and rows[0][1] == "failed" and "bad parameter declaration" in rows[0][2]
+    assert rows[0][3] == bad.read_text()
+
+
+def test_ctrl_c_between_statements_stops_the_run(con, small_task):
+    """con.interrupt() only stops a running query: the runner itself checks before the next statement."""
+    dsir(con, small_task)
+    before = model_state(con)
+
+    def interrupt_after_the_fit(progress):
+        if progress.finished and progress.index == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    pool, target = small_task
+    params = {"pool": str(pool), "target": str(target), "k": 5, "smoothing": 0.0}
+    with pytest.raises(KeyboardInterrupt, match="recorded as interrupted"):
+        sqlsel.run_recipe("dsir_select", params, con=con, on_progress=interrupt_after_the_fit)
+    assert con.execute("SELECT status FROM sel_runs ORDER BY run_id DESC LIMIT 1").fetchall() == [("interrupted",)]
+    assert model_state(con) == before
+
+
+def test_an_index_build_in_a_run_only_indexes_what_the_run_stored(con, tmp_path):
+    con.execute("CREATE TABLE sel_scratch.v AS SELECT range AS id, [range, 1.0]::FLOAT[] AS embedding FROM range(9)")
+    con.execute("SELECT sel_vectors_store('vt', 'sel_scratch.v')").fetchall()
+    recipe = tmp_path / "index.sql"
+    recipe.write_text("-- param name: VARCHAR = 'vt'; the vector table\nSELECT sel_index_build('ix', $name) AS n;\n")
+    with pytest.raises(SqlselError, match="a recipe run can index only the vector tables it stores itself"):
+        sqlsel.run_recipe(recipe, {}, con=con)
+    recipe.write_text(
+        "-- param name: VARCHAR = 'fresh'; the vector table\n"
+        "SELECT sel_vectors_store($name, 'sel_scratch.v');\nSELECT sel_index_build('ix', $name) AS n;\n"
+    )
+    assert sqlsel.run_recipe(recipe, {}, con=con).status == "ok"
+    assert con.execute("SELECT name, vector_table FROM sel_vector_indexes").fetchall() == [("ix", "fresh")]
+
+
+def test_relation_parameters_are_recorded_by_type_not_by_their_rows(con, small_task):
+    pool = con.read_json(str(small_task[0]))
+    sqlsel.run_recipe("dsir_select", {"pool": pool, "target": str(small_task[1]), "k": 3}, con=con)
+    params = json.loads(con.execute("SELECT params FROM sel_runs").fetchall()[0][0])
+    assert params["pool"] == "<duckdb.DuckDBPyRelation>"

@@ -41,10 +41,11 @@ def test_a_clean_script_exits_zero_and_quit_stops_it(tmp_path):
 
 
 def test_statements_split_on_semicolons_outside_quotes_and_comments():
-    items = list(split_script("SELECT ';' AS a; /* ; */ SELECT $$;$$;\n.help\nSELECT 1"))
+    items = list(split_script("SELECT ';' AS a; /* ; */ SELECT $$;$$;\nSELECT E'it\\'s; x';\n.help\nSELECT 1"))
     assert [(i.kind, i.text, i.terminated) for i in items] == [
         ("sql", "SELECT ';' AS a;", True),
         ("sql", "/* ; */ SELECT $$;$$;", True),
+        ("sql", "SELECT E'it\\'s; x';", True),
         ("dot", ".help", True),
         ("sql", "SELECT 1", False),
     ]

@@ -15,8 +15,14 @@ CREATE OR REPLACE MACRO sel_recipe_embedding(embedding, text, embedder, dim, has
 -- by embedder (see sel_recipe_embedding). Rows whose computed embedding is missing (a text without tokens) are
 -- left out; a missing embedding in the source's own column is kept, so the fit that reads it names the row.
 CREATE OR REPLACE MACRO sel_recipe_vectors(source, embedder, dim) AS TABLE
-WITH has AS (
-    SELECT count(*) > 0 AS has_embedding FROM duckdb_columns() WHERE table_name = source AND column_name = 'embedding'
+WITH resolved AS (  -- the table or view the name resolves to: a TEMP one first, then the current database's
+    SELECT bool_or(column_name = 'embedding') AS has_embedding
+    FROM duckdb_columns() WHERE table_name = source
+    GROUP BY database_name, schema_name
+    ORDER BY database_name <> 'temp', database_name <> current_database(), schema_name <> current_schema()
+    LIMIT 1
+), has AS (
+    SELECT coalesce((SELECT has_embedding FROM resolved), false) AS has_embedding
 ), vectors AS (
     SELECT id,
            CASE WHEN embedder = 'column' AND NOT (SELECT has_embedding FROM has)

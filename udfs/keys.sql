@@ -5,8 +5,9 @@
 -- typeof() is constant, so DuckDB keeps only the branch of the key's type.
 CREATE OR REPLACE MACRO sel_key_hash(key) AS
     CASE WHEN typeof(key) IN ('VARCHAR', 'UUID') THEN ('0x' || left(md5(key::VARCHAR), 16))::UBIGINT
+         WHEN typeof(key) = 'UHUGEINT' THEN (key::UHUGEINT & 18446744073709551615::UHUGEINT)::UBIGINT
          WHEN typeof(key) IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT',
-                              'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT')
+                              'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT')
               THEN (key::HUGEINT & 18446744073709551615::HUGEINT)::UBIGINT
          WHEN typeof(key) = '"NULL"' THEN NULL::UBIGINT
          -- a failing cast, not error(): error() is volatile, and volatile expressions cannot order windows

@@ -11,7 +11,7 @@ The key hash, the same in every engine sqlsel runs on:
 * a string hashes by its UTF-8 bytes: the first 8 bytes of their MD5 digest read as a big-endian
   unsigned integer (the first 16 hex digits of ``md5(key)`` in DuckDB and Spark SQL).
 
-``sel_key_hash(key)`` (``udfs/sampling.sql``) is the same function in DuckDB SQL, and
+``sel_key_hash(key)`` (``udfs/keys.sql``) is the same function in DuckDB SQL, and
 :func:`sqlsel.kernels.sampling.uniform` turns a hash and a seed into a uniform number.
 
 Example:
@@ -29,7 +29,7 @@ import hashlib
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["INTEGER_TYPES", "STRING_TYPES", "key_kind", "key_hashes", "sortable_keys"]
+__all__ = ["INTEGER_TYPES", "STRING_TYPES", "key_kind", "key_type_problem", "key_hashes", "sortable_keys"]
 
 #: DuckDB type names of keys that hash by value, and of keys that hash by their text.
 INTEGER_TYPES = (
@@ -56,6 +56,21 @@ def key_kind(duckdb_type: str) -> str | None:
     if name in STRING_TYPES:
         return "string"
     return None
+
+
+def key_type_problem(duckdb_type: str) -> str | None:
+    """Why a column of this DuckDB type cannot key rows (None when it can), for error messages."""
+    if key_kind(duckdb_type) is not None:
+        return None
+    if duckdb_type.split("(")[0].upper() in ("FLOAT", "DOUBLE", "DECIMAL", "REAL"):
+        return (
+            f"{duckdb_type}: floating-point keys cannot name rows exactly (1e16 + 1 = 1e16) and print differently "
+            "in other engines. Cast them to BIGINT if they hold whole numbers, or key the rows by another column"
+        )
+    return (
+        f"{duckdb_type}; a key must be an integer ({', '.join(INTEGER_TYPES)}) or a string "
+        f"({', '.join(STRING_TYPES)}). Cast it, or key the rows by another column"
+    )
 
 
 def key_hashes(keys: pa.Array | pa.ChunkedArray | np.ndarray) -> np.ndarray:

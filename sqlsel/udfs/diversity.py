@@ -37,8 +37,8 @@ from sqlsel.relations import Vectors, column_names, key_array, read_vectors, wri
 from sqlsel.udfs.kmeans import load_hierarchy
 from sqlsel.udfs.vectors import VectorIndex, knn, open_index
 
-_INTO = """ into_table is written through the function's own cursor: it cannot be a TEMP table (sel_scratch.<name>
-    keeps it in memory), and a caller's ROLLBACK does not undo it."""
+_INTO = """ into_table is a qualified table name (sel_scratch.<name> keeps it in memory; it cannot be TEMP),
+    written in a transaction of the function's own: a caller's ROLLBACK does not undo it."""
 
 
 def _one(values: pa.Array, what: str) -> object:

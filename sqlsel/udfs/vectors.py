@@ -118,21 +118,25 @@ def _store(ctx: FunctionContext, name: str, source: str) -> int:
         raise
     rows, version = table.count_rows(), table.version
     stored_as = ctx.write_name(name)  # staged during a run: the old table stays until the run succeeds
-    old = ctx.query("SELECT lance_table FROM sel_vector_tables WHERE name = ?", [stored_as])
-    with ctx.writing(f"vector table {name!r}") as cur:
-        replace_row(
-            cur,
-            "sel_vector_tables",
-            {
-                "name": stored_as,
-                "path": str(folder),
-                "lance_table": lance_table,
-                "rows": rows,
-                "dim": dim,
-                "version": version,
-                "source": source,
-            },
-        )
+    try:
+        with ctx.writing(f"vector table {name!r}") as cur:
+            old = run_sql(cur, "SELECT lance_table FROM sel_vector_tables WHERE name = ?", [stored_as])
+            replace_row(
+                cur,
+                "sel_vector_tables",
+                {
+                    "name": stored_as,
+                    "path": str(folder),
+                    "lance_table": lance_table,
+                    "rows": rows,
+                    "dim": dim,
+                    "version": version,
+                    "source": source,
+                },
+            )
+    except BaseException:  # not registered: the new Lance table must not stay behind
+        drop_table(folder, lance_table)
+        raise
     for (previous,) in old:
         drop_table(folder, previous)
     return int(rows)
@@ -231,6 +235,12 @@ def sel_index_build(
             raise ParameterError(
                 f"index_type must be one of {', '.join(INDEX_TYPES)}; got {index_type[i].as_py()!r}."
                 f"{did_you_mean(kind, INDEX_TYPES)}"
+            )
+        if ctx.staging_run is not None and ctx.read_name(table_name) == table_name:
+            raise SqlselError(
+                f"sel_index_build: a recipe run can index only the vector tables it stores itself; {table_name!r} "
+                "was stored before. Building an index changes its Lance table in place, which a failed run could "
+                "not undo: build it outside a run (sqlsel shell), or store the vectors in the same recipe."
             )
         table, meta = open_vector_table(ctx, table_name)
         rows = int(meta["rows"])  # type: ignore[call-overload]
