@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from sqlsel.catalog import clean_abandoned, migrate
-from sqlsel.duck import run_sql
+from sqlsel.duck import run_sql, sql_string
 from sqlsel.errors import CatalogNotFoundError, SqlselError
 from sqlsel.functions import KEY_MACROS, register_functions
 from sqlsel.lance import drop_tables
@@ -53,7 +53,7 @@ def connect(database: str | Path | None = None, *, read_only: bool = False, **co
         con = duckdb.connect(":memory:", config=config)
         try:
             path = str(Path(database).resolve())
-            run_sql(con, f"ATTACH '{_quoted(path)}' AS {CATALOG} (READ_ONLY)")
+            run_sql(con, f"ATTACH {sql_string(path)} AS {CATALOG} (READ_ONLY)")
             return register(con, read_only_catalog=path)
         except BaseException:
             con.close()
@@ -133,7 +133,3 @@ def _catalog_views(con: duckdb.DuckDBPyConnection) -> None:
 
 def _memory_name(con: duckdb.DuckDBPyConnection) -> str:
     return str(run_sql(con, "SELECT current_database()")[0][0])
-
-
-def _quoted(text: str) -> str:
-    return text.replace("'", "''")

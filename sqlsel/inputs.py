@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from sqlsel.duck import run_sql
+from sqlsel.duck import run_sql, sql_identifier
 from sqlsel.errors import InputError, OutputError, RowKeyError
 from sqlsel.kernels.keys import key_type_problem
 from sqlsel.processes import alive
@@ -102,7 +102,7 @@ def _view(con: duckdb.DuckDBPyConnection, given: Input, key: str | None = None) 
     """The input's public view: its raw view, with the key column named ``id`` when it is another column."""
     raw = _RAW.format(given.name)
     select = (
-        f'SELECT * RENAME ("{_ident(key)}" AS id) FROM "{raw}"'
+        f'SELECT * RENAME ({sql_identifier(key)} AS id) FROM "{raw}"'
         if key and key.lower() != "id"
         else f'SELECT * FROM "{raw}"'
     )
@@ -133,7 +133,7 @@ def check_key(con: duckdb.DuckDBPyConnection, given: Input, key: str = "id") -> 
         )
     _check_key_type(given.name, column, kind)
     n, non_null, distinct = run_sql(
-        con, f'SELECT count(*), count("{_ident(column)}"), count(DISTINCT "{_ident(column)}") FROM "{raw}"'
+        con, f'SELECT count(*), count({sql_identifier(column)}), count(DISTINCT {sql_identifier(column)}) FROM "{raw}"'
     )[0]
     if n == 0:
         raise InputError(f"{given.name} has no rows: there is nothing to select from.{_where(given)}")
@@ -162,7 +162,7 @@ def _check_key_type(name: str, column: str, kind: str) -> None:
 
 
 def _null_keys(con: duckdb.DuckDBPyConnection, given: Input, column: str, count: int) -> str:
-    files = _files_where(con, given, f'"{_ident(column)}" IS NULL', [], 1)
+    files = _files_where(con, given, f"{sql_identifier(column)} IS NULL", [], 1)
     where = f" (the first in {files[0]})" if files else ""
     return (
         f"{given.name} has {count} row{'s' if count > 1 else ''} with a NULL {column}{where}: every row needs a key. "
@@ -171,7 +171,7 @@ def _null_keys(con: duckdb.DuckDBPyConnection, given: Input, column: str, count:
 
 
 def _duplicate_keys(con: duckdb.DuckDBPyConnection, given: Input, column: str) -> str:
-    col = f'"{_ident(column)}"'
+    col = sql_identifier(column)
     key, count = run_sql(
         con,
         f'SELECT {col}, count(*) FROM "{_RAW.format(given.name)}" WHERE {col} IS NOT NULL '
@@ -207,10 +207,6 @@ def _files_where(
 
 def _where(given: Input) -> str:
     return f" ({', '.join(given.files[:3])}{', …' if len(given.files) > 3 else ''})" if given.files else ""
-
-
-def _ident(name: str) -> str:
-    return name.replace('"', '""')
 
 
 def check_output(out: str | Path | None, inputs: list[Input]) -> tuple[Path | None, str | None]:

@@ -28,7 +28,7 @@ from sqlsel.functions import FunctionContext
 from sqlsel.kernels.keys import key_type_problem, sortable_keys
 from sqlsel.kernels.vectors import VectorError, permute_rows, vector_matrix
 
-__all__ = ["Vectors", "relation_query", "is_table_name", "read_vectors", "column_names", "write_rows"]
+__all__ = ["Vectors", "relation_query", "is_table_name", "read_vectors", "column_names", "write_rows", "write_table"]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){0,2}$")
 _BATCH = 65536
@@ -226,26 +226,33 @@ def _populated_matrix(rows: int, dim: int) -> np.ndarray:
 
 
 def write_rows(ctx: FunctionContext, into: str, table: pa.Table, key_type: str, key_columns: tuple[str, ...]) -> int:
-    """Create (or replace) table ``into`` with ``table``'s rows, ``key_columns`` cast back to ``key_type``.
+    """Create (or replace) table ``into`` with ``table``'s rows, ``key_columns`` cast back to ``key_type``."""
+    select = ", ".join(f'"{c}"::{key_type} AS "{c}"' if c in key_columns else f'"{c}"' for c in table.column_names)
+    write_table(ctx, into, table, select)
+    return table.num_rows
 
-    ``into`` must name its database or schema (``sel_scratch.picks`` keeps it in memory): a function
-    writes through its own cursor, which cannot see the caller's TEMP tables, so a bare name that a
-    TEMP table shadows would be written elsewhere than the caller reads. Returns the rows written.
+
+def write_table(
+    ctx: FunctionContext, into: str, data: pa.Table | pa.RecordBatchReader, select: str = "*", order: str = ""
+) -> None:
+    """Create (or replace) table ``into`` from Arrow data, through the function's own cursor and transaction.
+
+    ``into`` must name its database or schema (``sel_scratch.picks`` keeps it in memory): the cursor
+    cannot see the caller's TEMP tables, so a bare name that a TEMP table shadows would be written
+    elsewhere than the caller reads.
     """
     if not into or not is_table_name(into) or "." not in into:
         raise ParameterError(
             f"into_table must be a qualified table name such as sel_scratch.picks (or main.picks); got {into!r}"
         )
-    select = ", ".join(f'"{c}"::{key_type} AS "{c}"' if c in key_columns else f'"{c}"' for c in table.column_names)
     with ctx.writing() as cur:
-        cur.register("_sel_rows_out", table)
+        cur.register("_sel_rows_out", data)
         try:
-            run_sql(cur, f"CREATE OR REPLACE TABLE {into} AS SELECT {select} FROM _sel_rows_out")
+            run_sql(cur, f"CREATE OR REPLACE TABLE {into} AS SELECT {select} FROM _sel_rows_out {order}")
         except duckdb.Error as exc:
             raise InputError(f"cannot create {into!r}: {str(exc).splitlines()[0]}") from None
         finally:
             cur.unregister("_sel_rows_out")
-    return table.num_rows
 
 
 def key_array(data: Vectors, rows: np.ndarray) -> pa.Array:

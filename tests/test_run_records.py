@@ -141,12 +141,19 @@ def _slow_run(tmp_path: Path, small_task, db: Path) -> tuple[subprocess.Popen, P
     return process, tmp_path / "out.parquet"
 
 
-def test_ctrl_c_prints_one_line_exits_130_and_records_the_run(tmp_path, small_task):
+@pytest.fixture
+def fitted(tmp_path, small_task):
+    """A catalog file holding a DSIR model from one good run, and that model's state."""
     db = tmp_path / "c.duckdb"
     con = sqlsel.connect(db)
     dsir(con, small_task)
-    before = model_state(con)
+    state = model_state(con)
     con.close()
+    return db, state
+
+
+def test_ctrl_c_prints_one_line_exits_130_and_records_the_run(tmp_path, small_task, fitted):
+    db, before = fitted
     process, out = _slow_run(tmp_path, small_task, db)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
@@ -162,12 +169,8 @@ def test_ctrl_c_prints_one_line_exits_130_and_records_the_run(tmp_path, small_ta
     con.close()
 
 
-def test_a_killed_run_is_marked_and_its_staged_model_removed_on_the_next_open(tmp_path, small_task):
-    db = tmp_path / "c.duckdb"
-    con = sqlsel.connect(db)
-    dsir(con, small_task)
-    before = model_state(con)
-    con.close()
+def test_a_killed_run_is_marked_and_its_staged_model_removed_on_the_next_open(tmp_path, small_task, fitted):
+    db, before = fitted
     process, _ = _slow_run(tmp_path, small_task, db)
     process.kill()
     process.wait(timeout=30)

@@ -73,7 +73,7 @@ def test_unknown_tables_and_bad_targets_are_refused(con):
     sql(con, "SELECT sel_vectors_store('pool_vectors', 'sel_scratch.v')")
     with pytest.raises(Exception, match="Unknown vector table 'pool_vector'.*Did you mean 'pool_vectors'"):
         sql(con, "SELECT sel_vectors_load('pool_vector', 'sel_scratch.x')")
-    with pytest.raises(Exception, match="into must be a table name"):
+    with pytest.raises(Exception, match="into_table must be a qualified table name"):
         sql(con, "SELECT sel_vectors_load('pool_vectors', 'x; DROP TABLE y')")
 
 

@@ -16,6 +16,9 @@ import pytest
 
 from tests.conftest import EXAMPLES, ROOT
 
+RUN = ["run", "dsir_select", "-p", f"pool={EXAMPLES / 'pool.parquet'}", "-p", f"target={EXAMPLES / 'target.jsonl'}"]
+RUN += ["-p", "k=10", "--out", "picked.jsonl"]
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
@@ -53,16 +56,8 @@ def test_the_wheel_runs_a_recipe_from_another_directory_offline(wheel, tmp_path)
         "HOME": str(tmp_path),
     }
     code = "import sqlsel.cli, sys; print(sqlsel.__file__, file=sys.stderr); sqlsel.cli.main()"
-    args = [
-        "run",
-        "dsir_select",
-        "-p",
-        f"pool={EXAMPLES / 'pool.parquet'}",
-        "-p",
-        f"target={EXAMPLES / 'target.jsonl'}",
-    ]
     res = subprocess.run(
-        [sys.executable, "-S", "-c", code, *args, "-p", "k=10", "--out", "picked.jsonl"],
+        [sys.executable, "-S", "-c", code, *RUN],
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -83,19 +78,7 @@ def test_installed_wheel_runs_a_recipe_from_another_directory(wheel, tmp_path):
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     res = subprocess.run(
-        [
-            str(venv / "bin" / "sqlsel"),
-            "run",
-            "dsir_select",
-            "-p",
-            f"pool={EXAMPLES / 'pool.parquet'}",
-            "-p",
-            f"target={EXAMPLES / 'target.jsonl'}",
-            "-p",
-            "k=10",
-            "--out",
-            "picked.jsonl",
-        ],
+        [str(venv / "bin" / "sqlsel"), *RUN],
         cwd=workdir,
         capture_output=True,
         text=True,

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -42,7 +41,7 @@ from sqlsel.lance import (
     open_db,
     open_table,
 )
-from sqlsel.relations import is_table_name, relation_query
+from sqlsel.relations import relation_query, write_table
 
 _BATCH = 65536
 
@@ -171,7 +170,7 @@ def open_vector_table(ctx: FunctionContext, name: str) -> tuple[object, dict[str
     returns="BIGINT",
     doc="""Copy a stored vector table back into a DuckDB table (created or replaced); returns its rows.
 
-    into is a table name, e.g. sel_scratch.vectors (in-memory, dropped with the connection) or a
+    into is a qualified table name, e.g. sel_scratch.vectors (in-memory, dropped with the connection) or a
     catalog table. The embedding comes back as FLOAT[dim]. It writes in a transaction of its own:
     a caller's ROLLBACK does not undo it.""",
     example="SELECT sel_vectors_load('pool_vectors', 'sel_scratch.pool_vectors')",
@@ -182,18 +181,13 @@ def sel_vectors_load(ctx: FunctionContext, name: pa.Array, into: pa.Array) -> pa
     out = []
     for i in range(len(name)):
         table_name, target = name[i].as_py(), into[i].as_py()
-        if not table_name or not target or not is_table_name(target):
-            raise ParameterError(f"sel_vectors_load: into must be a table name such as sel_scratch.v; got {target!r}")
+        if not table_name:
+            raise ParameterError("sel_vectors_load: name must not be NULL or empty")
         table, meta = open_vector_table(ctx, table_name)
-        reader = table.search().limit(None).to_batches()  # type: ignore[attr-defined]
-        with ctx.writing() as cur:
-            cur.register("_sel_vectors_in", reader)
-            try:
-                run_sql(cur, f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _sel_vectors_in ORDER BY id")
-            except duckdb.Error as exc:
-                raise InputError(f"sel_vectors_load: cannot create {target!r}: {exc}") from None
-            finally:
-                cur.unregister("_sel_vectors_in")
+        try:
+            write_table(ctx, target, table.search().limit(None).to_batches(), order="ORDER BY id")
+        except SqlselError as exc:
+            raise type(exc)(f"sel_vectors_load: {exc}") from None
         out.append(int(meta["rows"]))  # type: ignore[call-overload]
     return pa.array(out, pa.int64())
 
