@@ -72,8 +72,8 @@ print("RESULT " + json.dumps(out))
 
 def fit_and_weights(timings: list) -> tuple[float, float]:
     """Split the recipe's statement timings into fit (features + histograms + model) and weighting."""
-    fit = sum(s for line, s in timings if not line.startswith("CREATE OR REPLACE TEMP TABLE _sel_result"))
-    weights = sum(s for line, s in timings if line.startswith("CREATE OR REPLACE TEMP TABLE _sel_result"))
+    fit = sum(s for _, s in timings[:-1])  # the last statement weighs the rows and selects; the others fit
+    weights = timings[-1][1]
     return fit, weights
 
 

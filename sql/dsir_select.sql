@@ -12,7 +12,7 @@
 -- param model: VARCHAR = 'dsir_select'; catalog name the fitted model is stored under
 -- key: pool
 -- fits: model
--- metric kl_reduction: SELECT sel_dsir_kl_reduction($model, list(b), list(n)) FROM (SELECT b, count(*) AS n FROM (SELECT unnest(sel_ngram_buckets(text, $buckets, $ngrams)) AS b FROM _sel_result) GROUP BY b)
+-- metric kl_reduction: SELECT sel_dsir_kl_reduction($model, list(b), list(n)) FROM (SELECT b, count(*) AS n FROM (SELECT unnest(sel_ngram_buckets(text, $buckets, $ngrams)) AS b FROM sel_result) GROUP BY b)
 
 -- Featurize the pool once: its histogram fits the raw distribution, its rows get weights.
 CREATE OR REPLACE TEMP TABLE _dsir_pool AS

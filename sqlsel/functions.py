@@ -65,8 +65,7 @@ class FunctionSpec:
     returns: str
     doc: str
     impl: Callable[..., Any]
-    family: str
-    random: bool = False  # registered with side_effects=True so DuckDB never folds or caches calls
+    side_effects: bool = False  # random, or writes: DuckDB must call it for every row, never fold or cache it
     null_handling: str = "default"  # "default": the impl never sees NULL rows; NULL in, NULL out
     example: str = ""
     model_param: str | None = None  # the parameter naming a catalog model, checked before a recipe runs
@@ -116,7 +115,7 @@ def sql_function(
     params: dict[str, str],
     returns: str,
     doc: str,
-    random: bool = False,
+    side_effects: bool = False,
     null_handling: str = "default",
     example: str = "",
     model_param: str | None = None,
@@ -134,13 +133,12 @@ def sql_function(
     def decorate(impl: Callable[..., Any]) -> Callable[..., Any]:
         if name in FUNCTIONS and FUNCTIONS[name].impl is not impl:
             raise ValueError(f"SQL function {name!r} is declared twice")
-        family = impl.__module__.rsplit(".", 1)[-1]
         if model_param is not None and model_param not in params:
             raise ValueError(f"{name}: model_param {model_param!r} is not one of its parameters")
         if defaults and list(params)[-len(defaults) :] != list(defaults):
             raise ValueError(f"{name}: only trailing parameters can have defaults; got {list(defaults)}")
         FUNCTIONS[name] = FunctionSpec(
-            name, params, returns, doc, impl, family, random, null_handling, example, model_param, defaults
+            name, params, returns, doc, impl, side_effects, null_handling, example, model_param, defaults
         )
         return impl
 
@@ -411,7 +409,7 @@ def register_functions(
             duckdb.sqltype(spec.returns),
             type="arrow",
             null_handling=spec.null_handling,
-            side_effects=spec.random,
+            side_effects=spec.side_effects,
         )
     for statement in con.extract_statements((resource_dir("udfs") / KEY_MACROS).read_text()):
         run_sql(con, statement)

@@ -111,8 +111,11 @@ def _view(con: duckdb.DuckDBPyConnection, given: Input, key: str | None = None) 
 
 
 def drop_input(con: duckdb.DuckDBPyConnection, given: Input) -> None:
+    """Remove an input's views (and the Arrow table registered for it) when its run ends."""
     run_sql(con, f'DROP VIEW IF EXISTS "{given.name}"')
     run_sql(con, f'DROP VIEW IF EXISTS "{_RAW.format(given.name)}"')
+    if given.reader == "arrow":
+        con.unregister(f"_sel_input_{given.name}")
 
 
 def check_key(con: duckdb.DuckDBPyConnection, given: Input, key: str = "id") -> KeyInfo:

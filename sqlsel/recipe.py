@@ -10,7 +10,7 @@ Header lines (before the first SQL line)::
     -- param seed: BIGINT = 0; seed of the random choices
     -- key: pool              (table parameters whose rows have a unique key: checked before any work)
     -- fits: model            (the parameter naming a model the recipe fits itself)
-    -- metric kl: SELECT …   (a query over _sel_result, reported by the run)
+    -- metric kl: SELECT …   (a query over sel_result, the recipe's output rows; reported by the run)
 
 A parameter's check (``>= x``, ``> x``, ``<= x``, ``< x``, ``in [a, b)`` with either bracket and
 ``inf`` as a bound, or ``in {word, …}``) is applied when the parameters are bound, before any work;
@@ -242,7 +242,11 @@ class Recipe:
 
 
 def _is_macro(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(run_sql(con, "SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [name])[0][0])
+    """Whether ``name`` is a SQL macro on this connection (the sel_ macros of udfs/*.sql, or a user's)."""
+    sql = (
+        "SELECT count(*) FROM duckdb_functions() WHERE function_name = ? AND function_type IN ('macro', 'table_macro')"
+    )
+    return bool(run_sql(con, sql, [name])[0][0])
 
 
 def _literal(node: exp.Expression, values: Mapping[str, Any]) -> str | None:

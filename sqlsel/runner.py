@@ -62,7 +62,8 @@ from sqlsel.recipe import Recipe, load_recipe
 
 __all__ = ["RunResult", "StatementProgress", "run_recipe", "OUTPUT_FORMATS"]
 
-RESULT_TABLE = "_sel_result"
+#: The recipe's output rows while the run finishes: metric queries (``-- metric``) read them by this name.
+RESULT_TABLE = "sel_result"
 POLL_SECONDS = 0.25  # how often a running statement's progress is reported
 
 

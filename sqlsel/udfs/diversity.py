@@ -99,7 +99,7 @@ def _written(
         "FROM ''examples/pool.parquet''', 'topics', 0.05)"
     ),
     model_param="model",
-    random=True,  # it writes a table: DuckDB must call it once per row, never fold it
+    side_effects=True,  # it writes a table: DuckDB must call it once per row, never fold it
     null_handling="special",
     defaults={"keep": "'hard'", "seed": "0", "index": "NULL"},
 )
@@ -254,7 +254,7 @@ _PICKS = """ Writes table into_table (id in the source's key type, rank from 1, 
         "SELECT sel_kcenter('sel_scratch.picks', 'SELECT id, sel_hash_embed(text, 64) AS embedding "
         "FROM ''examples/pool.parquet''', 10, 0)"
     ),
-    random=True,
+    side_effects=True,
     null_handling="special",
     defaults={"seed": "0"},
 )
@@ -286,7 +286,7 @@ def sel_kcenter(ctx: FunctionContext, into: pa.Array, source: pa.Array, k: pa.Ar
         "SELECT sel_mmr('sel_scratch.picks', 'SELECT id, sel_hash_embed(text, 64) AS embedding, "
         "least(length(text) / 2000, 1) AS relevance FROM ''examples/pool.parquet''', 10, 0.5)"
     ),
-    random=True,
+    side_effects=True,
     null_handling="special",
     defaults={"lambda_": "0.5"},
 )
@@ -317,7 +317,7 @@ def sel_mmr(ctx: FunctionContext, into: pa.Array, source: pa.Array, k: pa.Array,
         "SELECT sel_threshold_greedy('sel_scratch.picks', 'SELECT id, sel_hash_embed(text, 64) AS embedding, "
         "-id AS score FROM ''examples/pool.parquet''', 10, 0.5)"
     ),
-    random=True,
+    side_effects=True,
     null_handling="special",
 )
 def sel_threshold_greedy(

@@ -169,7 +169,7 @@ def sel_dsir_weight_features(ctx: FunctionContext, features: pa.Array, model: pa
         "SELECT sel_dsir_store('m', 4, 1, 1.0, false, [1, 0, 2, 0], [3, 3, 2, 2], "
         "[sel_dsir_log_ratio(1, 3, 3, 10, 4, 1.0), 0, 0, 0])"
     ),
-    random=True,  # it writes to the catalog: DuckDB must call it once per row, never fold it
+    side_effects=True,  # it writes to the catalog: DuckDB must call it once per row, never fold it
     null_handling="special",
 )
 def sel_dsir_store(

@@ -140,7 +140,7 @@ def level_sizes(levels: list[Level]) -> list[np.ndarray]:
         "SELECT sel_kmeans_fit('topics', "
         "'SELECT id, sel_hash_embed(text, 64) AS embedding FROM ''examples/pool.parquet''', '16,4', 42)"
     ),
-    random=True,  # it writes to the catalog: DuckDB must call it once per row, never fold it
+    side_effects=True,  # it writes to the catalog: DuckDB must call it once per row, never fold it
     null_handling="special",
     defaults={"seed": "0", "options": "'{}'"},
 )

@@ -85,7 +85,7 @@ def _checked(ctx: FunctionContext, source: str, dims: list[int]) -> Iterator[pa.
         "SELECT sel_vectors_store('pool_vectors', "
         "'SELECT id, sel_hash_embed(text, 64) AS embedding FROM ''examples/pool.parquet''')"
     ),
-    random=True,  # it writes: DuckDB must call it once per row, never fold it
+    side_effects=True,  # it writes: DuckDB must call it once per row, never fold it
     null_handling="special",
 )
 def sel_vectors_store(ctx: FunctionContext, name: pa.Array, source: pa.Array) -> pa.Array:
@@ -174,7 +174,7 @@ def open_vector_table(ctx: FunctionContext, name: str) -> tuple[object, dict[str
     catalog table. The embedding comes back as FLOAT[dim]. It writes in a transaction of its own:
     a caller's ROLLBACK does not undo it.""",
     example="SELECT sel_vectors_load('pool_vectors', 'sel_scratch.pool_vectors')",
-    random=True,
+    side_effects=True,
     null_handling="special",
 )
 def sel_vectors_load(ctx: FunctionContext, name: pa.Array, into: pa.Array) -> pa.Array:
@@ -209,7 +209,7 @@ class UnknownIndexError(UnknownNameError):
     vector table again makes it stale, and searches refuse it until it is rebuilt. Returns the rows.
     It writes in a transaction of its own: a caller's ROLLBACK does not undo it.""",
     example="SELECT sel_index_build('pool_index', 'pool_vectors')",
-    random=True,
+    side_effects=True,
     null_handling="special",
     defaults={"metric": "'cosine'", "index_type": "'IVF_HNSW_SQ'"},
 )

@@ -117,7 +117,7 @@ def _ncd(a: pa.Array, b: pa.Array, codec: Codec) -> pa.Array:
     Computes every text's compressed size once. NULL texts are skipped; an empty set is an error.
     Storing under an existing name replaces that set, in a transaction of the function's own: a
     caller's ROLLBACK does not undo it.""",
-    random=True,  # it writes to the catalog: DuckDB must call it once per row, never fold it
+    side_effects=True,  # it writes to the catalog: DuckDB must call it once per row, never fold it
     null_handling="special",
     example="SELECT sel_zipfit_target('proofs', list(text ORDER BY id), 'lz4', 0) FROM read_json('target.jsonl')",
 )
