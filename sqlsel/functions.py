@@ -21,10 +21,12 @@ import json
 import threading
 import weakref
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -182,6 +184,9 @@ class FunctionContext:
         self._stage_run: int | None = None
         self.staged: dict[str, str] = {}  # name asked for -> name written, while a run stages its writes
         self.rows_done: dict[str, int] = {}  # rows each function was handed since reset_progress()
+        self._pool: ThreadPoolExecutor | None = None  # kernel threads shared by every call (see map_rows)
+        self._pool_size = 0
+        self._threads_fixed: int | None = None
         self.interrupted = False  # set by the runner on Ctrl-C; long set-level work stops at check_interrupt()
 
     def reset_progress(self) -> None:
@@ -191,6 +196,36 @@ class FunctionContext:
     def count_rows(self, function: str, rows: int) -> None:
         with self.lock:
             self.rows_done[function] = self.rows_done.get(function, 0) + rows
+
+    def threads(self) -> int:
+        """The connection's DuckDB ``threads`` setting: how many cores one function call may use."""
+        if self._threads_fixed is not None:
+            return self._threads_fixed
+        return max(1, int(self.query("SELECT current_setting('threads')")[0][0]))
+
+    def map_rows(self, work: Callable[[int, int], Any], rows: int, min_rows: int = 64) -> list[Any]:
+        """``work(start, stop)`` over consecutive slices of ``rows`` rows, on up to :meth:`threads` cores.
+
+        DuckDB calls a function from one thread per row group, so a pool stored in one row group would
+        use one core whatever ``threads`` says; a kernel that releases the GIL splits its batch here
+        instead. Every call shares one pool of ``threads`` workers, so concurrent DuckDB threads never
+        run more kernels at once than there are threads. Results come back in row order.
+        """
+        threads = self.threads()
+        pieces = min(rows // min_rows, threads * 4)  # a few pieces per thread even out rows of unequal cost
+        if threads <= 1 or pieces <= 1:
+            return [work(0, rows)]
+        bounds = np.linspace(0, rows, pieces + 1).astype(np.int64)
+        return list(self._executor(threads).map(lambda i: work(int(bounds[i]), int(bounds[i + 1])), range(pieces)))
+
+    def _executor(self, threads: int) -> ThreadPoolExecutor:
+        with self.lock:
+            if self._pool is None or self._pool_size != threads:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False)
+                self._pool = ThreadPoolExecutor(threads, thread_name_prefix="sqlsel-kernel")
+                self._pool_size = threads
+            return self._pool
 
     def check_interrupt(self) -> None:
         """Stop long work inside a function when the run was interrupted (DuckDB only stops between batches)."""
@@ -258,10 +293,13 @@ class FunctionContext:
         model back must run outside this block.
         """
         self._fixed = {}
+        self._threads_fixed = None
+        self._threads_fixed = self.threads()  # the thread setting, too, is read once per statement
         try:
             yield
         finally:
             self._fixed = None
+            self._threads_fixed = None
 
     def cached(self, key: Any, build: Callable[[], Any]) -> Any:
         """``self.cache[key]``, built once: models are cached by id, and a refit gets a new id."""

@@ -66,6 +66,22 @@ class NgramFeatures:
     tokens: np.ndarray  # int64, len n
     valid: np.ndarray  # bool, len n
 
+    @staticmethod
+    def concat(parts: list[NgramFeatures]) -> NgramFeatures:
+        """The features of consecutive slices of a batch, as one batch's."""
+        if len(parts) == 1:
+            return parts[0]
+        starts = np.cumsum([0] + [len(p.buckets) for p in parts[:-1]])
+        offsets = np.concatenate(
+            [parts[0].offsets[:1]] + [p.offsets[1:] + s for p, s in zip(parts, starts, strict=True)]
+        )
+        return NgramFeatures(
+            np.concatenate([p.buckets for p in parts]),
+            offsets,
+            np.concatenate([p.tokens for p in parts]),
+            np.concatenate([p.valid for p in parts]),
+        )
+
 
 @dataclass
 class _Tokens:

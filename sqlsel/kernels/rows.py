@@ -44,6 +44,10 @@ class Rows:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    def slice(self, start: int, stop: int) -> Rows:
+        """Rows ``start`` to ``stop`` (no copy: offsets stay positions in the same buffer)."""
+        return Rows(self.data, self.offsets[start : stop + 1])
+
 
 def utf8_rows(texts: pa.Array) -> Rows:
     """The UTF-8 bytes of a string array without copying them (nulls are empty rows)."""

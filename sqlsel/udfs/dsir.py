@@ -18,7 +18,7 @@ from sqlsel.catalog import store_model
 from sqlsel.errors import InputError, SqlselError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.dsir import kl_reduction, weights_from_features
-from sqlsel.kernels.ngrams import ngram_features, token_counts
+from sqlsel.kernels.ngrams import NgramFeatures, ngram_features, token_counts
 
 MAX_BUCKETS = 1 << 24
 MAX_NGRAMS = 8
@@ -84,8 +84,14 @@ def _list_array(buckets: np.ndarray, offsets: np.ndarray) -> pa.Array:
 )
 def sel_ngram_buckets(ctx: FunctionContext, text: pa.Array, buckets: pa.Array, ngrams: pa.Array) -> pa.Array:
     b, n = check_shape(constant_argument(buckets, "buckets"), constant_argument(ngrams, "ngrams"))
-    f = ngram_features(text, b, n)
+    f = features(ctx, text, b, n)
     return _list_array(f.buckets, f.offsets)
+
+
+def features(ctx: FunctionContext, text: pa.Array, buckets: int, ngrams: int) -> NgramFeatures:
+    """:func:`ngram_features` of a batch, its slices on the connection's threads (the kernel is mostly nogil)."""
+    parts = ctx.map_rows(lambda a, b: ngram_features(text.slice(a, b - a), buckets, ngrams), len(text), 256)
+    return NgramFeatures.concat(parts)
 
 
 @sql_function(
@@ -114,7 +120,7 @@ def sel_dsir_weight(ctx: FunctionContext, text: pa.Array, model: pa.Array) -> pa
     if len(text) == 0:
         return pa.array([], pa.float64())
     m = load_dsir_model(ctx, str(constant_argument(model, "model")))
-    f = ngram_features(text, m.buckets, m.ngrams)
+    f = features(ctx, text, m.buckets, m.ngrams)
     return pa.array(weights_from_features(m.ratio, f.buckets, f.offsets, m.normalize))
 
 

@@ -31,8 +31,9 @@ def sel_hash_embed(ctx: FunctionContext, text: pa.Array, dim: pa.Array) -> pa.Ar
     if dim.null_count == len(dim):  # also the empty batch: NULL dim, NULL embedding
         return pa.nulls(len(text), pa.list_(pa.float32()))
     d = constant_argument(dim.drop_null(), "dim")
-    texts = text.fill_null("")
-    vectors, tokens = embed_with_tokens(utf8_rows(texts), d)
+    rows = utf8_rows(text.fill_null(""))
+    parts = ctx.map_rows(lambda a, b: embed_with_tokens(rows.slice(a, b), d), len(rows), 256)
+    vectors, tokens = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     missing = (tokens == 0) | dim.is_null().to_numpy(zero_copy_only=False)
     return list_array(vectors, missing)
 

@@ -219,6 +219,12 @@ def _vectors(ctx: FunctionContext, embedding: pa.Array, model: pa.Array, what: s
     return tree, x
 
 
+def _paths(ctx: FunctionContext, tree: Hierarchy, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`Hierarchy.paths` of a batch, its slices on the connection's threads (faiss releases the GIL)."""
+    parts = ctx.map_rows(lambda a, b: tree.paths(x[a:b]), len(x), 256)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 def _level(level: pa.Array, tree: Hierarchy) -> int:
     value = int(constant_argument(level, "level"))
     if not 1 <= value <= len(tree.centroids):
@@ -243,7 +249,7 @@ def sel_cluster(ctx: FunctionContext, embedding: pa.Array, model: pa.Array, leve
     if len(embedding) == 0:
         return pa.array([], pa.int32())
     tree, x = _vectors(ctx, embedding, model, "sel_cluster")
-    path, _ = tree.paths(x)
+    path, _ = _paths(ctx, tree, x)
     return pa.array(path[:, _level(level, tree) - 1])
 
 
@@ -260,7 +266,7 @@ def sel_clusters(ctx: FunctionContext, embedding: pa.Array, model: pa.Array) -> 
     if len(embedding) == 0:
         return pa.array([], pa.list_(pa.int32()))
     tree, x = _vectors(ctx, embedding, model, "sel_clusters")
-    path, _ = tree.paths(x)
+    path, _ = _paths(ctx, tree, x)
     return list_array(path)
 
 
@@ -281,7 +287,7 @@ def sel_centroid_distance(ctx: FunctionContext, embedding: pa.Array, model: pa.A
     if len(embedding) == 0:
         return pa.array([], pa.float64())
     tree, x = _vectors(ctx, embedding, model, "sel_centroid_distance")
-    path, dist = tree.paths(x)
+    path, dist = _paths(ctx, tree, x)
     lv = _level(level, tree)
     if lv == 1:
         return pa.array(np.sqrt(dist.astype(np.float64)))

@@ -8,8 +8,10 @@ The kernels are in :mod:`sqlsel.kernels.compression`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from sqlsel.catalog import store_model
@@ -199,10 +201,14 @@ def _scores(ctx: FunctionContext, text: pa.Array, target: pa.Array, exact: bool)
         return pa.array([], pa.float64())
     targets = load_target_set(ctx, str(constant_argument(target, "target")))
     if not exact:  # cheap per row: deduplicating would cost more than it saves
-        return pa.array(targets.fast_scores(utf8_rows(text)), pa.float64())
-    score = targets.exact_scores
+        return pa.array(_in_parallel(ctx, targets.fast_scores, utf8_rows(text)), pa.float64())
     encoded = text.dictionary_encode()
     if len(encoded.dictionary) == len(text):
-        return pa.array(score(utf8_rows(text)), pa.float64())
-    unique = score(utf8_rows(encoded.dictionary))
+        return pa.array(_in_parallel(ctx, targets.exact_scores, utf8_rows(text)), pa.float64())
+    unique = _in_parallel(ctx, targets.exact_scores, utf8_rows(encoded.dictionary))
     return pa.array(unique[encoded.indices.to_numpy(zero_copy_only=False)], pa.float64())
+
+
+def _in_parallel(ctx: FunctionContext, score: Callable[[Rows], np.ndarray], rows: Rows) -> np.ndarray:
+    """``score`` over slices of ``rows`` on the connection's threads (the kernels release the GIL)."""
+    return np.concatenate(ctx.map_rows(lambda start, stop: score(rows.slice(start, stop)), len(rows)))
