@@ -186,6 +186,7 @@ class FunctionContext:
         self.rows_done: dict[str, int] = {}  # rows each function was handed since reset_progress()
         self._pool: ThreadPoolExecutor | None = None  # kernel threads shared by every call (see map_rows)
         self._pool_size = 0
+        self._callers = 0  # calls inside map_rows now: DuckDB threads already running a kernel
         self._threads_fixed: int | None = None
         self.interrupted = False  # set by the runner on Ctrl-C; long set-level work stops at check_interrupt()
 
@@ -203,20 +204,32 @@ class FunctionContext:
             return self._threads_fixed
         return max(1, int(self.query("SELECT current_setting('threads')")[0][0]))
 
-    def map_rows(self, work: Callable[[int, int], Any], rows: int, min_rows: int = 64) -> list[Any]:
-        """``work(start, stop)`` over consecutive slices of ``rows`` rows, on up to :meth:`threads` cores.
+    def map_rows(
+        self, work: Callable[[int, int], Any], rows: int, min_rows: int = 64, per_thread: int = 4
+    ) -> list[Any]:
+        """``work(start, stop)`` over consecutive slices of ``rows`` rows, on the threads DuckDB leaves idle.
 
         DuckDB calls a function from one thread per row group, so a pool stored in one row group would
         use one core whatever ``threads`` says; a kernel that releases the GIL splits its batch here
-        instead. Every call shares one pool of ``threads`` workers, so concurrent DuckDB threads never
-        run more kernels at once than there are threads. Results come back in row order.
+        instead, into ``per_thread`` pieces per idle thread (several even out rows of unequal cost).
+        When DuckDB already calls from several threads at once, each call gets its share of
+        ``threads`` (often one: no split), and every call shares one pool of ``threads`` workers, so the
+        kernels never outnumber the threads. Results come back in row order.
         """
-        threads = self.threads()
-        pieces = min(rows // min_rows, threads * 4)  # a few pieces per thread even out rows of unequal cost
-        if threads <= 1 or pieces <= 1:
-            return [work(0, rows)]
-        bounds = np.linspace(0, rows, pieces + 1).astype(np.int64)
-        return list(self._executor(threads).map(lambda i: work(int(bounds[i]), int(bounds[i + 1])), range(pieces)))
+        with self.lock:
+            self._callers += 1
+            callers = self._callers
+        try:
+            share = self.threads() // callers
+            pieces = min(rows // min_rows, share * per_thread)
+            if share <= 1 or pieces <= 1:
+                return [work(0, rows)]
+            bounds = np.linspace(0, rows, pieces + 1).astype(np.int64)
+            pool = self._executor(self.threads())
+            return list(pool.map(lambda i: work(int(bounds[i]), int(bounds[i + 1])), range(pieces)))
+        finally:
+            with self.lock:
+                self._callers -= 1
 
     def _executor(self, threads: int) -> ThreadPoolExecutor:
         with self.lock:
@@ -235,7 +248,15 @@ class FunctionContext:
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cur = getattr(self._local, "cursor", None)
         if cur is None:
-            cur = self._local.cursor = self._con.cursor()
+            cur = self._local.cursor = self._new_cursor()
+        return cur
+
+    def _new_cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of the registering connection. Settings are per cursor: a long read through it must
+        not print DuckDB's own progress bar into the caller's terminal."""
+        cur = self._con.cursor()
+        with contextlib.suppress(duckdb.Error):  # refused in a Jupyter kernel without ipywidgets
+            run_sql(cur, "SET enable_progress_bar_print = false")
         return cur
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -254,7 +275,7 @@ class FunctionContext:
         The stream has a cursor of its own: functions inside ``sql`` (``sel_cluster(embedding, 'm')``)
         can still read the catalog through this thread's cursor while it runs.
         """
-        cur = self._con.cursor()
+        cur = self._new_cursor()
         try:
             yield from cur.sql(sql).to_arrow_reader(batch_rows)
         finally:
@@ -367,7 +388,7 @@ class FunctionContext:
                     self._fixed = {}  # a fresh dict: a lookup racing this write fills the old one
 
     def _write_transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        cur = self._con.cursor()
+        cur = self._new_cursor()
         try:
             run_sql(cur, "BEGIN TRANSACTION")
             try:

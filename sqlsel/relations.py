@@ -96,9 +96,9 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
     if problem is not None:
         raise RowKeyError(f"{what}: the id column of {source!r} is {problem}.")
     total = _stored_rows(ctx, source)  # a stored table can be counted first and read into one matrix
-    keys: list[pa.Array] = []
+    keys: list[np.ndarray] = []  # copies: a column kept as Arrow would keep its whole batch, vectors too, alive
     hashes: list[np.ndarray] = []
-    blocks: list[np.ndarray] = []
+    growing: _GrowingMatrix | None = None
     values: dict[str, list[np.ndarray]] = {name: [] for name in extra}
     x: np.ndarray | None = None
     at = 0
@@ -108,7 +108,7 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
         if id_col.null_count:
             raise RowKeyError(f"{what}: {source!r} has rows with a NULL id; every row needs one.")
         try:
-            block = vector_matrix(vec_col, None if not blocks and x is None else _dim(x, blocks))
+            block = vector_matrix(vec_col, x.shape[1] if x is not None else growing.dim if growing else None)
         except VectorError as exc:
             raise InputError(
                 f"{what}: row id {id_col[exc.row].as_py()!r} of {source!r}: {exc}. "
@@ -121,8 +121,9 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
                 raise InputError(f"{what}: {source!r} changed while it was read; read it again.")
             x[at : at + len(block)] = block
         else:
-            blocks.append(block)
-        keys.append(id_col)
+            growing = growing or _GrowingMatrix(block.shape[1])
+            growing.append(block)
+        keys.append(np.array(sortable_keys(id_col), copy=True))
         hashes.append(batch.column(len(batch.schema) - 1).to_numpy(zero_copy_only=False).astype(np.uint64))
         for k, name in enumerate(extra):
             values[name].append(_numbers(batch.column(2 + k), name, id_col, what, source))
@@ -130,15 +131,13 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
     if at == 0:
         raise InputError(f"{what}: {source!r} has no rows.")
     if x is None:
-        x = blocks[0] if len(blocks) == 1 else _concatenated(blocks)
+        assert growing is not None
+        x = growing.matrix()
     elif at != total:
         raise InputError(f"{what}: {source!r} changed while it was read; read it again.")
-    del blocks
-    all_keys = sortable_keys(pa.concat_arrays([k.cast(keys[0].type) for k in keys]) if len(keys) > 1 else keys[0])
+    all_keys = np.concatenate(keys) if len(keys) > 1 else keys[0]
     order = np.argsort(all_keys, kind="stable")
     if (order != np.arange(len(order))).any():
-        if not x.flags.writeable:  # one batch read straight from Arrow memory
-            x = x.copy()
         permute_rows(x, order.astype(np.int64))
     sorted_keys = all_keys[order]
     if len(sorted_keys) > 1:
@@ -155,10 +154,6 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
     )
 
 
-def _dim(x: np.ndarray | None, blocks: list[np.ndarray]) -> int:
-    return int(x.shape[1]) if x is not None else int(blocks[0].shape[1])
-
-
 def _plain(value: object) -> object:
     return value.item() if hasattr(value, "item") else value
 
@@ -170,7 +165,7 @@ def _numbers(column: pa.Array, name: str, ids: pa.Array, what: str, source: str)
     if column.null_count:
         row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
         raise InputError(f"{what}: row id {ids[row].as_py()!r} of {source!r} has a NULL {name}; filter such rows out.")
-    out = np.asarray(column.to_numpy(zero_copy_only=False), np.float64)
+    out = np.array(column.to_numpy(zero_copy_only=False), np.float64, copy=True)  # not a view into the batch
     bad = ~np.isfinite(out)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -197,13 +192,32 @@ def _stored_rows(ctx: FunctionContext, source: str) -> int | None:
     return int(ctx.query(f"SELECT count(*) FROM {text}")[0][0])
 
 
-def _concatenated(blocks: list[np.ndarray]) -> np.ndarray:
-    x = _populated_matrix(sum(len(b) for b in blocks), blocks[0].shape[1])
-    at = 0
-    for block in blocks:
-        x[at : at + len(block)] = block
-        at += len(block)
-    return x
+class _GrowingMatrix:
+    """A float32 matrix of ``dim`` columns appended to block by block, in one anonymous mapping.
+
+    A query's rows cannot be counted before they are read (reading twice would give another sample
+    of an unseeded ``USING SAMPLE``), so the mapping doubles as it fills: ``mremap`` moves pages
+    instead of copying them, and the untouched tail is never resident, so memory stays one matrix
+    (a list of blocks concatenated at the end would hold two).
+    """
+
+    def __init__(self, dim: int, rows: int = 1 << 16) -> None:
+        self.dim, self.rows, self.capacity = dim, 0, rows
+        self.region = mmap.mmap(-1, max(rows * dim * 4, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+
+    def append(self, block: np.ndarray) -> None:
+        need = self.rows + len(block)
+        if need > self.capacity:
+            self.capacity = max(need, 2 * self.capacity)
+            self.region.resize(self.capacity * self.dim * 4)
+        view = np.frombuffer(self.region, np.float32, len(block) * self.dim, self.rows * self.dim * 4)
+        view.reshape(len(block), self.dim)[:] = block
+        del view  # a live view would pin the mapping: the next resize could not move it
+        self.rows = need
+
+    def matrix(self) -> np.ndarray:
+        """The rows appended, as one writable (rows, dim) matrix over the mapping."""
+        return np.frombuffer(self.region, np.float32, self.rows * self.dim).reshape(self.rows, self.dim)
 
 
 def _populated_matrix(rows: int, dim: int) -> np.ndarray:

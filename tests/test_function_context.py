@@ -69,3 +69,10 @@ def test_no_effect_on_a_connection_without_sqlsel_functions():
     with models_fixed(plain):
         assert plain.sql("SELECT 1").fetchall() == [(1,)]
     plain.close()
+
+
+def test_cursors_of_functions_print_no_progress_bar(con):
+    from sqlsel.functions import function_context
+
+    cursor = function_context(con)._new_cursor()
+    assert cursor.execute("SELECT current_setting('enable_progress_bar_print')").fetchall() == [(False,)]

@@ -155,3 +155,15 @@ def test_a_fit_inside_a_callers_transaction_is_not_undone_by_its_rollback(con):
     con.execute("SELECT sel_kmeans_fit('kept', 'sel_scratch.pts', '2')").fetchall()
     con.execute("ROLLBACK")
     assert con.execute("SELECT name FROM sel_models").fetchall() == [("kept",)]
+
+
+def test_the_sample_option_records_itself_and_zero_fits_on_every_row(con):
+    con.execute(
+        "CREATE TABLE sel_scratch.many AS SELECT range AS id, [range % 10, range % 7]::FLOAT[] AS embedding FROM range(400)"
+    )
+    con.execute("SELECT sel_kmeans_fit('s', 'sel_scratch.many', '4', 1, '{\"sample\": 20}')").fetchall()
+    con.execute("SELECT sel_kmeans_fit('r', 'sel_scratch.many', '4', 1, '{\"sample\": 0}')").fetchall()
+    params = dict(con.execute("SELECT name, params->>'$.sample' FROM sel_models").fetchall())
+    assert params == {"s": "20", "r": "0"}
+    with pytest.raises(Exception, match="k-means option refine must be a int"):
+        con.execute("SELECT sel_kmeans_fit('x', 'sel_scratch.many', '4', 1, '{\"refine\": 1.5}')").fetchall()

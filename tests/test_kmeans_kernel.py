@@ -82,3 +82,14 @@ def test_near_ties_are_settled_in_float64_whatever_the_batch():
     want = np.where(x[:, 0] < 0, 1, 0)
     assert labels.tolist() == want.tolist()
     assert [int(assign(x[i : i + 1], centroids)[0][0]) for i in range(0, 400, 37)] == want[::37].tolist()
+
+
+def test_a_large_fit_trains_on_a_seeded_sample_then_refines_on_every_row():
+    x = blobs()
+    full = hierarchical_kmeans(x, [3], seed=2, sample=0)
+    sampled = hierarchical_kmeans(x, [3], seed=2, sample=10)  # 30 of the rows train, every row refines
+    again = hierarchical_kmeans(x, [3], seed=2, sample=10)
+    assert np.array_equal(sampled[0].centroids, again[0].centroids)
+    assert sampled[0].potential <= full[0].potential * 1.05
+    other = hierarchical_kmeans(x, [3], seed=2, sample=10, hashes=np.arange(len(x))[::-1].copy())
+    assert other[0].potential <= full[0].potential * 1.05  # another sample, as good a fit

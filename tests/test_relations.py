@@ -44,3 +44,16 @@ def test_a_failed_mapping_falls_back_to_numpy(monkeypatch):
     monkeypatch.setattr(mmap, "mmap", refuse)
     x = _populated_matrix(50_000, 384)
     assert x.shape == (50_000, 384) and x.flags.owndata
+
+
+def test_a_growing_matrix_keeps_every_block_in_order_and_stays_writable():
+    from sqlsel.relations import _GrowingMatrix
+
+    grow = _GrowingMatrix(3, rows=4)
+    blocks = [np.full((n, 3), i, np.float32) for i, n in enumerate([3, 5, 1, 9])]
+    for block in blocks:
+        grow.append(block)
+    x = grow.matrix()
+    assert np.array_equal(x, np.vstack(blocks)) and x.flags.writeable
+    x[0, 0] = 42.0
+    assert grow.matrix()[0, 0] == 42.0

@@ -4,12 +4,13 @@ Every step runs on faiss-cpu's compiled, multi-threaded code (k-means++ initiali
 iterations, exact nearest-centroid search); this module adds the input checks, the hierarchy and the
 resampling rule of the ssl-data-curation reference (REFERENCES.md §8.1):
 
-* :func:`kmeans` — k-means++ then ``iterations`` Lloyd steps on every row (no subsampling), seeded.
+* :func:`kmeans` — k-means++ (or a seeded random pick of rows) then ``iterations`` Lloyd steps, seeded.
 * :func:`assign` — nearest centroid (lowest index on ties) and squared L2 distance per row.
 * :func:`hierarchical_kmeans` — level 1 clusters the rows, level ℓ > 1 clusters the centroids of
   level ℓ − 1. A level with ``steps > 1`` is refitted ``steps − 1`` times: take the
   ``sample_size`` points closest to each centroid (or random ones), run a fresh k-means on that
-  sample, reassign every point.
+  sample, reassign every point. Past ``sample`` rows per cluster, level 1 is fitted on a sample (see
+  :func:`hierarchical_kmeans`); ``sample=0`` is the reference's fit on every row.
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -47,7 +48,12 @@ THREADS = faiss.omp_get_max_threads()  # a fit uses every core, whatever a calle
 class KMeansFit:
     centroids: np.ndarray  # (k, d) float32
     labels: np.ndarray  # (n,) int32
-    potential: float  # sum of squared distances to the assigned centres
+    distances: np.ndarray  # (n,) float32: squared distance to the assigned centre
+
+    @property
+    def potential(self) -> float:
+        """Sum of squared distances to the assigned centres."""
+        return float(self.distances.sum(dtype=np.float64))
 
 
 @dataclass(frozen=True)
@@ -71,23 +77,37 @@ def check_vectors(x: np.ndarray, k: int) -> np.ndarray:
     return x
 
 
-def kmeans(x: np.ndarray, k: int, seed: int, iterations: int = 50) -> KMeansFit:
-    """k-means++ then ``iterations`` Lloyd steps (the reference's per-level fit: 50)."""
+def kmeans(
+    x: np.ndarray,
+    k: int,
+    seed: int,
+    iterations: int = 50,
+    init: np.ndarray | str = "kmeans++",
+) -> KMeansFit:
+    """``iterations`` Lloyd steps from k-means++ (the reference's per-level fit: 50), from a seeded
+    random pick of ``k`` rows (``init="random"``, faiss's default), or from given centroids."""
     x = check_vectors(x, k)
     faiss.omp_set_num_threads(THREADS)
+    if not isinstance(init, str) and iterations <= 0:  # nothing to train: the given centroids, assigned
+        centroids = np.ascontiguousarray(init, dtype=np.float32)
+        return KMeansFit(centroids, *assign(x, centroids))
     km = faiss.Kmeans(
         x.shape[1],
         int(k),
         niter=int(iterations),
         seed=int(seed) % 2**31,
-        max_points_per_centroid=x.shape[0],  # never subsample: fit on exactly the rows given
+        max_points_per_centroid=x.shape[0],  # never subsample here: the caller chose the rows
         min_points_per_centroid=1,  # few points per centroid is the caller's choice, not a warning
     )
-    km.cp.init_method = faiss.ClusteringInitMethod_KMEANS_PLUS_PLUS
-    km.train(x)
+    if isinstance(init, str):
+        if init == "kmeans++":
+            km.cp.init_method = faiss.ClusteringInitMethod_KMEANS_PLUS_PLUS
+        km.train(x)
+    else:
+        km.train(x, init_centroids=np.ascontiguousarray(init, dtype=np.float32))
     centroids = np.ascontiguousarray(km.centroids, dtype=np.float32)
     labels, dist = assign(x, centroids)
-    return KMeansFit(centroids, labels, float(dist.sum(dtype=np.float64)))
+    return KMeansFit(centroids, labels, dist)
 
 
 def assign(x: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -156,6 +176,10 @@ def hierarchical_kmeans(
     steps: Sequence[int] | None = None,
     sample_sizes: Sequence[int] | None = None,
     strategy: str = "closest",
+    sample: int = 0,
+    sample_iterations: int = 20,
+    refine: int = 2,
+    hashes: np.ndarray | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[Level]:
     """Fit a hierarchy bottom-up; ``clusters[0]`` is the finest level (clusters of rows).
@@ -163,6 +187,13 @@ def hierarchical_kmeans(
     ``steps[l]`` k-means runs per level (1: no resampling; the reference's configs use 1 at the
     first level and 10 above, the default here); ``sample_sizes[l]`` points per cluster in each
     resampling step (default: half the level's average cluster size, at least 1).
+
+    When the rows are more than ``sample`` per level-1 cluster (``sample`` > 0), level 1 is fitted
+    the way faiss trains on large data: ``sample_iterations`` Lloyd steps from a seeded random pick of
+    rows, on ``sample`` rows per cluster (those whose key ``hashes``, default the row positions, draw
+    the smallest seeded uniforms), then ``refine`` Lloyd steps on every row. On 1M × 384 hash
+    embeddings at 1,000 clusters that took 49 s against 361 s for k-means++ and 50 steps on every row,
+    at an objective 0.1% lower (benchmarks/kmeans.py). ``sample=0`` is the reference's fit.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
@@ -179,15 +210,20 @@ def hierarchical_kmeans(
         if not 1 <= int(k) <= len(data):
             what = "rows" if level == 0 else f"clusters at level {level}"
             raise ValueError(f"level {level + 1} asks for {k} clusters but there are only {len(data)} {what}")
-        fit = kmeans(data, int(k), level_seed, iterations)
-        labels, dist = assign(data, fit.centroids)
-        centroids = fit.centroids
+        if level == 0 and sample > 0 and sample * int(k) < len(data):
+            keys = np.arange(len(data)) if hashes is None else hashes
+            chosen = np.sort(np.argpartition(uniform(keys, level_seed), sample * int(k))[: sample * int(k)])
+            centroids = kmeans(data[chosen], int(k), level_seed, sample_iterations, init="random").centroids
+            fit = kmeans(data, int(k), level_seed, refine, init=centroids)
+        else:
+            fit = kmeans(data, int(k), level_seed, iterations)
+        centroids, labels, dist = fit.centroids, fit.labels, fit.distances
         per_cluster = int(sample_sizes[level]) if sample_sizes is not None else max(1, len(data) // (2 * int(k)))
         for step in range(1, steps[level]):
-            sample = _resample(data, labels, dist, per_cluster, strategy, level_seed + step)
-            if len(sample) < k:
+            picked = _resample(data, labels, dist, per_cluster, strategy, level_seed + step)
+            if len(picked) < k:
                 break  # too few points to refit k clusters: keep the last fit
-            centroids = kmeans(data[sample], int(k), level_seed + step, iterations).centroids
+            centroids = kmeans(data[picked], int(k), level_seed + step, iterations).centroids
             labels, dist = assign(data, centroids)
         out.append(Level(centroids, labels, float(dist.sum(dtype=np.float64))))
         if progress is not None:
