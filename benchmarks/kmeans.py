@@ -7,7 +7,7 @@ with small Gaussian jitter up to --rows, written to a Parquet file of (id, embed
 Each measurement runs in a fresh process that reports its time and peak RSS (VmHWM):
 
 1. sqlsel fit: ``SELECT sel_kmeans_fit('bench', <parquet>, '1000,100', 0)`` through SQL, with the
-   default options (level 1: 20 Lloyd iterations on a hash-drawn sample of 256 rows per cluster from a
+   default options (level 1: 15 Lloyd iterations on a hash-drawn sample of 256 rows per cluster from a
    random pick, then 2 on every row; 10 resampling fits at level 2), and again with
    ``'{"sample": 0}'``: the reference's fit, k-means++ and 50 Lloyd iterations on every row
    (``--skip-reference`` leaves it out: it takes six minutes here). Time, peak RSS and the level-1

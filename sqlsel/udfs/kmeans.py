@@ -144,9 +144,9 @@ def level_sizes(levels: list[Level]) -> list[np.ndarray]:
     clusters: counts per level, finest first ('1000,100': 1000 clusters of rows, then 100 clusters of
     their centroids). Seeded k-means++ and 50 Lloyd iterations per level, on every row while the
     source has at most 256 rows per level-1 cluster; past that, level 1 is fitted as faiss trains on
-    large data: 20 iterations from a seeded random pick on 256 rows per cluster (drawn by key hash and
-    seed), then 2 iterations on every row (1M × 384 at '1000,100': 49 s instead of 361 s, objective
-    0.1% lower). Levels above the first are refitted 10 times on the points closest to each centroid
+    large data: 15 iterations from a seeded random pick on 256 rows per cluster (drawn by key hash and
+    seed), then 2 iterations on every row (1M × 384 at '1000,100': 49 s instead of 356 s, objective
+    0.3% higher). Levels above the first are refitted 10 times on the points closest to each centroid
     (Vo et al. 2024). options (JSON): sample (rows per cluster before sampling; 0 fits on every row
     as the reference does), sample_iterations, refine (full passes after a sampled fit), iterations,
     steps (k-means runs per level), sample_sizes (points per cluster in a resampling step), strategy
