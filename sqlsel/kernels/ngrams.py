@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -223,27 +224,37 @@ class _BucketTable:
 
 _TABLES: dict[int, _BucketTable] = {}
 _TABLES_LOCK = threading.Lock()
-_HASHER_LOCAL = threading.local()
+_HASHER: list[object] = []  # the module's DuckDB database for sha256, made on first use
+
+
+def _hasher() -> Any:
+    import duckdb  # a vectorised sha256 that releases the GIL
+
+    with _TABLES_LOCK:
+        if not _HASHER:
+            _HASHER.append(duckdb.connect(config={"threads": 1}))
+        return _HASHER[0]
 
 
 def sha256_mod(grams: pa.Array, buckets: int) -> np.ndarray:
     """``int(sha256(g.encode()).hexdigest(), 16) % buckets`` for every string, vectorised.
 
-    Uses DuckDB's native sha256 (a private in-memory database per thread; no state is shared with
-    any user connection) and reduces the 256-bit digest modulo ``buckets`` with Horner's rule over
-    32-bit words in numpy.
+    Uses DuckDB's native sha256 (a private in-memory database of this module, never a user's
+    connection; each call a cursor of its own, closed when done) and reduces the 256-bit digest
+    modulo ``buckets`` with Horner's rule over 32-bit words in numpy.
     """
-    import duckdb  # a vectorised sha256 that releases the GIL
-
     if not 1 <= buckets <= 1 << 31:
         raise ValueError(f"buckets must be in 1..2**31; got {buckets}")
     if len(grams) == 0:
         return np.zeros(0, np.int32)
-    con = getattr(_HASHER_LOCAL, "con", None)
-    if con is None:
-        con = _HASHER_LOCAL.con = duckdb.connect(config={"threads": 1})
     grams_table = pa.table({"g": grams})  # noqa: F841 (read by the query below)
-    hexes = con.sql("SELECT sha256(g) AS h FROM grams_table").to_arrow_table().column("h").combine_chunks()
+    # A cursor per call, not one per thread: a connection left in a thread-local is destroyed when its
+    # thread exits, and a kernel thread exiting at interpreter shutdown aborted the process there.
+    cur = _hasher().cursor()
+    try:
+        hexes = cur.sql("SELECT sha256(g) AS h FROM grams_table").to_arrow_table().column("h").combine_chunks()
+    finally:
+        cur.close()
     hexes = hexes.cast(pa.large_string())
     first = int(np.frombuffer(hexes.buffers()[1], np.int64)[hexes.offset])
     digits = np.frombuffer(hexes.buffers()[2], np.uint8)[first : first + 64 * len(hexes)]
