@@ -19,6 +19,7 @@ import importlib
 import inspect
 import json
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,8 @@ __all__ = [
     "constant_argument",
     "models_fixed",
     "function_context",
+    "concatenated",
+    "KernelPool",
 ]
 
 #: The pseudo-type of a parameter that takes a row key of any integer or string type (see kernels/keys.py).
@@ -162,6 +165,78 @@ def constant_argument(arr: pa.Array, what: str) -> Any:
     return values[0]
 
 
+KERNEL_THREAD = "sqlsel-kernel"
+
+
+def concatenated(parts: list[Any]) -> Any:
+    """The results of :meth:`FunctionContext.map_rows` joined: arrays end to end, tuples of arrays column by column."""
+    if isinstance(parts[0], tuple):
+        return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+    return np.concatenate(parts)
+
+
+class KernelPool:
+    """Threads for kernels that split a batch, shared by every call of a connection's functions.
+
+    DuckDB calls a function from one thread per row group, so a pool stored in one row group would
+    use one core whatever ``threads`` says; a kernel that releases the GIL splits its batch instead,
+    into ``per_thread`` pieces per thread it may use (several even out rows of unequal cost). A call
+    gets ``threads`` divided by the calls in flight, so concurrent DuckDB threads split little or not
+    at all, and every kernel, run by a pool worker or inline by its caller, holds one of ``threads``
+    slots: kernels never outnumber the threads. A kernel thread never splits again (no worker waits
+    on pieces queued behind it). The pool only grows; it is never shut down under a caller.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._size = 0
+        self._slots: dict[int, threading.BoundedSemaphore] = {}
+        self._callers = 0
+
+    def run(self, work: Callable[[int, int], Any], rows: int, threads: int) -> Any:
+        """``work(0, rows)`` on the calling thread, holding a slot (a kernel thread holds one already)."""
+        if threading.current_thread().name.startswith(KERNEL_THREAD):
+            return work(0, rows)
+        with self._semaphore(threads):
+            return work(0, rows)
+
+    def map(
+        self, work: Callable[[int, int], Any], rows: int, threads: int, min_rows: int, per_thread: int
+    ) -> list[Any]:
+        if threads <= 1 or threading.current_thread().name.startswith(KERNEL_THREAD):
+            return [self.run(work, rows, threads)]
+        with self._lock:
+            self._callers += 1
+            share = threads // self._callers
+        try:
+            pieces = min(rows // min_rows, share * per_thread)
+            if share <= 1 or pieces <= 1:
+                return [self.run(work, rows, threads)]
+            bounds = np.linspace(0, rows, pieces + 1).astype(np.int64)
+            slots = self._semaphore(threads)
+
+            def piece(i: int) -> Any:
+                with slots:
+                    return work(int(bounds[i]), int(bounds[i + 1]))
+
+            return list(self._executor(threads).map(piece, range(pieces)))
+        finally:
+            with self._lock:
+                self._callers -= 1
+
+    def _semaphore(self, threads: int) -> threading.BoundedSemaphore:
+        with self._lock:
+            return self._slots.setdefault(threads, threading.BoundedSemaphore(threads))
+
+    def _executor(self, threads: int) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None or self._size < threads:  # a larger setting: a larger pool beside the old one
+                self._pool = ThreadPoolExecutor(threads, thread_name_prefix=KERNEL_THREAD)
+                self._size = threads
+            return self._pool
+
+
 class FunctionContext:
     """What a function implementation may use besides its arguments: read access to the catalog.
 
@@ -184,10 +259,9 @@ class FunctionContext:
         self._stage_run: int | None = None
         self.staged: dict[str, str] = {}  # name asked for -> name written, while a run stages its writes
         self.rows_done: dict[str, int] = {}  # rows each function was handed since reset_progress()
-        self._pool: ThreadPoolExecutor | None = None  # kernel threads shared by every call (see map_rows)
-        self._pool_size = 0
-        self._callers = 0  # calls inside map_rows now: DuckDB threads already running a kernel
+        self.kernels = KernelPool()  # threads for kernels that split a batch (see map_rows)
         self._threads_fixed: int | None = None
+        self._threads_read: tuple[int, float] = (1, -1e9)  # the setting and when it was read
         self.interrupted = False  # set by the runner on Ctrl-C; long set-level work stops at check_interrupt()
 
     def reset_progress(self) -> None:
@@ -199,46 +273,30 @@ class FunctionContext:
             self.rows_done[function] = self.rows_done.get(function, 0) + rows
 
     def threads(self) -> int:
-        """The connection's DuckDB ``threads`` setting: how many cores one function call may use."""
+        """The connection's DuckDB ``threads`` setting: how many cores one function call may use.
+
+        Read once per statement inside :meth:`models_fixed`, and at most once a second otherwise.
+        """
         if self._threads_fixed is not None:
             return self._threads_fixed
-        return max(1, int(self.query("SELECT current_setting('threads')")[0][0]))
+        value, read_at = self._threads_read
+        return value if time.monotonic() - read_at <= 1.0 else self._read_threads()
+
+    def _read_threads(self) -> int:
+        value = max(1, int(self.query("SELECT current_setting('threads')")[0][0]))
+        self._threads_read = (value, time.monotonic())
+        return value
 
     def map_rows(
         self, work: Callable[[int, int], Any], rows: int, min_rows: int = 64, per_thread: int = 4
     ) -> list[Any]:
         """``work(start, stop)`` over consecutive slices of ``rows`` rows, on the threads DuckDB leaves idle.
 
-        DuckDB calls a function from one thread per row group, so a pool stored in one row group would
-        use one core whatever ``threads`` says; a kernel that releases the GIL splits its batch here
-        instead, into ``per_thread`` pieces per idle thread (several even out rows of unequal cost).
-        When DuckDB already calls from several threads at once, each call gets its share of
-        ``threads`` (often one: no split), and every call shares one pool of ``threads`` workers, so the
-        kernels never outnumber the threads. Results come back in row order.
+        See :class:`KernelPool`. Results come back in row order.
         """
-        with self.lock:
-            self._callers += 1
-            callers = self._callers
-        try:
-            share = self.threads() // callers
-            pieces = min(rows // min_rows, share * per_thread)
-            if share <= 1 or pieces <= 1:
-                return [work(0, rows)]
-            bounds = np.linspace(0, rows, pieces + 1).astype(np.int64)
-            pool = self._executor(self.threads())
-            return list(pool.map(lambda i: work(int(bounds[i]), int(bounds[i + 1])), range(pieces)))
-        finally:
-            with self.lock:
-                self._callers -= 1
-
-    def _executor(self, threads: int) -> ThreadPoolExecutor:
-        with self.lock:
-            if self._pool is None or self._pool_size != threads:
-                if self._pool is not None:
-                    self._pool.shutdown(wait=False)
-                self._pool = ThreadPoolExecutor(threads, thread_name_prefix="sqlsel-kernel")
-                self._pool_size = threads
-            return self._pool
+        if rows < 2 * min_rows:
+            return [self.kernels.run(work, rows, 1)]
+        return self.kernels.map(work, rows, self.threads(), min_rows, per_thread)
 
     def check_interrupt(self) -> None:
         """Stop long work inside a function when the run was interrupted (DuckDB only stops between batches)."""
@@ -313,14 +371,13 @@ class FunctionContext:
         do in statements of their own. A statement that rewrites ``sel_models`` in SQL and reads the
         model back must run outside this block.
         """
-        self._fixed = {}
-        self._threads_fixed = None
-        self._threads_fixed = self.threads()  # the thread setting, too, is read once per statement
+        outer = self._fixed, self._threads_fixed
+        threads = self._threads_fixed or self._read_threads()  # the thread setting, too, once per statement
+        self._fixed, self._threads_fixed = {}, threads
         try:
             yield
         finally:
-            self._fixed = None
-            self._threads_fixed = None
+            self._fixed, self._threads_fixed = outer
 
     def cached(self, key: Any, build: Callable[[], Any]) -> Any:
         """``self.cache[key]``, built once: models are cached by id, and a refit gets a new id."""

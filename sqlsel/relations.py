@@ -114,6 +114,8 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
                 f"{what}: row id {id_col[exc.row].as_py()!r} of {source!r}: {exc}. "
                 "Filter such rows out (WHERE embedding IS NOT NULL AND len(embedding) = <dim>) or repair them."
             ) from None
+        if block.shape[1] == 0:
+            raise InputError(f"{what}: the embeddings of {source!r} have no values; every row needs a vector.")
         if total is not None:
             if x is None:
                 x = _populated_matrix(total, block.shape[1])
@@ -121,7 +123,7 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
                 raise InputError(f"{what}: {source!r} changed while it was read; read it again.")
             x[at : at + len(block)] = block
         else:
-            growing = growing or _GrowingMatrix(block.shape[1])
+            growing = growing or _GrowingMatrix(block.shape[1], 2 * len(block))
             growing.append(block)
         keys.append(np.array(sortable_keys(id_col), copy=True))
         hashes.append(batch.column(len(batch.schema) - 1).to_numpy(zero_copy_only=False).astype(np.uint64))
@@ -198,26 +200,47 @@ class _GrowingMatrix:
     A query's rows cannot be counted before they are read (reading twice would give another sample
     of an unseeded ``USING SAMPLE``), so the mapping doubles as it fills: ``mremap`` moves pages
     instead of copying them, and the untouched tail is never resident, so memory stays one matrix
-    (a list of blocks concatenated at the end would hold two).
+    (a list of blocks concatenated at the end would hold two). Where the platform cannot grow a
+    mapping (no MAP_PRIVATE, no mremap, a memory limit), it keeps the blocks and joins them at the end.
     """
 
-    def __init__(self, dim: int, rows: int = 1 << 16) -> None:
-        self.dim, self.rows, self.capacity = dim, 0, rows
-        self.region = mmap.mmap(-1, max(rows * dim * 4, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    def __init__(self, dim: int, rows: int) -> None:
+        self.dim, self.rows, self.capacity = dim, 0, max(rows, 1)
+        self.blocks: list[np.ndarray] | None = None
+        self.region: mmap.mmap | None = None
+        try:
+            self.region = mmap.mmap(-1, self.capacity * dim * 4, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        except (AttributeError, OSError, ValueError):
+            self.blocks = []
 
     def append(self, block: np.ndarray) -> None:
         need = self.rows + len(block)
-        if need > self.capacity:
-            self.capacity = max(need, 2 * self.capacity)
-            self.region.resize(self.capacity * self.dim * 4)
-        view = np.frombuffer(self.region, np.float32, len(block) * self.dim, self.rows * self.dim * 4)
-        view.reshape(len(block), self.dim)[:] = block
-        del view  # a live view would pin the mapping: the next resize could not move it
+        if self.region is not None and need > self.capacity:
+            try:
+                self.region.resize(max(need, 2 * self.capacity) * self.dim * 4)
+                self.capacity = max(need, 2 * self.capacity)
+            except (OSError, ValueError, SystemError, TypeError):
+                self.blocks = [np.array(self._view(0, self.rows), copy=True)]
+                self.region = None
+        if self.region is None:
+            assert self.blocks is not None
+            self.blocks.append(np.array(block, np.float32, copy=True))
+        else:
+            view = self._view(self.rows, len(block))
+            view[:] = block
+            del view  # a live view would pin the mapping: the next resize could not move it
         self.rows = need
 
+    def _view(self, start: int, rows: int) -> np.ndarray:
+        assert self.region is not None
+        return np.frombuffer(self.region, np.float32, rows * self.dim, start * self.dim * 4).reshape(rows, self.dim)
+
     def matrix(self) -> np.ndarray:
-        """The rows appended, as one writable (rows, dim) matrix over the mapping."""
-        return np.frombuffer(self.region, np.float32, self.rows * self.dim).reshape(self.rows, self.dim)
+        """The rows appended, as one writable (rows, dim) matrix."""
+        if self.region is None:
+            assert self.blocks is not None
+            return np.concatenate(self.blocks) if self.blocks else np.zeros((0, self.dim), np.float32)
+        return self._view(0, self.rows)
 
 
 def _populated_matrix(rows: int, dim: int) -> np.ndarray:

@@ -24,7 +24,8 @@ def test_map_rows_splits_a_batch_in_order_on_several_threads(con):
     parts = ctx.map_rows(work, 1000, min_rows=64)
     assert [i for p in parts for i in p] == list(range(1000)) and len(parts) == 8 and len(seen) == 2
     con.execute("SET threads = 1")
-    assert ctx.map_rows(work, 1000) == [list(range(1000))]
+    with ctx.models_fixed():  # a statement reads the setting afresh
+        assert ctx.map_rows(work, 1000) == [list(range(1000))]
 
 
 @pytest.fixture
@@ -60,3 +61,27 @@ def test_split_batches_give_the_same_values_at_1_and_2_threads(one_row_group, ex
         values.append(con.execute(f"SELECT id, {expression} FROM '{one_row_group}' ORDER BY id").fetchall())
         con.close()
     assert values[0] == values[1]
+
+
+def test_kernels_never_outnumber_the_threads_whoever_calls():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlsel.functions import KernelPool
+
+    pool, lock, active, most = KernelPool(), threading.Lock(), [0], [0]
+
+    def work(start, stop):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        threading.Event().wait(0.005)
+        with lock:
+            active[0] -= 1
+        return stop - start
+
+    def caller(_):  # like DuckDB threads, each with a batch
+        return sum(pool.map(work, 2048, 3, 64, 4))
+
+    with ThreadPoolExecutor(6) as duckdb_threads:
+        assert list(duckdb_threads.map(caller, range(12))) == [2048] * 12
+    assert most[0] <= 3

@@ -167,3 +167,19 @@ def test_the_sample_option_records_itself_and_zero_fits_on_every_row(con):
     assert params == {"s": "20", "r": "0"}
     with pytest.raises(Exception, match="k-means option refine must be a int"):
         con.execute("SELECT sel_kmeans_fit('x', 'sel_scratch.many', '4', 1, '{\"refine\": 1.5}')").fetchall()
+
+
+@pytest.mark.parametrize(
+    "option", ['{"sample": -1}', '{"sample_iterations": 0}', '{"refine": -2}', '{"iterations": 0}']
+)
+def test_k_means_options_out_of_range_are_refused(con, option):
+    con.execute("CREATE TABLE sel_scratch.few AS SELECT range AS id, [range, 1.0]::FLOAT[] AS embedding FROM range(9)")
+    with pytest.raises(Exception, match="must be at least"):
+        con.execute(f"SELECT sel_kmeans_fit('x', 'sel_scratch.few', '2', 1, '{option}')").fetchall()
+
+
+def test_a_model_records_every_option_its_fit_used(con):
+    con.execute("CREATE TABLE sel_scratch.few AS SELECT range AS id, [range, 1.0]::FLOAT[] AS embedding FROM range(9)")
+    con.execute("SELECT sel_kmeans_fit('x', 'sel_scratch.few', '2')").fetchall()
+    params = con.execute("SELECT params FROM sel_models WHERE name = 'x'").fetchall()[0][0]
+    assert all(f'"{name}"' in params for name in ("sample", "sample_iterations", "refine"))

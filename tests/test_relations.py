@@ -49,7 +49,7 @@ def test_a_failed_mapping_falls_back_to_numpy(monkeypatch):
 def test_a_growing_matrix_keeps_every_block_in_order_and_stays_writable():
     from sqlsel.relations import _GrowingMatrix
 
-    grow = _GrowingMatrix(3, rows=4)
+    grow = _GrowingMatrix(3, 4)
     blocks = [np.full((n, 3), i, np.float32) for i, n in enumerate([3, 5, 1, 9])]
     for block in blocks:
         grow.append(block)
@@ -57,3 +57,41 @@ def test_a_growing_matrix_keeps_every_block_in_order_and_stays_writable():
     assert np.array_equal(x, np.vstack(blocks)) and x.flags.writeable
     x[0, 0] = 42.0
     assert grow.matrix()[0, 0] == 42.0
+
+
+class _Unresizable(mmap.mmap):
+    """An anonymous mapping whose resize fails, as on platforms without mremap."""
+
+    def resize(self, size):
+        raise OSError(12, "Cannot allocate memory")
+
+
+def test_a_growing_matrix_falls_back_to_blocks_where_a_mapping_cannot_grow(monkeypatch):
+    from sqlsel.relations import _GrowingMatrix
+
+    grow = _GrowingMatrix(2, 2)
+    grow.region = _Unresizable(-1, 16, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    grow.append(np.ones((2, 2), np.float32))
+    grow.append(np.full((3, 2), 2, np.float32))
+    assert grow.matrix().tolist() == [[1, 1], [1, 1], [2, 2], [2, 2], [2, 2]] and grow.region is None
+
+
+def test_a_growing_matrix_keeps_blocks_where_no_mapping_can_be_made(monkeypatch):
+    from sqlsel import relations
+
+    def refuse(*args, **kwargs):
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(relations.mmap, "mmap", refuse)
+    grow = relations._GrowingMatrix(2, 2)
+    grow.append(np.ones((3, 2), np.float32))
+    assert grow.matrix().shape == (3, 2) and grow.region is None
+
+
+def test_empty_embeddings_are_refused(con):
+    import pytest
+
+    with pytest.raises(Exception, match="have no values"):
+        con.execute(
+            "SELECT sel_kcenter('sel_scratch.p', 'SELECT range AS id, []::FLOAT[] AS embedding FROM range(5)', 1)"
+        ).fetchall()

@@ -38,9 +38,15 @@ __all__ = [
     "nearest_centroids",
     "hierarchical_kmeans",
     "STRATEGIES",
+    "SAMPLE",
+    "SAMPLE_ITERATIONS",
+    "REFINE",
 ]
 
 STRATEGIES = ("closest", "random")  # how a resampling step picks its points per cluster
+#: A large level 1 (see hierarchical_kmeans): rows per cluster it trains on, its Lloyd steps on them,
+#: and the steps on every row after; the defaults of sel_kmeans_fit.
+SAMPLE, SAMPLE_ITERATIONS, REFINE = 256, 15, 2
 THREADS = faiss.omp_get_max_threads()  # a fit uses every core, whatever a caller's thread last set
 
 
@@ -177,8 +183,8 @@ def hierarchical_kmeans(
     sample_sizes: Sequence[int] | None = None,
     strategy: str = "closest",
     sample: int = 0,
-    sample_iterations: int = 15,
-    refine: int = 2,
+    sample_iterations: int = SAMPLE_ITERATIONS,
+    refine: int = REFINE,
     hashes: np.ndarray | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[Level]:

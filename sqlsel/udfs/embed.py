@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from sqlsel.embedders import embed_texts
-from sqlsel.functions import FunctionContext, constant_argument, sql_function
+from sqlsel.functions import FunctionContext, concatenated, constant_argument, sql_function
 from sqlsel.kernels.embed import MAX_DIM, MIN_DIM, embed_with_tokens
 from sqlsel.kernels.rows import utf8_rows
 from sqlsel.kernels.vectors import list_array
@@ -32,8 +32,7 @@ def sel_hash_embed(ctx: FunctionContext, text: pa.Array, dim: pa.Array) -> pa.Ar
         return pa.nulls(len(text), pa.list_(pa.float32()))
     d = constant_argument(dim.drop_null(), "dim")
     rows = utf8_rows(text.fill_null(""))
-    parts = ctx.map_rows(lambda a, b: embed_with_tokens(rows.slice(a, b), d), len(rows), 256)
-    vectors, tokens = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    vectors, tokens = concatenated(ctx.map_rows(lambda a, b: embed_with_tokens(rows.slice(a, b), d), len(rows), 256))
     missing = (tokens == 0) | dim.is_null().to_numpy(zero_copy_only=False)
     return list_array(vectors, missing)
 

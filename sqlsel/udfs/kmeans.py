@@ -19,13 +19,22 @@ import pyarrow as pa
 
 from sqlsel.catalog import store_model
 from sqlsel.errors import InputError, ParameterError, SqlselError, did_you_mean
-from sqlsel.functions import FunctionContext, constant_argument, sql_function
-from sqlsel.kernels.kmeans import STRATEGIES, THREADS, Level, hierarchical_kmeans, nearest_centroids
+from sqlsel.functions import FunctionContext, concatenated, constant_argument, sql_function
+from sqlsel.kernels.kmeans import (
+    REFINE,
+    SAMPLE,
+    SAMPLE_ITERATIONS,
+    STRATEGIES,
+    THREADS,
+    Level,
+    hierarchical_kmeans,
+    nearest_centroids,
+)
 from sqlsel.kernels.vectors import VectorError, list_array, vector_matrix
 from sqlsel.relations import read_vectors
 
 KIND = "kmeans"
-OPTIONS: dict[str, type | tuple[type, ...]] = {
+OPTIONS: dict[str, type] = {
     "iterations": int,
     "steps": list,
     "sample_sizes": list,
@@ -34,9 +43,10 @@ OPTIONS: dict[str, type | tuple[type, ...]] = {
     "sample_iterations": int,
     "refine": int,
 }
-#: How many rows per level-1 cluster a fit trains on before it samples (see hierarchical_kmeans);
-#: the option '{"sample": 0}' fits as the reference does: k-means++ and 50 Lloyd steps on every row.
-DEFAULT_SAMPLE = 256
+#: The smallest value of each integer option ('{"sample": 0}' fits as the reference does).
+OPTION_MINIMUM = {"iterations": 1, "sample": 0, "sample_iterations": 1, "refine": 0}
+#: What a fit uses when an option is left out; the model records them all, so a refit is the same fit.
+DEFAULT_OPTIONS = {"sample": SAMPLE, "sample_iterations": SAMPLE_ITERATIONS, "refine": REFINE}
 BATCH_ROWS = 2048  # rows DuckDB hands a Python function per call
 FIT_HINT = "Fit one with SELECT sel_kmeans_fit('name', 'table_with_id_and_embedding', '100,10', 42)."
 
@@ -116,10 +126,10 @@ def parse_options(text: str | None) -> dict[str, Any]:
             raise ParameterError(
                 f"Unknown k-means option {key!r}.{did_you_mean(key, OPTIONS)} Options: {', '.join(OPTIONS)}."
             )
-        kind = OPTIONS[key]
-        if not isinstance(value, kind) or isinstance(value, bool):
-            names = " or ".join(t.__name__ for t in (kind if isinstance(kind, tuple) else (kind,)))
-            raise ParameterError(f"k-means option {key} must be a {names}; got {value!r}")
+        if not isinstance(value, OPTIONS[key]) or isinstance(value, bool):
+            raise ParameterError(f"k-means option {key} must be a {OPTIONS[key].__name__}; got {value!r}")
+        if key in OPTION_MINIMUM and value < OPTION_MINIMUM[key]:
+            raise ParameterError(f"k-means option {key} must be at least {OPTION_MINIMUM[key]}; got {value!r}")
     if options.get("strategy", "closest") not in STRATEGIES:
         raise ParameterError(
             f"k-means option strategy must be one of {', '.join(STRATEGIES)}; got {options['strategy']!r}"
@@ -148,9 +158,10 @@ def level_sizes(levels: list[Level]) -> list[np.ndarray]:
     seed), then 2 iterations on every row (1M × 384 at '1000,100': 49 s instead of 356 s, objective
     0.3% higher). Levels above the first are refitted 10 times on the points closest to each centroid
     (Vo et al. 2024). options (JSON): sample (rows per cluster before sampling; 0 fits on every row
-    as the reference does), sample_iterations, refine (full passes after a sampled fit), iterations,
-    steps (k-means runs per level), sample_sizes (points per cluster in a resampling step), strategy
-    (closest|random).
+    as the reference does), sample_iterations (Lloyd steps on the sample), refine (steps on every row
+    after it), iterations (Lloyd steps of every other fit: an every-row level 1, higher levels and
+    their refits), steps (k-means runs per level), sample_sizes (points per cluster in a resampling
+    step), strategy (closest|random). The model's params record every option the fit used.
     The source must be readable from another cursor: a table, a view, a query, or a sel_scratch table
     (not TEMP). Stores the centroids in sel_kmeans_centroids under name; returns the rows fitted.
     It writes in a transaction of its own: a caller's ROLLBACK does not undo it.""",
@@ -175,7 +186,7 @@ def sel_kmeans_fit(
 
 
 def _fit(ctx: FunctionContext, name: str, source: str, clusters: list[int], seed: int, options_text: str | None) -> int:
-    options = {"sample": DEFAULT_SAMPLE, **parse_options(options_text)}
+    options = {**DEFAULT_OPTIONS, **parse_options(options_text)}
     ctx.check_writable(f"k-means model {name!r}")
     data = read_vectors(ctx, source, "sel_kmeans_fit")
     x = data.x
@@ -240,8 +251,7 @@ def _vectors(ctx: FunctionContext, embedding: pa.Array, model: pa.Array, what: s
 
 def _paths(ctx: FunctionContext, tree: Hierarchy, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:meth:`Hierarchy.paths` of a batch, its slices on the connection's threads (faiss releases the GIL)."""
-    parts = ctx.map_rows(lambda a, b: tree.paths(x[a:b]), len(x), 256, per_thread=1)
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return concatenated(ctx.map_rows(lambda a, b: tree.paths(x[a:b]), len(x), 256, per_thread=1))
 
 
 def _level(level: pa.Array, tree: Hierarchy) -> int:

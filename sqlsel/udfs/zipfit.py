@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from sqlsel.catalog import store_model
 from sqlsel.errors import InputError, SqlselError
-from sqlsel.functions import FunctionContext, constant_argument, sql_function
+from sqlsel.functions import FunctionContext, concatenated, constant_argument, sql_function
 from sqlsel.kernels.compression import DEFAULT_ALGORITHM, DEFAULT_LEVEL, Codec, TargetSet, ncd
 from sqlsel.kernels.rows import Rows, utf8_rows
 
@@ -211,4 +211,4 @@ def _scores(ctx: FunctionContext, text: pa.Array, target: pa.Array, exact: bool)
 
 def _in_parallel(ctx: FunctionContext, score: Callable[[Rows], np.ndarray], rows: Rows) -> np.ndarray:
     """``score`` over slices of ``rows`` on the connection's threads (the kernels release the GIL)."""
-    return np.concatenate(ctx.map_rows(lambda start, stop: score(rows.slice(start, stop)), len(rows)))
+    return concatenated(ctx.map_rows(lambda start, stop: score(rows.slice(start, stop)), len(rows)))
