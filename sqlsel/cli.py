@@ -22,20 +22,13 @@ def _default_db() -> str:
     return os.environ.get(DB_ENV, DEFAULT_DB)
 
 
-db_option = click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=_default_db,
-    show_default=f"${DB_ENV} or ./{DEFAULT_DB}",
-    help="Catalog file (created and migrated if needed).",
-)
-read_db_option = click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    show_default=f"${DB_ENV} or ./{DEFAULT_DB}",
-    help="Catalog file to read (opened read-only; it must exist).",
-)
+def _db_option(default: Any, help: str) -> Any:
+    path = click.Path(dir_okay=False, path_type=Path)
+    return click.option("--db", type=path, default=default, show_default=f"${DB_ENV} or ./{DEFAULT_DB}", help=help)
+
+
+db_option = _db_option(_default_db, "Catalog file (created and migrated if needed).")
+read_db_option = _db_option(None, "Catalog file to read (opened read-only; it must exist).")
 
 
 class _Cli(click.Group):
