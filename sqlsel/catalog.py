@@ -47,6 +47,7 @@ __all__ = [
     "publish",
     "discard",
     "clean_abandoned",
+    "catalog_file",
 ]
 
 #: What a staged catalog name carries between the name asked for and the run id.
@@ -178,9 +179,10 @@ def _encoded(value: Any) -> Any:
 _IN_FLIGHT: set[tuple[str, int]] = set()
 
 
-def _catalog_file(con: duckdb.DuckDBPyConnection) -> str:
+def catalog_file(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The file of the connection's current database (None: in memory)."""
     rows = run_sql(con, "SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
-    return str(rows[0][0]) if rows and rows[0][0] else ":memory:"
+    return str(rows[0][0]) if rows and rows[0][0] else None
 
 
 def begin_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> int:
@@ -194,7 +196,7 @@ def begin_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> int:
         [_encoded(v) for v in run.values()],
     )
     run_id = int(rows[0][0])
-    _IN_FLIGHT.add((_catalog_file(con), run_id))
+    _IN_FLIGHT.add((catalog_file(con) or ":memory:", run_id))
     return run_id
 
 
@@ -203,7 +205,7 @@ def finish_run(cur: duckdb.DuckDBPyConnection, run_id: int, fields: dict[str, An
     sets = ", ".join(f"{name} = ?" for name in fields)
     run_sql(cur, f"UPDATE sel_runs SET {sets} WHERE run_id = ?", [*(_encoded(v) for v in fields.values()), run_id])
     if fields.get("status", "running") != "running":
-        _IN_FLIGHT.discard((_catalog_file(cur), run_id))
+        _IN_FLIGHT.discard((catalog_file(cur) or ":memory:", run_id))
 
 
 def store_model(
@@ -294,7 +296,7 @@ def clean_abandoned(con: duckdb.DuckDBPyConnection) -> tuple[list[int], list[tup
     that ended without finishing it (``kill -9``, a lost container; its pid and host say which).
     Returns the run ids marked and the LanceDB tables to drop.
     """
-    catalog = _catalog_file(con)
+    catalog = catalog_file(con) or ":memory:"
     running = [r for (r,) in run_sql(con, "SELECT run_id FROM sel_runs WHERE status = 'running'")]
     dead = [r for r in running if (catalog, r) not in _IN_FLIGHT]
     live = set(running) - set(dead)

@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from sqlsel.catalog import clean_abandoned, migrate
+from sqlsel.catalog import catalog_file, clean_abandoned, migrate
 from sqlsel.duck import run_sql, sql_string
 from sqlsel.errors import CatalogNotFoundError, SqlselError
 from sqlsel.functions import KEY_MACROS, register_functions
@@ -88,7 +88,7 @@ def register(con: duckdb.DuckDBPyConnection, *, read_only_catalog: str | None = 
     with contextlib.suppress(duckdb.Error):
         run_sql(con, "SET enable_progress_bar_print = false")
     run_sql(con, f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
-    catalog_path = read_only_catalog or _database_path(con)
+    catalog_path = read_only_catalog or catalog_file(con)
     register_functions(con, catalog_path=catalog_path, read_only=read_only_catalog is not None)
     migrate(con)
     if read_only_catalog is not None:
@@ -101,11 +101,6 @@ def register(con: duckdb.DuckDBPyConnection, *, read_only_catalog: str | None = 
         _, lance_tables = clean_abandoned(con)
         drop_tables(lance_tables)
     return con
-
-
-def _database_path(con: duckdb.DuckDBPyConnection) -> str | None:
-    rows = run_sql(con, "SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
-    return rows[0][0] if rows and rows[0][0] else None
 
 
 def _catalog_views(con: duckdb.DuckDBPyConnection) -> None:

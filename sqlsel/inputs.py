@@ -3,8 +3,9 @@
 :func:`register_input` turns a path or glob of Parquet, JSONL or CSV files (or an Arrow table or
 DuckDB relation) into a view; :func:`check_key` makes sure its rows carry a unique, non-NULL key of a
 type that can name rows, naming an offending key (and, across files, both files) in one line.
-:func:`check_output` refuses an output path that cannot be written, or that is one of the inputs,
-before the run does any work, and :func:`remove_stale_temporaries` clears what a killed run left.
+:func:`output_path` refuses an output path that cannot be written and :func:`check_not_an_input`
+one that is one of the inputs, before the run does any work, and :func:`remove_stale_temporaries`
+clears what a killed run left.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from sqlsel.processes import alive
 
 __all__ = [
     "Input",
-    "KeyInfo",
     "OUTPUT_FORMATS",
     "register_input",
     "check_key",
-    "check_output",
+    "output_path",
+    "check_not_an_input",
     "temporary_path",
     "remove_stale_temporaries",
 ]
@@ -49,13 +50,6 @@ class Input:
     files: list[str] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)  # what the run record keeps of it
     rows: int | None = None  # counted by check_key
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    column: str
-    type: str  # DuckDB type name
-    rows: int
 
 
 def register_input(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> Input:
@@ -118,11 +112,12 @@ def drop_input(con: duckdb.DuckDBPyConnection, given: Input) -> None:
         con.unregister(f"_sel_input_{given.name}")
 
 
-def check_key(con: duckdb.DuckDBPyConnection, given: Input, key: str = "id") -> KeyInfo:
+def check_key(con: duckdb.DuckDBPyConnection, given: Input, key: str = "id") -> None:
     """Make sure every row of ``given`` has a unique, non-NULL ``key`` of an integer or string type.
 
-    Renames the key to ``id`` in the input's view when it is another column. Costs one scan of the
-    key column (Parquet reads that column only) and a hash of its values.
+    Renames the key to ``id`` in the input's view when it is another column, and counts the rows
+    (``given.rows``). Costs one scan of the key column (Parquet reads that column only) and a hash of
+    its values.
     """
     raw = _RAW.format(given.name)
     columns = {r[0].lower(): (r[0], r[1]) for r in run_sql(con, f'DESCRIBE SELECT * FROM "{raw}"')}
@@ -146,7 +141,6 @@ def check_key(con: duckdb.DuckDBPyConnection, given: Input, key: str = "id") -> 
         raise RowKeyError(_duplicate_keys(con, given, column))
     _view(con, given, column)
     given.rows = int(n)
-    return KeyInfo(column, kind, int(n))
 
 
 def _missing_key(given: Input, key: str, columns: list[str]) -> str:
@@ -212,8 +206,8 @@ def _where(given: Input) -> str:
     return f" ({', '.join(given.files[:3])}{', …' if len(given.files) > 3 else ''})" if given.files else ""
 
 
-def check_output(out: str | Path | None, inputs: list[Input]) -> tuple[Path | None, str | None]:
-    """The output path and format, refused now (before any work) if it cannot be written or is an input."""
+def output_path(out: str | Path | None) -> tuple[Path | None, str | None]:
+    """The output path and format, refused now (before any work) if it cannot be written."""
     if out is None:
         return None, None
     path = Path(out)
@@ -227,13 +221,6 @@ def check_output(out: str | Path | None, inputs: list[Input]) -> tuple[Path | No
         raise OutputError(f"Cannot write {str(path)!r}: folder {str(folder)!r} does not exist.")
     if path.is_dir():
         raise OutputError(f"Cannot write {str(path)!r}: it is a folder.")
-    real = os.path.realpath(path)
-    for given in inputs:
-        if real in {os.path.realpath(f) for f in given.files}:
-            raise OutputError(
-                f"Cannot write {str(path)!r}: it is one of the {given.name} files, and the output would replace "
-                "it. Write the selection to another path."
-            )
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".sqlsel-probe-"):
             pass
@@ -242,6 +229,19 @@ def check_output(out: str | Path | None, inputs: list[Input]) -> tuple[Path | No
             f"Cannot write {str(path)!r}: folder {str(folder)!r} is not writable ({exc.strerror})."
         ) from None
     return path, fmt
+
+
+def check_not_an_input(path: Path | None, inputs: list[Input]) -> None:
+    """Refuse an output path that is one of the input files: writing it would replace what is read."""
+    if path is None:
+        return
+    real = os.path.realpath(path)
+    for given in inputs:
+        if real in {os.path.realpath(f) for f in given.files}:
+            raise OutputError(
+                f"Cannot write {str(path)!r}: it is one of the {given.name} files, and the output would replace "
+                "it. Write the selection to another path."
+            )
 
 
 def temporary_path(out: Path) -> Path:

@@ -23,7 +23,7 @@ sqlglot only analyses them (functions and models used).
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -46,7 +46,7 @@ from sqlsel.errors import (
 )
 from sqlsel.resources import resource_dir
 
-__all__ = ["Param", "Recipe", "load_recipe", "recipe_names", "split_statements"]
+__all__ = ["Param", "Recipe", "load_recipe", "recipe_names", "split_statements", "parse_statement"]
 
 _HEADER = re.compile(r"^--\s*(?P<key>[a-z_]+)(?:\s+(?P<name>\w+))?\s*:\s*(?P<value>.*)$")
 _PARAM = re.compile(
@@ -168,10 +168,6 @@ class Recipe:
     fits: list[str] = field(default_factory=list)
     metrics: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def text_hash(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()
-
     def usage(self) -> str:
         lines = [f"{self.name}: {self.description}", "parameters:"]
         for p in self.params.values():
@@ -216,10 +212,7 @@ class Recipe:
         known = load_families()
         models_needed: set[str] = set()
         for statement in self.statements(con):
-            try:
-                tree = sqlglot.parse_one(statement.query, read="duckdb")
-            except sqlglot.errors.SqlglotError:
-                continue  # DuckDB accepted it; sqlglot's grammar lags behind. Analysis is best effort.
+            tree = parse_statement(statement.query)
             if tree is None:
                 continue
             for call in tree.find_all(exp.Anonymous):
@@ -239,6 +232,19 @@ class Recipe:
             absent = [m for m in missing if m not in have]
             if absent:
                 raise UnknownModelError(absent[0], have, "Fit it first, or pass --db with the catalog that holds it.")
+
+
+@functools.lru_cache(maxsize=256)
+def parse_statement(sql: str) -> exp.Expression | None:
+    """sqlglot's tree of one statement (None where sqlglot's grammar, which lags DuckDB's, cannot read it).
+
+    Analysis is best effort: the statement itself runs as written. Trees are cached, because the check
+    before a run and the progress report during it read the same statements; do not modify them.
+    """
+    try:
+        return sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.SqlglotError:
+        return None
 
 
 def _is_macro(con: duckdb.DuckDBPyConnection, name: str) -> bool:

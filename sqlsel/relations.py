@@ -72,8 +72,7 @@ class Vectors:
 
     def key(self, row: int) -> object:
         """The key of row ``row`` as a Python value (for messages)."""
-        value = self.keys[row]
-        return value.item() if hasattr(value, "item") else value
+        return _plain(self.keys[row])
 
 
 def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str, ...] = ()) -> Vectors:

@@ -39,7 +39,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import sqlglot
 from sqlglot import exp
 
 from sqlsel.catalog import begin_run, discard, finish_run, in_transaction, publish
@@ -51,14 +50,15 @@ from sqlsel.inputs import (
     OUTPUT_FORMATS,
     Input,
     check_key,
-    check_output,
+    check_not_an_input,
     drop_input,
+    output_path,
     register_input,
     remove_stale_temporaries,
     temporary_path,
 )
 from sqlsel.lance import drop_tables
-from sqlsel.recipe import Recipe, load_recipe
+from sqlsel.recipe import Recipe, load_recipe, parse_statement
 
 __all__ = ["RunResult", "StatementProgress", "run_recipe", "OUTPUT_FORMATS"]
 
@@ -137,18 +137,7 @@ def _record_unparsed(con: duckdb.DuckDBPyConnection, path: Path, given: dict[str
     if ctx is None or ctx.read_only:
         return
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    record = {
-        "recipe": str(path),
-        "query_hash": hashlib.sha256(text.encode()).hexdigest(),
-        "recipe_text": text,
-        "params": _jsonable(given),
-        "sqlsel_version": _version(),
-        "duckdb_version": duckdb.__version__,
-        "engine": "duckdb",
-        "inputs": [],
-        "started": datetime.now(),
-    }
-    run_id = begin_run(con, record)
+    run_id = begin_run(con, _run_record(str(path), text, given, None))
     finish_run(con, run_id, {"status": "failed", "error": str(error), "ended": datetime.now()})
 
 
@@ -182,8 +171,9 @@ class _Run:
         assert ctx is not None
         if in_transaction(self.con):
             raise SqlselError("A recipe cannot run inside an open transaction: COMMIT or ROLLBACK it first.")
-        record = self._record()
-        run_id = None if ctx.read_only else begin_run(self.con, record)
+        recipe = self.recipe
+        label = recipe.name if recipe.path.parent.name == "sql" else str(recipe.path)
+        run_id = None if ctx.read_only else begin_run(self.con, _run_record(label, recipe.text, self.given, self.key))
         scratch_before = _scratch_tables(self.con)
         interrupts = self.interrupts = _Interrupts(self.con, ctx)
         try:
@@ -220,22 +210,6 @@ class _Run:
                 for given in self.inputs:
                     drop_input(self.con, given)
 
-    def _record(self) -> dict[str, Any]:
-        recipe = self.recipe
-        return {
-            "recipe": recipe.name if recipe.path.parent.name == "sql" else str(recipe.path),
-            "query_hash": recipe.text_hash,
-            "recipe_text": recipe.text,
-            "params": _jsonable(self.given),
-            "seed": None,
-            "sqlsel_version": _version(),
-            "duckdb_version": duckdb.__version__,
-            "engine": "duckdb",
-            "key_column": self.key,
-            "inputs": [],
-            "started": datetime.now(),
-        }
-
     def _work(self, run_id: int | None, ctx: FunctionContext) -> RunResult:
         con, recipe = self.con, self.recipe
         if self.threads is not None:
@@ -248,14 +222,14 @@ class _Run:
             raise SqlselError(f"Recipe {recipe.name} has no SQL statements.")
         if statements[-1].type != duckdb.StatementType.SELECT:
             raise SqlselError(f"The last statement of recipe {recipe.name} must be a SELECT (its rows are the output).")
-        check_output(self.out, [])  # a bad extension or folder fails before the inputs are read
+        out_path, out_format = output_path(self.out)  # a bad extension or folder fails before the inputs are read
         for p in recipe.params.values():
             if p.is_table:
                 self.inputs.append(register_input(con, p.name, values[p.name]))
         by_name = {i.name: i for i in self.inputs}
         for name in recipe.keyed:
             check_key(con, by_name[name], self.key)
-        out_path, out_format = check_output(self.out, self.inputs)
+        check_not_an_input(out_path, self.inputs)
         if out_path is not None:
             remove_stale_temporaries(out_path)
         if ctx.read_only and recipe.fits:
@@ -282,12 +256,15 @@ class _Run:
         with staging:
             self._statements(statements, scalar)
             rows_out = run_sql(con, f"SELECT count(*) FROM {RESULT_TABLE}")[0][0]
-            digest = _digest(con)
+            columns = [r[0] for r in run_sql(con, f"DESCRIBE {RESULT_TABLE}")]
+            digest = _digest(con) if "id" in columns else None
             metrics = {}
             for name, sql in recipe.metrics.items():
                 params = {k: scalar[k] for k in re.findall(r"\$(\w+)", sql) if k in scalar}
                 metrics[name] = run_sql(con, sql, params)[0][0]
-            output = f"SELECT * {_rename_key(con, self.key)} FROM {RESULT_TABLE}"
+            keyed = "id" in (c.lower() for c in columns) and self.key.lower() != "id"
+            rename = f"RENAME (id AS {sql_identifier(self.key)})" if keyed else ""
+            output = f"SELECT * {rename} FROM {RESULT_TABLE}"  # the key goes out under its own name
             table = None
             if out_path is not None:
                 self.tmp = temporary_path(out_path)
@@ -436,10 +413,7 @@ class _Run:
 
     def _rows_read(self, sql: str) -> int | None:
         """Rows of the largest table or input a statement reads (a progress bar's total), when cheap to know."""
-        try:
-            tree = sqlglot.parse_one(sql, read="duckdb")
-        except sqlglot.errors.SqlglotError:
-            return None
+        tree = parse_statement(sql)
         if tree is None:
             return None
         by_name = {i.name: i for i in self.inputs}
@@ -463,7 +437,7 @@ class _Run:
         if not isinstance(exc, duckdb.Error) or isinstance(exc, duckdb.InterruptException):
             return exc
         message = error_message(exc)
-        if index is not None and sql is not None and "UDF" not in str(exc) and not _from_function(str(exc)):
+        if index is not None and sql is not None and "UDF" not in str(exc):  # not a function's own error
             line = _line_of(self.recipe.text, sql)
             message += f" (recipe {self.recipe.name}, statement {index}{f' at line {line}' if line else ''})"
         if "invalid UTF-8" in message or "Invalid unicode" in message:
@@ -471,10 +445,6 @@ class _Run:
         if isinstance(exc, duckdb.IOException):
             return InputError(message)
         return SqlselError(message)
-
-
-def _from_function(text: str) -> bool:
-    return "Python exception occurred" in text
 
 
 class _Interrupts:
@@ -549,21 +519,26 @@ def _line_of(text: str, statement: str) -> int | None:
     return None
 
 
-def _rename_key(con: duckdb.DuckDBPyConnection, key: str) -> str:
-    """``RENAME (id AS key)`` when the run keyed its rows by another column and the result has id."""
-    if key.lower() == "id":
-        return ""
-    columns = [r[0].lower() for r in run_sql(con, f"DESCRIBE {RESULT_TABLE}")]
-    return f"RENAME (id AS {sql_identifier(key)})" if "id" in columns else ""
+def _digest(con: duckdb.DuckDBPyConnection) -> str:
+    """sha256 of the selected keys as text, sorted and comma-joined (the run's selection digest)."""
+    sql = f"SELECT sha256(coalesce(string_agg(id::VARCHAR, ',' ORDER BY id), '')) FROM {RESULT_TABLE}"
+    return str(run_sql(con, sql)[0][0])
 
 
-def _digest(con: duckdb.DuckDBPyConnection) -> str | None:
-    cols = [r[0] for r in run_sql(con, f"DESCRIBE {RESULT_TABLE}")]
-    if "id" not in cols:
-        return None
-    return run_sql(con, f"SELECT sha256(coalesce(string_agg(id::VARCHAR, ',' ORDER BY id), '')) FROM {RESULT_TABLE}")[
-        0
-    ][0]
+def _run_record(label: str, text: str, given: Mapping[str, Any], key: str | None) -> dict[str, Any]:
+    """What a run's row holds when it starts: the recipe as given, its text and hash, the parameters as given."""
+    return {
+        "recipe": label,
+        "query_hash": hashlib.sha256(text.encode()).hexdigest(),
+        "recipe_text": text,
+        "params": _jsonable(given),
+        "sqlsel_version": _version(),
+        "duckdb_version": duckdb.__version__,
+        "engine": "duckdb",
+        "key_column": key,
+        "inputs": [],
+        "started": datetime.now(),
+    }
 
 
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
