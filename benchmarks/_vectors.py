@@ -73,3 +73,45 @@ def write_paragraph_vectors(corpus: Path, path: Path, rows: int, dim: int) -> in
     written = con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchall()[0][0]
     con.close()
     return int(written)
+
+
+def write_paragraph_pool(corpus: Path, path: Path, rows: int, dim: int) -> None:
+    """A pool of ``rows`` (id, embedding) rows: every paragraph's hash embedding, then repeats with jitter.
+
+    The corpus's paragraphs (as :func:`write_paragraph_vectors`) come first, each once; past them the
+    paragraphs are repeated in order with σ = 0.01 Gaussian jitter (cosine ≈ 0.99 to the original,
+    near-duplicates at ε = 0.05), until ``rows``. Row groups of 122,880 rows, DuckDB's default.
+    """
+    import tempfile
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sqlsel.kernels.vectors import vector_matrix
+
+    with tempfile.TemporaryDirectory() as tmp:
+        first = Path(tmp) / "paragraphs.parquet"
+        count = write_paragraph_vectors(corpus, first, rows, dim)
+        base = vector_matrix(pq.read_table(first, columns=["embedding"]).column("embedding"))
+    assert len(base) == count
+    rng = np.random.default_rng(0)
+    writer = None
+    chunk = 122_880
+    for start in range(0, rows, chunk):
+        n = min(chunk, rows - start)
+        at = np.arange(start, start + n)
+        x = base[at % count]
+        copies = at >= count
+        if copies.any():
+            x[copies] += rng.normal(0, 0.01, (int(copies.sum()), dim)).astype(np.float32)
+        table = pa.table(
+            {
+                "id": pa.array(at.astype(np.int64)),
+                "embedding": pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), dim),
+            }
+        )
+        writer = writer or pq.ParquetWriter(path, table.schema)
+        writer.write_table(table, row_group_size=chunk)
+    assert writer is not None
+    writer.close()

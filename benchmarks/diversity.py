@@ -46,9 +46,9 @@ import sys, time, numpy as np, sqlsel
 con = sqlsel.connect(sys.argv[1], threads=2)
 src = "SELECT id, embedding, cluster FROM read_parquet('" + sys.argv[2] + "') WHERE id < " + sys.argv[5]
 t0 = time.perf_counter()
-con.execute("SELECT sel_semdedup('d', ?, 'bench', ?)", [src, float(sys.argv[3])]).fetchall()
+con.execute("SELECT sel_semdedup('sel_scratch.d', ?, 'bench', ?)", [src, float(sys.argv[3])]).fetchall()
 seconds = time.perf_counter() - t0
-t = con.sql("SELECT cluster, centroid_distance, removed FROM d ORDER BY id").to_arrow_table()
+t = con.sql("SELECT cluster, centroid_distance, removed FROM sel_scratch.d ORDER BY id").to_arrow_table()
 removed = t.column("removed").to_numpy()
 np.save(sys.argv[4], np.column_stack([t.column(0).to_numpy(), t.column(1).to_numpy(), removed]).astype(np.float64))
 print(f"RESULT {{seconds:.1f}} {{{PEAK}:.0f}} {{int(removed.sum())}}")

@@ -9,7 +9,10 @@ Prints, for each side, fit and weight times, docs/s and MB/s; the speed ratio; t
 difference between the two sides' log weights in parity mode (smoothing=0, min_example_length=0);
 the targeted-selection precision (share of the k selected documents from the target's source) of
 sqlsel's defaults, sqlsel's parity mode and the reference (min_example_length 0 and its default
-100); and a final SUMMARY line. Each sqlsel run is a fresh process (cold caches).
+100); whole processes as a user runs them, --repeats of each side alternately (`sqlsel run
+dsir_select` on Parquet with DuckDB's default row groups, a fresh catalog; a script running the
+reference on JSONL), and their medians; and a final SUMMARY line. Each sqlsel run is a fresh
+process (cold caches).
 
 Needs: pip install -e '.[test]' (data-selection 1.0.3 with nltk<3.10 for num_proc=2).
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,8 +45,8 @@ def prepare(corpus: Path, source: str, n_target: int, work: Path) -> dict:
         "CREATE TABLE t AS SELECT id FROM c WHERE source = ? ORDER BY hash(id) LIMIT ?", [source, n_target]
     ).fetchall()
     for name, where in (("pool", "id NOT IN (SELECT id FROM t)"), ("target", "id IN (SELECT id FROM t)")):
-        # the corpus builder's row-group size: DuckDB scans (and so runs the UDFs) one row group per task
-        parquet = f"COPY (SELECT * FROM c WHERE {where} ORDER BY id) TO '{work / name}.parquet' (ROW_GROUP_SIZE 50000)"
+        # DuckDB's default layout (122,880 rows per row group), as a user's COPY writes it
+        parquet = f"COPY (SELECT * FROM c WHERE {where} ORDER BY id) TO '{work / name}.parquet'"
         con.execute(parquet).fetchall()
         jsonl = f"COPY (SELECT id, text FROM c WHERE {where} ORDER BY id) TO '{work / name}.jsonl' (FORMAT json)"
         con.execute(jsonl).fetchall()
@@ -105,6 +109,39 @@ def run_reference(work: Path, k: int) -> dict:
     return {"fit": t1 - t0, "weights": t2 - t1, "all_weights": all_weights, "picked": picked}
 
 
+REFERENCE_PROCESS = """
+import sys, numpy as np
+from data_selection import HashedNgramDSIR
+pool, target, cache, out, k = sys.argv[1:6]
+d = HashedNgramDSIR([pool], [target], cache_dir=cache, num_proc=2, min_example_length=0)
+d.fit_importance_estimator(num_tokens_to_fit="auto")
+d.compute_importance_weights()
+np.random.seed(0)
+d.resample(out_dir=out, num_to_sample=int(k), cache_dir=cache + "_resample")
+"""
+
+
+def whole_processes(work: Path, k: int, threads: int, repeats: int, reference: bool) -> dict[str, list[float]]:
+    """Wall seconds of whole processes, as a user runs each side: `sqlsel run dsir_select` (fresh catalog,
+    Parquet in, Parquet out) and a script running the reference (JSONL in, JSONL out), alternately."""
+    sqlsel_cli = str(Path(sys.executable).parent / "sqlsel")
+    times: dict[str, list[float]] = {"sqlsel": [], "reference": []}
+    for i in range(repeats):
+        command = [sqlsel_cli, "run", "dsir_select", "-p", f"pool={work / 'pool.parquet'}", "-p",
+                   f"target={work / 'target.parquet'}", "-p", f"k={k}", "--threads", str(threads),
+                   "--db", str(work / f"whole{i}.duckdb"), "--out", str(work / f"whole{i}.parquet")]  # fmt: skip
+        t0 = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times["sqlsel"].append(time.perf_counter() - t0)
+        if reference:
+            args = [str(work / "pool.jsonl"), str(work / "target.jsonl"), str(work / f"whole_cache{i}"),
+                    str(work / f"whole_out{i}"), str(k)]  # fmt: skip
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", REFERENCE_PROCESS, *args], check=True, capture_output=True)
+            times["reference"].append(time.perf_counter() - t0)
+    return times
+
+
 def precision(ids: list, sources: dict, source: str) -> float:
     return sum(sources[i] == source for i in ids) / max(len(ids), 1)
 
@@ -117,6 +154,7 @@ def main() -> int:
     ap.add_argument("--k", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3, help="whole-process runs per side (the median is reported)")
     args = ap.parse_args()
     if not args.corpus.exists():
         print(f"building the corpus with {BUILD} (needs its Debian packages)", file=sys.stderr)
@@ -148,12 +186,23 @@ def main() -> int:
             f"parity {timed['metrics']['kl_reduction']:.4f}"
         )
 
+        whole = whole_processes(work, args.k, args.threads, args.repeats, not args.skip_reference)
+        ours_whole = statistics.median(whole["sqlsel"])
+        print(
+            f"whole processes ({args.repeats} each, alternating): sqlsel run dsir_select "
+            f"{' / '.join(f'{t:.1f}' for t in whole['sqlsel'])} s, median {ours_whole:.1f} s"
+        )
         if args.skip_reference:
             print(
-                f"SUMMARY dsir: sqlsel fit+weights {ours:.1f} s ({task['docs'] / ours:.0f} docs/s); "
-                f"precision {p_default:.3f}; reference skipped"
+                f"SUMMARY dsir: whole process sqlsel {ours_whole:.1f} s; fit+weights {ours:.1f} s "
+                f"({task['docs'] / ours:.0f} docs/s); precision {p_default:.3f}; reference skipped"
             )
             return 0
+        theirs_whole = statistics.median(whole["reference"])
+        print(
+            f"whole processes: data-selection script {' / '.join(f'{t:.1f}' for t in whole['reference'])} s, "
+            f"median {theirs_whole:.1f} s: {theirs_whole / ours_whole:.1f}x"
+        )
         ref = run_reference(work, args.k)
         theirs = ref["fit"] + ref["weights"]
         print(
@@ -170,7 +219,9 @@ def main() -> int:
         print(f"reference precision@{args.k}: min_example_length=0 {p_ref0:.3f}, min_example_length=100 {p_ref100:.3f}")
         ratio = theirs / ours
         print(
-            f"SUMMARY dsir: fit+weights sqlsel {ours:.1f} s vs data-selection {theirs:.1f} s = {ratio:.1f}x faster; "
+            f"SUMMARY dsir: whole process sqlsel {ours_whole:.1f} s vs data-selection {theirs_whole:.1f} s = "
+            f"{theirs_whole / ours_whole:.1f}x (medians of {args.repeats}); "
+            f"fit+weights {ours:.1f} s vs {theirs:.1f} s = {ratio:.1f}x; "
             f"max rel weight diff {worst:.1e}; precision@{args.k} sqlsel defaults {p_default:.3f} vs reference "
             f"{max(p_ref0, p_ref100):.3f}"
         )

@@ -1,5 +1,5 @@
 -- description: D4 (Tirumala et al. 2023): SemDeDup, then re-cluster the kept rows and keep the least prototypical share of each cluster.
--- param pool: table; pool rows (Parquet or JSONL path or glob) with a unique id, a text column and optionally an embedding column
+-- param pool: table; pool rows (Parquet or JSONL path or glob) with a unique id and a text column, an embedding column, or both
 -- param eps: DOUBLE = 0.05 in [0, 2]; SemDeDup: a row is removed when its cosine similarity to an earlier row of its cluster exceeds 1 - eps
 -- param ratio: DOUBLE = 0.5 in (0, 1]; share of the deduplicated rows kept by prototype pruning, per cluster (the farthest from their centroid)
 -- param clusters: INTEGER = 100 >= 1; k-means clusters, for the dedup and for the re-clustering

@@ -1,5 +1,5 @@
 -- description: SemDeDup (Abbas et al. 2023): drop semantic near-duplicates found within k-means clusters of the pool's embeddings.
--- param pool: table; pool rows (Parquet or JSONL path or glob) with a unique id, a text column and optionally an embedding column
+-- param pool: table; pool rows (Parquet or JSONL path or glob) with a unique id and a text column, an embedding column, or both
 -- param eps: DOUBLE = 0.05 in [0, 2]; a row is removed when its cosine similarity to an earlier row of its cluster exceeds 1 - eps
 -- param clusters: INTEGER = 100 >= 1; k-means clusters; rows are compared within their cluster only
 -- param keep: VARCHAR = 'hard' in {hard, easy, random}; which row of a duplicate group stays: hard (farthest from the centroid), easy (closest) or random

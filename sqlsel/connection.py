@@ -9,7 +9,10 @@ catalogs of any migration level and nothing is ever written to the file.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,8 @@ def connect(database: str | Path | None = None, *, read_only: bool = False, **co
         [(4,)]
         >>> con.close()
     """
+    if (read_only or database is None) and "temp_directory" not in config:
+        config = {**config, "temp_directory": _spill_folder()}  # in-memory databases would spill into the cwd
     if read_only:
         if database is None or not Path(database).is_file():
             raise CatalogNotFoundError(str(database) if database is not None else ":memory:")
@@ -74,6 +79,22 @@ def connect(database: str | Path | None = None, *, read_only: bool = False, **co
     except BaseException:
         con.close()
         raise
+
+
+def _spill_folder() -> str:
+    """Where an in-memory catalog's DuckDB spills past memory_limit: a folder of this process, removed at exit.
+
+    DuckDB's default for an in-memory database is ``.tmp`` in the working directory, left behind by a
+    process that does not close its connection; a file catalog spills beside itself (``CATALOG.tmp``).
+    """
+    if not _SPILL:
+        folder = tempfile.mkdtemp(prefix="sqlsel-spill-")
+        _SPILL.append(folder)
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return _SPILL[0]
+
+
+_SPILL: list[str] = []
 
 
 def register(con: duckdb.DuckDBPyConnection, *, read_only_catalog: str | None = None) -> duckdb.DuckDBPyConnection:

@@ -47,10 +47,16 @@ def print_run(record: dict[str, Any]) -> None:
             console.print(json.dumps(record[name], indent=2, default=str), highlight=False, markup=False)
     if record.get("statements"):
         rows = [
-            {"#": i, "seconds": f"{s['seconds']:.3f}", "rows": s.get("rows"), "statement": s["sql"]}
+            {
+                "#": i,
+                "seconds": f"{s['seconds']:.3f}",
+                "rows": s.get("rows"),
+                "peak MB": s.get("peak_rss_mb"),
+                "statement": s["sql"],
+            }
             for i, s in enumerate(record["statements"], 1)
         ]
-        print_table(["#", "seconds", "rows", "statement"], rows, len(rows))
+        print_table(["#", "seconds", "rows", "peak MB", "statement"], rows, len(rows))
     if record.get("recipe_text"):
         console.print("recipe:", highlight=False)
         console.print(record["recipe_text"], highlight=False, markup=False)

@@ -24,16 +24,18 @@ sqlglot only analyses them (functions and models used).
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import math
+import os
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import sqlglot
-from sqlglot import exp
 
 from sqlsel.duck import run_sql
 from sqlsel.errors import (
@@ -46,7 +48,7 @@ from sqlsel.errors import (
 )
 from sqlsel.resources import resource_dir
 
-__all__ = ["Param", "Recipe", "load_recipe", "recipe_names", "split_statements", "parse_statement"]
+__all__ = ["Param", "Recipe", "load_recipe", "recipe_names", "split_statements", "statement_facts", "StatementFacts"]
 
 _HEADER = re.compile(r"^--\s*(?P<key>[a-z_]+)(?:\s+(?P<name>\w+))?\s*:\s*(?P<value>.*)$")
 _PARAM = re.compile(
@@ -212,17 +214,16 @@ class Recipe:
         known = load_families()
         models_needed: set[str] = set()
         for statement in self.statements(con):
-            tree = parse_statement(statement.query)
-            if tree is None:
+            facts = statement_facts(statement.query)
+            if facts is None:
                 continue
-            for call in tree.find_all(exp.Anonymous):
-                fname = call.name.lower()
-                if fname.startswith("sel_") and fname not in known and not _is_macro(con, fname):
+            for fname, args in facts.calls:
+                if fname not in known and not _is_macro(con, fname):
                     raise UnknownFunctionError(fname, list(known))
                 spec = known.get(fname)
                 pos = list(spec.params).index(spec.model_param) if spec and spec.model_param else None
-                if pos is not None and len(call.expressions) > pos:
-                    name = _literal(call.expressions[pos], values)
+                if pos is not None and len(args) > pos:
+                    name = _literal(args[pos], values)
                     if name is not None:
                         models_needed.add(name)
         fitted = {str(values[p]) for p in self.fits if p in values}
@@ -234,17 +235,107 @@ class Recipe:
                 raise UnknownModelError(absent[0], have, "Fit it first, or pass --db with the catalog that holds it.")
 
 
-@functools.lru_cache(maxsize=256)
-def parse_statement(sql: str) -> exp.Expression | None:
-    """sqlglot's tree of one statement (None where sqlglot's grammar, which lags DuckDB's, cannot read it).
+Argument = tuple[str, str] | None  # ("string", text) or ("param", name); None for any other expression
 
-    Analysis is best effort: the statement itself runs as written. Trees are cached, because the check
-    before a run and the progress report during it read the same statements; do not modify them.
+
+@dataclass(frozen=True)
+class StatementFacts:
+    """What a run needs to know of one statement before running it, read by sqlglot.
+
+    ``calls``: every ``sel_`` function or macro called, with its arguments that are string literals
+    or ``$parameters`` (the model names a check looks up). ``tables``: the (database, table) names it
+    reads, for a progress bar's total.
     """
+
+    calls: tuple[tuple[str, tuple[Argument, ...]], ...]
+    tables: tuple[tuple[str, str], ...]
+
+
+#: Bump when statement_facts reads trees differently: cached facts of older versions are ignored.
+_FACTS_VERSION = 1
+
+
+@functools.lru_cache(maxsize=256)
+def statement_facts(sql: str) -> StatementFacts | None:
+    """The :class:`StatementFacts` of one statement; None where sqlglot cannot read it.
+
+    sqlglot's grammar lags DuckDB's, so analysis is best effort: the statement itself runs as written.
+    Importing sqlglot and parsing a recipe take about a quarter of a second, so facts are kept per
+    installation in a cache folder (:func:`cache_dir`), keyed by the statement's text: a recipe is
+    parsed once, not once per run.
+    """
+    key = hashlib.sha256(f"{_FACTS_VERSION}\0{sql}".encode()).hexdigest()
+    cached = _read_cached(key)
+    if cached is not None:
+        return _facts_from_json(cached)
+    import sqlglot
+    from sqlglot import exp
+
     try:
-        return sqlglot.parse_one(sql, read="duckdb")
+        tree = sqlglot.parse_one(sql, read="duckdb")
     except sqlglot.errors.SqlglotError:
+        tree = None
+    facts = None
+    if tree is not None:
+        calls = tuple(
+            (call.name.lower(), tuple(_argument(a) for a in call.expressions))
+            for call in tree.find_all(exp.Anonymous)
+            if call.name.lower().startswith("sel_")
+        )
+        facts = StatementFacts(calls, tuple((t.db, t.name) for t in tree.find_all(exp.Table) if t.name))
+    _write_cached(key, {"parsed": False} if facts is None else {"parsed": True, **facts.__dict__})
+    return facts
+
+
+def _argument(node: Any) -> Argument:
+    from sqlglot import exp
+
+    if isinstance(node, exp.Literal) and node.is_string:
+        return ("string", str(node.this))
+    if isinstance(node, exp.Placeholder):
+        return ("param", str(node.name))
+    return None
+
+
+def _facts_from_json(data: dict[str, Any]) -> StatementFacts | None:
+    if not data.get("parsed"):
         return None
+    calls = tuple(
+        (str(name), tuple(None if a is None else (str(a[0]), str(a[1])) for a in args)) for name, args in data["calls"]
+    )
+    return StatementFacts(calls, tuple((str(db), str(name)) for db, name in data["tables"]))
+
+
+def cache_dir() -> Path:
+    """sqlsel's per-installation cache folder; nothing in it is needed to run, and it may be deleted.
+
+    ``$SQLSEL_CACHE_DIR``, else ``$XDG_CACHE_HOME/sqlsel``, else ``~/.cache/sqlsel``.
+    """
+    given = os.environ.get("SQLSEL_CACHE_DIR")
+    if given:
+        return Path(given)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sqlsel"
+
+
+def _read_cached(key: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads((cache_dir() / "statements" / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_cached(key: str, data: dict[str, Any]) -> None:
+    """Write one cache entry atomically; a cache that cannot be written is simply not used."""
+    folder = cache_dir() / "statements"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(tmp, folder / f"{key}.json")
+    except OSError:
+        return
 
 
 def _is_macro(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -255,12 +346,13 @@ def _is_macro(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(run_sql(con, sql, [name])[0][0])
 
 
-def _literal(node: exp.Expression, values: Mapping[str, Any]) -> str | None:
-    if isinstance(node, exp.Literal) and node.is_string:
-        return str(node.this)
-    if isinstance(node, exp.Placeholder) and node.name in values:
-        return str(values[node.name])
-    return None
+def _literal(arg: Argument, values: Mapping[str, Any]) -> str | None:
+    if arg is None:
+        return None
+    kind, text = arg
+    if kind == "string":
+        return text
+    return str(values[text]) if text in values else None
 
 
 def split_statements(con: duckdb.DuckDBPyConnection, text: str, source: str) -> list[Any]:

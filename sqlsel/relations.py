@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import mmap
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import duckdb
@@ -28,10 +29,35 @@ from sqlsel.functions import FunctionContext
 from sqlsel.kernels.keys import key_type_problem, sortable_keys
 from sqlsel.kernels.vectors import VectorError, permute_rows, vector_matrix
 
-__all__ = ["Vectors", "relation_query", "is_table_name", "read_vectors", "column_names", "write_rows", "write_table"]
+__all__ = [
+    "Vectors",
+    "VectorBatch",
+    "relation_query",
+    "is_table_name",
+    "read_vectors",
+    "vector_batches",
+    "memory_budget",
+    "stream_batch_rows",
+    "source_rows",
+    "source_shape",
+    "check_unique_keys",
+    "column_names",
+    "write_rows",
+    "write_table",
+]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){0,2}$")
-_BATCH = 65536
+_BATCH = 65536  # rows per batch of a whole read (it holds every row anyway)
+_STREAM_BATCH_BYTES = 8 << 20  # vectors per batch of a streamed read: DuckDB's Arrow batches are not in its limit
+
+
+def stream_batch_rows(dim: int) -> int:
+    """Rows per batch of a read that holds one batch at a time: about 8 MB of vectors.
+
+    DuckDB converts each batch to Arrow outside its memory_limit; at 65,536 rows of 256 floats a
+    streamed read of a table cost 340 MB above the limit, at 8,192 rows 36 MB.
+    """
+    return max(1024, min(_BATCH, _STREAM_BATCH_BYTES // max(4 * dim, 1)))
 
 
 def relation_query(source: str, columns: str) -> str:
@@ -75,39 +101,63 @@ class Vectors:
         return _plain(self.keys[row])
 
 
-def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str, ...] = ()) -> Vectors:
-    """Every (id, embedding, *extra) row of ``source``, read once; ``what`` names the caller in errors.
+@dataclass
+class VectorBatch:
+    """Consecutive rows of a relation as read: keys, their hashes, embeddings and extra numeric columns."""
 
-    Keys may be of any integer or string type; NULL or duplicate keys, NULL or non-finite extra values,
-    and embeddings that are NULL, ragged or hold NaN are refused, naming a row.
-    """
-    columns = ", ".join(("id", "embedding", *extra))
-    sql = relation_query(source, f"{columns}, sel_key_hash(id) AS _key_hash")
+    keys: np.ndarray  # sortable keys (copies: a column kept as Arrow would keep its whole batch alive)
+    hashes: np.ndarray  # uint64
+    x: np.ndarray  # float32 (rows, dim)
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def describe_source(ctx: FunctionContext, source: str, what: str, columns: tuple[str, ...]) -> str:
+    """The DuckDB type of ``source``'s id column, after checking that it has ``columns`` and a usable key."""
+    names = ", ".join(columns)
     try:
-        described = ctx.query(f"DESCRIBE {relation_query(source, columns)}")
+        described = ctx.query(f"DESCRIBE {relation_query(source, names)}")
     except duckdb.Error as exc:  # a missing table or column: say what is read
         raise InputError(
-            f"{what} cannot read {source!r}: {str(exc).splitlines()[0]}. It reads columns {columns} from a table "
+            f"{what} cannot read {source!r}: {str(exc).splitlines()[0]}. It reads columns {names} from a table "
             "or view (not a TEMP one: use sel_scratch.<name>) or a query."
         ) from None
     key_type = str(described[0][1])
     problem = key_type_problem(key_type)
     if problem is not None:
         raise RowKeyError(f"{what}: the id column of {source!r} is {problem}.")
-    total = _stored_rows(ctx, source)  # a stored table can be counted first and read into one matrix
-    keys: list[np.ndarray] = []  # copies: a column kept as Arrow would keep its whole batch, vectors too, alive
-    hashes: list[np.ndarray] = []
-    growing: _GrowingMatrix | None = None
-    values: dict[str, list[np.ndarray]] = {name: [] for name in extra}
-    x: np.ndarray | None = None
-    at = 0
-    for batch in ctx.stream(sql, _BATCH):
+    return key_type
+
+
+def vector_batches(
+    ctx: FunctionContext,
+    source: str,
+    what: str,
+    extra: tuple[str, ...] = (),
+    *,
+    computed: dict[str, str] | None = None,
+    order_by: str = "",
+    batch_rows: int = _BATCH,
+) -> Iterator[VectorBatch]:
+    """The (id, embedding, *extra) rows of ``source`` in scan order (or ``order_by``), checked batch by batch.
+
+    ``computed`` adds extra columns from SQL expressions over the source's columns (e.g. a cluster
+    from ``sel_cluster(embedding, 'm')``). Keys may be of any integer or string type; NULL keys, NULL
+    or non-finite extra values, and embeddings that are NULL, ragged, empty or hold NaN are refused,
+    naming a row. Duplicate keys are the caller's to find (they need every key).
+    """
+    expressions = dict.fromkeys(extra, "") | (computed or {})
+    select = ", ".join(["id", "embedding", *(f"{e} AS {n}" if e else n for n, e in expressions.items())])
+    sql = relation_query(source, f"{select}, sel_key_hash(id) AS _key_hash")
+    if order_by:
+        sql = f"SELECT * FROM ({sql}) ORDER BY {order_by}"
+    dim: int | None = None
+    for batch in ctx.sorted_stream(sql, batch_rows) if order_by else ctx.stream(sql, batch_rows):
         ctx.check_interrupt()
         id_col, vec_col = batch.column(0), batch.column(1)
         if id_col.null_count:
             raise RowKeyError(f"{what}: {source!r} has rows with a NULL id; every row needs one.")
         try:
-            block = vector_matrix(vec_col, x.shape[1] if x is not None else growing.dim if growing else None)
+            block = vector_matrix(vec_col, dim)
         except VectorError as exc:
             raise InputError(
                 f"{what}: row id {id_col[exc.row].as_py()!r} of {source!r}: {exc}. "
@@ -115,6 +165,78 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
             ) from None
         if block.shape[1] == 0:
             raise InputError(f"{what}: the embeddings of {source!r} have no values; every row needs a vector.")
+        dim = block.shape[1]
+        yield VectorBatch(
+            np.array(sortable_keys(id_col), copy=True),
+            batch.column(len(batch.schema) - 1).to_numpy(zero_copy_only=False).astype(np.uint64),
+            block,
+            {name: _numbers(batch.column(2 + k), name, id_col, what, source) for k, name in enumerate(expressions)},
+        )
+
+
+_UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4, "PB": 1000**5}
+_UNITS |= {"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40, "PIB": 1 << 50}
+
+
+def memory_budget(ctx: FunctionContext) -> int:
+    """Bytes of vectors a set-level function holds at once: a quarter of DuckDB's ``memory_limit``.
+
+    DuckDB's limit bounds its own buffers (scans, sorts, scratch tables, which spill to the temp
+    directory beyond it); the Python side of a set-level function gets a quarter of it again for its
+    vectors, so ``SET memory_limit = '1.5GB'`` (``sqlsel run --memory 1.5GB``) keeps a whole run
+    near twice that, imports included.
+    """
+    text = str(ctx.query("SELECT current_setting('memory_limit')")[0][0]).strip().upper()
+    match = re.fullmatch(r"([0-9.]+)\s*([KMGTP]I?B|B)?", text)
+    if match is None:
+        return 1 << 62
+    return int(float(match.group(1)) * _UNITS[match.group(2) or ""]) // 4
+
+
+def source_rows(ctx: FunctionContext, source: str, what: str) -> int:
+    """Rows of ``source``: a stored table's count, or a count of the query (DuckDB skips its unused columns)."""
+    rows = _stored_rows(ctx, source)
+    if rows is not None:
+        return rows
+    try:
+        return int(ctx.query(relation_query(source, "count(*)"))[0][0])
+    except duckdb.Error as exc:
+        raise InputError(f"{what} cannot read {source!r}: {str(exc).splitlines()[0]}") from None
+
+
+def source_shape(ctx: FunctionContext, source: str, what: str) -> tuple[int, int]:
+    """Rows of ``source`` and the length of its first embedding, without reading its vectors."""
+    rows = source_rows(ctx, source, what)
+    try:
+        first = ctx.query(relation_query(source, "len(embedding)") + " LIMIT 1")
+    except duckdb.Error as exc:
+        raise InputError(f"{what} cannot read {source!r}: {str(exc).splitlines()[0]}") from None
+    return rows, int(first[0][0] or 0) if first else 0
+
+
+def check_unique_keys(ctx: FunctionContext, source: str, what: str) -> None:
+    """Refuse a source whose ids repeat, by a GROUP BY in DuckDB (out of core: for sources read in a stream)."""
+    dup = ctx.query(relation_query(source, "id") + " GROUP BY id HAVING count(*) > 1 LIMIT 1")
+    if dup:
+        raise RowKeyError(f"{what}: id {dup[0][0]!r} appears more than once in {source!r}; ids must be unique.")
+
+
+def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str, ...] = ()) -> Vectors:
+    """Every (id, embedding, *extra) row of ``source``, read once; ``what`` names the caller in errors.
+
+    Keys may be of any integer or string type; NULL or duplicate keys, NULL or non-finite extra values,
+    and embeddings that are NULL, ragged or hold NaN are refused, naming a row.
+    """
+    key_type = describe_source(ctx, source, what, ("id", "embedding", *extra))
+    total = _stored_rows(ctx, source)  # a stored table can be counted first and read into one matrix
+    keys: list[np.ndarray] = []
+    hashes: list[np.ndarray] = []
+    growing: _GrowingMatrix | None = None
+    values: dict[str, list[np.ndarray]] = {name: [] for name in extra}
+    x: np.ndarray | None = None
+    at = 0
+    for batch in vector_batches(ctx, source, what, extra):
+        block = batch.x
         if total is not None:
             if x is None:
                 x = _populated_matrix(total, block.shape[1])
@@ -124,10 +246,10 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
         else:
             growing = growing or _GrowingMatrix(block.shape[1], 2 * len(block))
             growing.append(block)
-        keys.append(np.array(sortable_keys(id_col), copy=True))
-        hashes.append(batch.column(len(batch.schema) - 1).to_numpy(zero_copy_only=False).astype(np.uint64))
-        for k, name in enumerate(extra):
-            values[name].append(_numbers(batch.column(2 + k), name, id_col, what, source))
+        keys.append(batch.keys)
+        hashes.append(batch.hashes)
+        for name in extra:
+            values[name].append(batch.extra[name])
         at += len(block)
     if at == 0:
         raise InputError(f"{what}: {source!r} has no rows.")
@@ -141,11 +263,7 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
     if (order != np.arange(len(order))).any():
         permute_rows(x, order.astype(np.int64))
     sorted_keys = all_keys[order]
-    if len(sorted_keys) > 1:
-        same = sorted_keys[1:] == sorted_keys[:-1]
-        if same.any():
-            dup = sorted_keys[1:][same][0]
-            raise RowKeyError(f"{what}: id {_plain(dup)!r} appears more than once in {source!r}; ids must be unique.")
+    check_unique(sorted_keys, what, source)
     return Vectors(
         sorted_keys,
         key_type,
@@ -153,6 +271,15 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
         x,
         {name: np.concatenate(v)[order] for name, v in values.items()},
     )
+
+
+def check_unique(sorted_keys: np.ndarray, what: str, source: str) -> None:
+    """Refuse a relation whose (sorted) keys repeat, naming the first repeated one."""
+    if len(sorted_keys) > 1:
+        same = sorted_keys[1:] == sorted_keys[:-1]
+        if same.any():
+            dup = sorted_keys[1:][same][0]
+            raise RowKeyError(f"{what}: id {_plain(dup)!r} appears more than once in {source!r}; ids must be unique.")
 
 
 def _plain(value: object) -> object:
@@ -277,18 +404,26 @@ def write_table(
     cannot see the caller's TEMP tables, so a bare name that a TEMP table shadows would be written
     elsewhere than the caller reads.
     """
+    _check_into(into)
+    with ctx.writing() as cur:
+        _write(cur, into, data, f"CREATE OR REPLACE TABLE {into} AS SELECT {select} FROM _sel_rows_out {order}")
+
+
+def _check_into(into: str) -> None:
     if not into or not is_table_name(into) or "." not in into:
         raise ParameterError(
             f"into_table must be a qualified table name such as sel_scratch.picks (or main.picks); got {into!r}"
         )
-    with ctx.writing() as cur:
-        cur.register("_sel_rows_out", data)
-        try:
-            run_sql(cur, f"CREATE OR REPLACE TABLE {into} AS SELECT {select} FROM _sel_rows_out {order}")
-        except duckdb.Error as exc:
-            raise InputError(f"cannot create {into!r}: {str(exc).splitlines()[0]}") from None
-        finally:
-            cur.unregister("_sel_rows_out")
+
+
+def _write(cur: duckdb.DuckDBPyConnection, into: str, data: pa.Table | pa.RecordBatchReader, sql: str) -> None:
+    cur.register("_sel_rows_out", data)
+    try:
+        run_sql(cur, sql)
+    except duckdb.Error as exc:
+        raise InputError(f"cannot create {into!r}: {str(exc).splitlines()[0]}") from None
+    finally:
+        cur.unregister("_sel_rows_out")
 
 
 def key_array(data: Vectors, rows: np.ndarray) -> pa.Array:

@@ -29,6 +29,7 @@ import json
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -39,7 +40,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from sqlglot import exp
 
 from sqlsel.catalog import begin_run, discard, finish_run, in_transaction, publish
 from sqlsel.connection import SCRATCH, connect
@@ -58,7 +58,7 @@ from sqlsel.inputs import (
     temporary_path,
 )
 from sqlsel.lance import drop_tables
-from sqlsel.recipe import Recipe, load_recipe, parse_statement
+from sqlsel.recipe import Recipe, load_recipe, statement_facts
 
 __all__ = ["RunResult", "StatementProgress", "run_recipe", "OUTPUT_FORMATS"]
 
@@ -108,14 +108,18 @@ def run_recipe(
     threads: int | None = None,
     key: str = "id",
     on_progress: Callable[[StatementProgress], None] | None = None,
+    memory: str | None = None,
 ) -> RunResult:
     """Run ``recipe`` with ``params`` and record it in the catalog (``db``, or ``con``'s database).
 
     ``key`` names the column of the keyed inputs (the pool) that identifies rows; recipes see it as
     ``id`` and the output carries its own name again. Without ``out`` the selected rows are returned
-    in ``RunResult.table``. Errors are :class:`~sqlsel.errors.SqlselError` with a one-line message;
-    Ctrl-C raises :class:`~sqlsel.errors.RunInterrupted`. Either way no output file is left, no model
-    changes, and the run is recorded as failed or interrupted.
+    in ``RunResult.table``. ``threads`` and ``memory`` (e.g. ``"1.5GB"``) set DuckDB's ``threads``
+    and ``memory_limit`` for the run; set-level functions keep their vectors within a quarter of the
+    limit again, reading larger sources cluster by cluster (same result). Errors are
+    :class:`~sqlsel.errors.SqlselError` with a one-line message; Ctrl-C raises
+    :class:`~sqlsel.errors.RunInterrupted`. Either way no output file is left, no model changes, and
+    the run is recorded as failed or interrupted.
     """
     own = con is None
     con = connect(db) if con is None else con
@@ -126,7 +130,7 @@ def run_recipe(
             except ParameterError as exc:  # a header that does not parse: a run that failed, so recorded
                 _record_unparsed(con, Path(recipe), dict(params or {}), exc)
                 raise
-        return _Run(con, recipe, dict(params or {}), out, threads, key, on_progress).execute()
+        return _Run(con, recipe, dict(params or {}), out, threads, key, on_progress, memory).execute()
     finally:
         if own:
             con.close()
@@ -141,6 +145,19 @@ def _record_unparsed(con: duckdb.DuckDBPyConnection, path: Path, given: dict[str
     finish_run(con, run_id, {"status": "failed", "error": str(error), "ended": datetime.now()})
 
 
+def peak_rss_mb() -> float | None:
+    """The process's peak resident memory so far, in MB (None where the platform does not say).
+
+    Recorded after each statement: the statement whose figure grew is the one that set the peak.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1 << 20 if sys.platform == "darwin" else 1 << 10), 1)
+
+
 class _Run:
     def __init__(
         self,
@@ -151,8 +168,10 @@ class _Run:
         threads: int | None,
         key: str,
         on_progress: Callable[[StatementProgress], None] | None,
+        memory: str | None = None,
     ) -> None:
         self.con, self.recipe, self.given, self.out, self.threads, self.key = con, recipe, given, out, threads, key
+        self.memory = memory
         self.on_progress = on_progress
         self.ctx = function_context(con)
         if self.ctx is None:
@@ -216,6 +235,11 @@ class _Run:
             if self.threads < 1:
                 raise SqlselError(f"--threads must be at least 1; got {self.threads}")
             run_sql(con, f"SET threads = {int(self.threads)}")
+        if self.memory is not None:
+            try:
+                run_sql(con, f"SET memory_limit = {sql_string(self.memory)}")
+            except duckdb.Error:
+                raise SqlselError(f"--memory must be a size such as 1.5GB or 800MB; got {self.memory!r}") from None
         values = recipe.bind(self.given)
         statements = recipe.statements(con)
         if not statements:
@@ -313,7 +337,14 @@ class _Run:
             progress.seconds = time.perf_counter() - t0
             progress.rows_out = int(rows[0][0]) if statement is last else _rows_out(statement, rows)
             progress.finished = True
-            self.timings.append({"sql": progress.sql, "seconds": round(progress.seconds, 6), "rows": progress.rows_out})
+            self.timings.append(
+                {
+                    "sql": progress.sql,
+                    "seconds": round(progress.seconds, 6),
+                    "rows": progress.rows_out,
+                    "peak_rss_mb": peak_rss_mb(),
+                }
+            )
             self._emit(progress)
 
     def _commit(
@@ -413,21 +444,21 @@ class _Run:
 
     def _rows_read(self, sql: str) -> int | None:
         """Rows of the largest table or input a statement reads (a progress bar's total), when cheap to know."""
-        tree = parse_statement(sql)
-        if tree is None:
+        facts = statement_facts(sql)
+        if facts is None:
             return None
         by_name = {i.name: i for i in self.inputs}
         counts = []
-        for table in tree.find_all(exp.Table):
-            name = table.name
+        for db, name in facts.tables:
             if name in by_name:
                 given = by_name[name]
                 if given.rows is None and given.reader == "parquet":
                     given.rows = int(run_sql(self.con, f'SELECT count(*) FROM "{name}"')[0][0])
                 if given.rows is not None:
                     counts.append(given.rows)
-            elif table.db in ("", SCRATCH) and _is_table(self.con, table.db or None, name):
-                counts.append(int(run_sql(self.con, f"SELECT count(*) FROM {table.sql(dialect='duckdb')}")[0][0]))
+            elif db in ("", SCRATCH) and _is_table(self.con, db or None, name):
+                qualified = ".".join(sql_identifier(part) for part in (db, name) if part)
+                counts.append(int(run_sql(self.con, f"SELECT count(*) FROM {qualified}")[0][0]))
         return max(counts, default=None)
 
     def _translated(self, exc: BaseException, index: int | None = None, sql: str | None = None) -> BaseException:

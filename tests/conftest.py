@@ -13,6 +13,12 @@ import sqlsel
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory):
+    """sqlsel's cache folder (parsed statements) is the test session's own, never the user's."""
+    os.environ["SQLSEL_CACHE_DIR"] = str(tmp_path_factory.mktemp("sqlsel-cache"))
+
+
 def need(module: str):
     """Import a test dependency: skipped when missing locally, a failure under CI=true (CI installs every one)."""
     if os.environ.get("CI", "").lower() in ("true", "1"):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import duckdb
 from click.testing import CliRunner
 
 from sqlsel.cli import cli
@@ -88,3 +89,30 @@ def test_functions_name_shows_doc_and_example():
 def test_functions_unknown_name_suggests():
     result = CliRunner().invoke(cli, ["functions", "sel_zipfitt"])
     assert result.exit_code != 0 and "Did you mean 'sel_zipfit'" in result.output
+
+
+def test_memory_sets_duckdbs_limit_without_changing_the_selection(tmp_path, examples):
+    pool = f"pool={examples / 'pool.parquet'}"
+    for name, extra in (("limited", ["--memory", "200MB"]), ("default", [])):
+        db = str(tmp_path / f"{name}.duckdb")
+        res = invoke("run", "semdedup", "-p", pool, "-p", "removed=true", "--db", db, *extra)
+        assert res.exit_code == 0, res.output
+    digests = [
+        duckdb.connect(str(tmp_path / f"{name}.duckdb")).sql("SELECT selection_digest FROM sel_runs").fetchall()
+        for name in ("limited", "default")
+    ]
+    assert digests[0] == digests[1] and digests[0][0][0]
+
+
+def test_memory_that_is_no_size_is_refused(tmp_path, examples):
+    res = invoke(
+        "run",
+        "semdedup",
+        "-p",
+        f"pool={examples / 'pool.parquet'}",
+        "--db",
+        str(tmp_path / "c.duckdb"),
+        "--memory",
+        "lots",
+    )
+    assert res.exit_code != 0 and "--memory must be a size such as 1.5GB" in res.output

@@ -54,6 +54,21 @@ def test_semdedup_uses_the_sources_cluster_column(con):
         sql(con, "SELECT " + call.format(text))
 
 
+@pytest.mark.parametrize("keep", ["hard", "random"])
+@pytest.mark.parametrize(
+    "source", ["sel_scratch.v", "SELECT id, embedding, sel_cluster(embedding, 'c') AS cluster FROM sel_scratch.v"]
+)
+def test_semdedup_beyond_its_memory_share_works_cluster_by_cluster_with_the_same_result(con, monkeypatch, keep, source):
+    x, _ = clustered(n=600, dup_share=0.4)
+    vectors(con, x)
+    sql(con, "SELECT sel_kmeans_fit('c', 'sel_scratch.v', '12', 1)")
+    call = f"sel_semdedup('sel_scratch.out', '{source.replace(chr(39), chr(39) * 2)}', 'c', 0.02, '{keep}', 3)"
+    whole = written(con, call)
+    monkeypatch.setattr("sqlsel.udfs.diversity.memory_budget", lambda ctx: 4000)  # parts of a few clusters
+    assert written(con, call) == whole and sum(r[5] for r in whole) > 50
+    assert sql(con, "SELECT current_setting('preserve_insertion_order')") == [(True,)]  # off only while sorting
+
+
 def test_kcenter_and_threshold_return_picks_in_order(con):
     x, _ = clustered(n=200)
     vectors(con, x, {"score": np.arange(200.0)})

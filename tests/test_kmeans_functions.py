@@ -183,3 +183,23 @@ def test_a_model_records_every_option_its_fit_used(con):
     con.execute("SELECT sel_kmeans_fit('x', 'sel_scratch.few', '2')").fetchall()
     params = con.execute("SELECT params FROM sel_models WHERE name = 'x'").fetchall()[0][0]
     assert all(f'"{name}"' in params for name in ("sample", "sample_iterations", "refine"))
+
+
+def test_a_fit_larger_than_its_memory_share_streams_its_source_with_the_same_result(con, monkeypatch):
+    blob_table(con, per=100)
+    sql(con, """SELECT sel_kmeans_fit('whole', 'sel_scratch.v', '8,2', 5, '{"sample": 10}')""")
+    monkeypatch.setattr("sqlsel.udfs.kmeans.memory_budget", lambda ctx: 1000)  # 400 × 4 floats do not fit
+    sql(con, """SELECT sel_kmeans_fit('streamed', 'sel_scratch.v', '8,2', 5, '{"sample": 10}')""")
+    fits = con.sql(
+        "SELECT m.name, list(c.centroid ORDER BY c.level, c.cluster), list(c.size ORDER BY c.level, c.cluster) "
+        "FROM sel_models m JOIN sel_kmeans_centroids c USING (model_id) GROUP BY m.name ORDER BY m.name"
+    ).fetchall()
+    assert fits[0][0] == "streamed" and fits[0][1:] == fits[1][1:]
+
+
+def test_a_streamed_fit_refuses_duplicate_ids(con, monkeypatch):
+    blob_table(con, per=100)
+    sql(con, "INSERT INTO sel_scratch.v SELECT * FROM sel_scratch.v WHERE id = 7")
+    monkeypatch.setattr("sqlsel.udfs.kmeans.memory_budget", lambda ctx: 1000)
+    with pytest.raises(Exception, match="id 7 appears more than once"):
+        sql(con, """SELECT sel_kmeans_fit('m', 'sel_scratch.v', '8', 5, '{"sample": 10}')""")

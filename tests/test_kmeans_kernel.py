@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sqlsel.kernels.kmeans import assign, hierarchical_kmeans, kmeans
+from sqlsel.kernels.kmeans import RowStream, assign, hierarchical_kmeans, kmeans
 
 
 def blobs(seed=0, per=60, dim=8, centers=(0.0, 4.0, 8.0, 12.0)):
@@ -93,3 +93,22 @@ def test_a_large_fit_trains_on_a_seeded_sample_then_refines_on_every_row():
     assert sampled[0].potential <= full[0].potential * 1.05
     other = hierarchical_kmeans(x, [3], seed=2, sample=10, hashes=np.arange(len(x))[::-1].copy())
     assert other[0].potential <= full[0].potential * 1.05  # another sample, as good a fit
+
+
+def test_a_streamed_sampled_fit_equals_the_in_memory_fit_in_any_row_order():
+    x = np.random.default_rng(7).normal(size=(600, 5)).astype(np.float32)
+    hashes = np.arange(1000, 1600, dtype=np.uint64)
+    whole = hierarchical_kmeans(x, [6, 2], seed=4, sample=20, hashes=hashes)
+    streamed = hierarchical_kmeans(RowStream.of(x, hashes, block_rows=37), [6, 2], seed=4, sample=20)
+    shuffled = np.random.default_rng(1).permutation(len(x))
+    reordered = hierarchical_kmeans(RowStream.of(x[shuffled], hashes[shuffled], block_rows=50), [6, 2], 4, sample=20)
+    for other in (streamed, reordered):
+        assert all(np.array_equal(a.centroids, b.centroids) for a, b in zip(whole, other, strict=True))
+        assert np.array_equal(whole[0].sizes, other[0].sizes) and whole[0].potential == other[0].potential
+    assert streamed[0].labels is None and len(whole[0].labels) == len(x)
+
+
+def test_streamed_rows_need_a_sampled_level_one():
+    x = blobs()
+    with pytest.raises(ValueError, match="fitted on a sample"):
+        hierarchical_kmeans(RowStream.of(x), [4], seed=0, sample=0)

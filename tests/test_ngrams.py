@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -37,6 +39,13 @@ def counts(f, i, buckets):
 
 def test_golden_hash_buckets():
     assert sha256_mod(pa.array(["alice", "alice went"]), 10000).tolist() == [6720, 114]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=150), min_size=1, max_size=20), st.sampled_from([1, 10000, 2**24, 2**31]))
+def test_sha256_buckets_equal_hashlibs(texts, buckets):
+    want = [int(hashlib.sha256(t.encode()).hexdigest(), 16) % buckets for t in texts]  # 0-2 blocks of 64 bytes
+    assert sha256_mod(pa.array(texts), buckets).tolist() == want
 
 
 def test_golden_feature_count():

@@ -90,6 +90,8 @@ def test_a_run_records_its_statements_text_and_engine(con, small_task):
     assert record["engine"] == "duckdb" and record["key_column"] == "id" and record["threads"] >= 1
     assert [s["sql"] for s in record["statements"]][0].startswith("CREATE OR REPLACE TEMP TABLE _dsir_pool")
     assert record["statements"][0]["rows"] == 60 and all(s["seconds"] >= 0 for s in record["statements"])
+    peaks = [s["peak_rss_mb"] for s in record["statements"]]
+    assert peaks[0] > 50 and peaks == sorted(peaks)  # the process peak so far, after each statement
     assert record["recipe_text"].startswith("-- description: DSIR") and record["pid"] == os.getpid()
 
 

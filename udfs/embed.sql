@@ -12,7 +12,7 @@ CREATE OR REPLACE MACRO sel_recipe_embedding(embedding, text, embedder, dim, has
          ELSE sel_embed(text, embedder) END;
 
 -- The rows a recipe clusters or compares: id and the embedding of each row of the table or view named by source,
--- by embedder (see sel_recipe_embedding). Rows whose computed embedding is missing (a text without tokens) are
+-- by embedder (see sel_recipe_embedding); a source with an embedding column needs no text column. Rows whose computed embedding is missing (a text without tokens) are
 -- left out; a missing embedding in the source's own column is kept, so the fit that reads it names the row.
 CREATE OR REPLACE MACRO sel_recipe_vectors(source, embedder, dim) AS TABLE
 WITH resolved AS (  -- the table or view the name resolves to: a TEMP one first, then the current database's
@@ -28,7 +28,7 @@ WITH resolved AS (  -- the table or view the name resolves to: a TEMP one first,
            CASE WHEN embedder = 'column' AND NOT (SELECT has_embedding FROM has)
                 THEN error('embedder column needs an embedding column in ' || source || '; use embedder hash to embed its text')
                 ELSE sel_recipe_embedding(embedding, text, embedder, dim, (SELECT has_embedding FROM has)) END AS embedding
-    FROM (FROM query_table(source) UNION ALL BY NAME (SELECT NULL::FLOAT[] AS embedding WHERE false))
+    FROM (FROM query_table(source) UNION ALL BY NAME (SELECT NULL::FLOAT[] AS embedding, NULL::VARCHAR AS text WHERE false))
 )
 SELECT id, embedding FROM vectors
 WHERE embedding IS NOT NULL OR sel_embedder_uses_column(embedder, (SELECT has_embedding FROM has));

@@ -183,25 +183,6 @@ def grams_to_buckets(  # pragma: no cover - compiled
 
 
 @njit(nogil=True, cache=True)
-def hex_digest_mod(hex_digits, buckets):  # pragma: no cover - compiled
-    """``int(hexdigest, 16) % buckets`` for consecutive 64-character lowercase hex digests."""
-    n = len(hex_digits) // 64
-    out = np.empty(n, np.int64)
-    m = np.uint64(buckets)
-    for j in range(n):
-        acc = np.uint64(0)
-        for w in range(8):
-            word = np.uint64(0)
-            for q in range(8):
-                ch = hex_digits[64 * j + 8 * w + q]
-                v = ch - 48 if ch < 58 else ch - 87
-                word = (word << np.uint64(4)) | np.uint64(v)
-            acc = ((acc << np.uint64(32)) | word) % m
-        out[j] = acc
-    return out
-
-
-@njit(nogil=True, cache=True)
 def place(slots, shift, keys, buckets):  # pragma: no cover - compiled
     """Insert keys with their buckets (an existing key keeps its slot); writes the key last."""
     table_keys = slots[:, 0]
@@ -210,3 +191,101 @@ def place(slots, shift, keys, buckets):  # pragma: no cover - compiled
         s = _find_slot(table_keys, shift, key)
         slots[s, 1] = np.uint64(buckets[i] + 1)
         slots[s, 0] = key
+
+
+SHA256_K = np.array(
+    [
+        0x428A2F98, 0x71374491, 0xB5C0FBCF, 0xE9B5DBA5, 0x3956C25B, 0x59F111F1, 0x923F82A4, 0xAB1C5ED5,
+        0xD807AA98, 0x12835B01, 0x243185BE, 0x550C7DC3, 0x72BE5D74, 0x80DEB1FE, 0x9BDC06A7, 0xC19BF174,
+        0xE49B69C1, 0xEFBE4786, 0x0FC19DC6, 0x240CA1CC, 0x2DE92C6F, 0x4A7484AA, 0x5CB0A9DC, 0x76F988DA,
+        0x983E5152, 0xA831C66D, 0xB00327C8, 0xBF597FC7, 0xC6E00BF3, 0xD5A79147, 0x06CA6351, 0x14292967,
+        0x27B70A85, 0x2E1B2138, 0x4D2C6DFC, 0x53380D13, 0x650A7354, 0x766A0ABB, 0x81C2C92E, 0x92722C85,
+        0xA2BFE8A1, 0xA81A664B, 0xC24B8B70, 0xC76C51A3, 0xD192E819, 0xD6990624, 0xF40E3585, 0x106AA070,
+        0x19A4C116, 0x1E376C08, 0x2748774C, 0x34B0BCB5, 0x391C0CB3, 0x4ED8AA4A, 0x5B9CCA4F, 0x682E6FF3,
+        0x748F82EE, 0x78A5636F, 0x84C87814, 0x8CC70208, 0x90BEFFFA, 0xA4506CEB, 0xBEF9A3F7, 0xC67178F2,
+    ],
+    np.uint64,
+)  # fmt: skip
+SHA256_H = np.array(
+    [0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19], np.uint64
+)
+
+
+_M32 = np.uint64(0xFFFFFFFF)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _rotr(x, n):  # pragma: no cover - compiled
+    """Rotate the 32-bit value ``x`` (held in a uint64) right by ``n``."""
+    return ((x >> np.uint64(n)) | (x << np.uint64(32 - n))) & _M32
+
+
+@njit(nogil=True, cache=True)
+def _compress(h, w, k):  # pragma: no cover - compiled
+    """One SHA-256 block: ``w[0:16]`` holds the block's big-endian words; updates ``h`` in place.
+
+    Words are uint64 holding 32-bit values, every sum masked back to 32 bits.
+    """
+    for t in range(16, 64):
+        s0 = _rotr(w[t - 15], 7) ^ _rotr(w[t - 15], 18) ^ (w[t - 15] >> np.uint64(3))
+        s1 = _rotr(w[t - 2], 17) ^ _rotr(w[t - 2], 19) ^ (w[t - 2] >> np.uint64(10))
+        w[t] = (w[t - 16] + s0 + w[t - 7] + s1) & _M32
+    a, b, c, d, e, f, g, hh = h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]
+    for t in range(64):
+        choose = (e & f) ^ ((~e & _M32) & g)
+        t1 = (hh + (_rotr(e, 6) ^ _rotr(e, 11) ^ _rotr(e, 25)) + choose + k[t] + w[t]) & _M32
+        t2 = ((_rotr(a, 2) ^ _rotr(a, 13) ^ _rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) & _M32
+        hh, g, f, e, d, c, b, a = g, f, e, (d + t1) & _M32, c, b, a, (t1 + t2) & _M32
+    h[0] = (h[0] + a) & _M32
+    h[1] = (h[1] + b) & _M32
+    h[2] = (h[2] + c) & _M32
+    h[3] = (h[3] + d) & _M32
+    h[4] = (h[4] + e) & _M32
+    h[5] = (h[5] + f) & _M32
+    h[6] = (h[6] + g) & _M32
+    h[7] = (h[7] + hh) & _M32
+
+
+@njit(nogil=True, cache=True)
+def sha256_mod(data, offsets, buckets, k, h0):  # pragma: no cover - compiled
+    """``int(sha256(data[offsets[i]:offsets[i+1]]).hexdigest(), 16) % buckets`` for every i.
+
+    The digest's eight 32-bit words are reduced by Horner's rule, so no 256-bit number is formed.
+    """
+    n = len(offsets) - 1
+    out = np.empty(n, np.int64)
+    h = np.empty(8, np.uint64)
+    w = np.empty(64, np.uint64)
+    block = np.empty(64, np.uint8)
+    m = np.uint64(buckets)
+    for i in range(n):
+        start, stop = offsets[i], offsets[i + 1]
+        length = stop - start
+        h[:] = h0
+        blocks = (length + 9 + 63) // 64  # message, 0x80, 8 length bytes, padded to 64
+        for b in range(blocks):
+            for j in range(64):
+                pos = b * 64 + j
+                if pos < length:
+                    block[j] = data[start + pos]
+                elif pos == length:
+                    block[j] = 0x80
+                else:
+                    block[j] = 0
+            if b == blocks - 1:
+                bits = np.uint64(length) * np.uint64(8)
+                for j in range(8):
+                    block[63 - j] = np.uint8((bits >> np.uint64(8 * j)) & np.uint64(0xFF))
+            for j in range(16):
+                w[j] = (
+                    (np.uint64(block[4 * j]) << np.uint64(24))
+                    | (np.uint64(block[4 * j + 1]) << np.uint64(16))
+                    | (np.uint64(block[4 * j + 2]) << np.uint64(8))
+                    | np.uint64(block[4 * j + 3])
+                )
+            _compress(h, w, k)
+        acc = np.uint64(0)
+        for j in range(8):
+            acc = ((acc << np.uint64(32)) | h[j]) % m
+        out[i] = acc
+    return out

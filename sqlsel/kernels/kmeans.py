@@ -22,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import faiss
@@ -37,6 +37,7 @@ __all__ = [
     "assign",
     "nearest_centroids",
     "hierarchical_kmeans",
+    "RowStream",
     "STRATEGIES",
     "SAMPLE",
     "SAMPLE_ITERATIONS",
@@ -47,6 +48,7 @@ STRATEGIES = ("closest", "random")  # how a resampling step picks its points per
 #: A large level 1 (see hierarchical_kmeans): rows per cluster it trains on, its Lloyd steps on them,
 #: and the steps on every row after; the defaults of sel_kmeans_fit.
 SAMPLE, SAMPLE_ITERATIONS, REFINE = 256, 15, 2
+_STEP_ROWS = 16384  # rows searched at a time by a streamed step (their int64 copy is 32 MB at d = 256)
 THREADS = faiss.omp_get_max_threads()  # a fit uses every core, whatever a caller's thread last set
 
 
@@ -67,8 +69,32 @@ class Level:
     """One level of a hierarchy: its centroids, and the cluster of each item of the level below."""
 
     centroids: np.ndarray  # (k, d) float32
-    labels: np.ndarray  # level 1: cluster per row; level ℓ > 1: cluster per level ℓ−1 centroid
+    labels: np.ndarray | None  # level 1: cluster per row (None when the rows were streamed); ℓ > 1: per ℓ−1 centroid
     potential: float
+    sizes: np.ndarray  # items of the level below in each cluster (int64)
+
+
+@dataclass(frozen=True)
+class RowStream:
+    """Rows that a fit reads block by block, as often as it needs: each ``blocks()`` call reads them anew.
+
+    A block is (key hashes, float32 rows). A large level 1 is fitted from a stream (see
+    :func:`hierarchical_kmeans`), so a source larger than memory is never held whole; ``RowStream.of``
+    streams an in-memory matrix, with the same result.
+    """
+
+    blocks: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]
+    rows: int
+    dim: int
+
+    @staticmethod
+    def of(x: np.ndarray, hashes: np.ndarray | None = None, block_rows: int = 65536) -> RowStream:
+        keys = np.arange(len(x)) if hashes is None else hashes
+
+        def blocks() -> Iterable[tuple[np.ndarray, np.ndarray]]:
+            return ((keys[a : a + block_rows], x[a : a + block_rows]) for a in range(0, len(x), block_rows))
+
+        return RowStream(blocks, len(x), x.shape[1])
 
 
 def check_vectors(x: np.ndarray, k: int) -> np.ndarray:
@@ -174,7 +200,7 @@ def _resample(
 
 
 def hierarchical_kmeans(
-    x: np.ndarray,
+    x: np.ndarray | RowStream,
     clusters: Sequence[int],
     seed: int,
     *,
@@ -197,9 +223,14 @@ def hierarchical_kmeans(
     When the rows are more than ``sample`` per level-1 cluster (``sample`` > 0), level 1 is fitted
     the way faiss trains on large data: ``sample_iterations`` Lloyd steps from a seeded random pick of
     rows, on ``sample`` rows per cluster (those whose key ``hashes``, default the row positions, draw
-    the smallest seeded uniforms), then ``refine`` Lloyd steps on every row. On 1M × 384 hash
-    embeddings at 1,000 clusters that took 38-49 s against 356-361 s for k-means++ and 50 steps on every
-    row, at an objective 0.3% higher (benchmarks/kmeans.py). ``sample=0`` is the reference's fit.
+    the smallest seeded uniforms, ordered by hash), then ``refine`` Lloyd steps on every row, their
+    sums in integers so that the centroids do not depend on row order. On 1M × 384 hash embeddings at
+    1,000 clusters that took 38-49 s against 356-361 s for k-means++ and 50 steps on every row, at an
+    objective 0.3% higher (benchmarks/kmeans.py). ``sample=0`` is the reference's fit.
+
+    ``x`` may be a :class:`RowStream` (rows read block by block, larger than memory): level 1 is then
+    fitted on a sample as above, holding the sample, the centroids and 8 bytes per row; the result
+    equals the fit of the same rows in memory. Level 1's ``labels`` are then None (``sizes`` count them).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
@@ -210,29 +241,144 @@ def hierarchical_kmeans(
     if sample_sizes is not None and len(sample_sizes) != levels:
         raise ValueError(f"sample_sizes needs one value per level ({levels}); got {list(sample_sizes)}")
     out: list[Level] = []
-    data = check_vectors(x, int(clusters[0]))
+    streamed = isinstance(x, RowStream)
+    rows = x.rows if isinstance(x, RowStream) else len(x)
+    data = None if isinstance(x, RowStream) else check_vectors(x, int(clusters[0]))
     for level, k in enumerate(clusters):
         level_seed = int(seed) * 7919 + level
-        if not 1 <= int(k) <= len(data):
+        count = rows if data is None else len(data)
+        if not 1 <= int(k) <= count:
             what = "rows" if level == 0 else f"clusters at level {level}"
-            raise ValueError(f"level {level + 1} asks for {k} clusters but there are only {len(data)} {what}")
-        if level == 0 and sample > 0 and sample * int(k) < len(data):
-            keys = np.arange(len(data)) if hashes is None else hashes
-            chosen = np.sort(np.argpartition(uniform(keys, level_seed), sample * int(k))[: sample * int(k)])
-            centroids = kmeans(data[chosen], int(k), level_seed, sample_iterations, init="random").centroids
-            fit = kmeans(data, int(k), level_seed, refine, init=centroids)
+            raise ValueError(f"level {level + 1} asks for {k} clusters but there are only {count} {what}")
+        if level == 0 and sample > 0 and sample * int(k) < count:
+            stream = x if isinstance(x, RowStream) else RowStream.of(data, hashes)  # type: ignore[arg-type]
+            centroids, labels, dist = _sampled_fit(stream, int(k), level_seed, sample, sample_iterations, refine)
+        elif data is None:
+            raise ValueError(
+                f"streamed rows are fitted on a sample: level 1 needs sample > 0 and more than sample × k rows "
+                f"({sample} × {k}); read the rows into memory instead"
+            )
         else:
             fit = kmeans(data, int(k), level_seed, iterations)
-        centroids, labels, dist = fit.centroids, fit.labels, fit.distances
-        per_cluster = int(sample_sizes[level]) if sample_sizes is not None else max(1, len(data) // (2 * int(k)))
+            centroids, labels, dist = fit.centroids, fit.labels, fit.distances
+        per_cluster = int(sample_sizes[level]) if sample_sizes is not None else max(1, count // (2 * int(k)))
         for step in range(1, steps[level]):
+            if data is None:
+                raise ValueError("streamed rows cannot be resampled at level 1: steps[0] must be 1")
             picked = _resample(data, labels, dist, per_cluster, strategy, level_seed + step)
             if len(picked) < k:
                 break  # too few points to refit k clusters: keep the last fit
             centroids = kmeans(data[picked], int(k), level_seed + step, iterations).centroids
             labels, dist = assign(data, centroids)
-        out.append(Level(centroids, labels, float(dist.sum(dtype=np.float64))))
+        potential = float(np.sort(dist).sum(dtype=np.float64))  # sorted: the same sum in any row order
+        sizes = np.bincount(labels, minlength=int(k)).astype(np.int64)
+        out.append(Level(centroids, None if streamed and level == 0 else labels, potential, sizes))
         if progress is not None:
-            progress(f"level {level + 1}: {k} clusters over {len(data):,} points")
+            progress(f"level {level + 1}: {k} clusters over {count:,} points")
         data = centroids
     return out
+
+
+def _sampled_fit(
+    stream: RowStream, k: int, seed: int, sample: int, sample_iterations: int, refine: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Level 1 of a large fit: a sample's k-means, then ``refine`` Lloyd steps over every row, streamed.
+
+    Returns centroids, and the cluster and squared distance of every row in stream order. Each read
+    of the stream holds one block at a time: the sample (``sample × k`` rows), the centroids and
+    8 bytes per row for the labels and distances are all that stay.
+    """
+    chosen, peak = _seeded_sample(stream, sample * k, seed)
+    centroids = kmeans(chosen, k, seed, sample_iterations, init="random").centroids
+    del chosen
+    # integer sums (at a scale that cannot overflow) are the same in any order: a Lloyd step gives the
+    # same centroids whatever blocks, threads or row order the stream has
+    shift = 40 if peak == 0 else min(40, int(np.floor(62 - np.log2(max(stream.rows, 2)) - np.log2(peak))))
+    for _ in range(refine):
+        centroids = _lloyd_step(stream, centroids, float(2.0**shift))
+    labels, dist = [], []
+    for _, lab, d in _assigned(stream, centroids):
+        labels.append(lab)
+        dist.append(d)
+    return centroids, np.concatenate(labels), np.concatenate(dist)
+
+
+def _lloyd_step(stream: RowStream, centroids: np.ndarray, scale: float) -> np.ndarray:
+    """One Lloyd step over a stream: every row to its nearest centroid, each centroid to its rows' mean.
+
+    Rows are summed as integers (``round(value × scale)``, ``scale`` a power of two small enough
+    that no sum overflows), so the means do not depend on the order of the rows. A centroid that
+    gets no rows stays where it was.
+    """
+    k, d = centroids.shape
+    sums = np.zeros((k, d), np.int64)
+    counts = np.zeros(k, np.int64)
+    for part, labels, _ in _assigned(stream, centroids):
+        order = np.argsort(labels, kind="stable")
+        grouped = labels[order]
+        starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+        q = np.rint(part[order] * scale).astype(np.int64)
+        sums[grouped[starts]] += np.add.reduceat(q, starts, axis=0)
+        counts += np.bincount(labels, minlength=k)
+    filled = counts > 0
+    means = centroids.astype(np.float64)
+    means[filled] = sums[filled] / counts[filled, None] / scale
+    return np.ascontiguousarray(means, np.float32)
+
+
+def _seeded_sample(stream: RowStream, m: int, seed: int) -> tuple[np.ndarray, float]:
+    """The ``m`` rows whose key hashes draw the smallest seeded uniforms, ordered by hash, and max |value|.
+
+    Two passes: the first draws every row's uniform and keeps only the hashes that can still be among
+    the m smallest (at most about 2m at a time, 16 bytes each), the second gathers those rows into one
+    (m, dim) matrix. So the sample is the only copy of vectors a fit holds besides one block.
+    """
+    held_u, held_h = np.empty(0), np.empty(0, np.uint64)
+    bound, peak, seen = np.inf, 0.0, 0
+    for hashes, x in stream.blocks():
+        seen += len(x)
+        peak = max(peak, float(np.abs(x).max(initial=0.0)))
+        if not np.isfinite(peak):
+            raise ValueError("vectors contain NaN or infinite values; drop or repair those rows first")
+        u = uniform(hashes, seed)
+        take = u < bound
+        held_u = np.concatenate([held_u, u[take]])
+        held_h = np.concatenate([held_h, np.asarray(hashes, np.uint64)[take]])
+        if len(held_u) > 2 * m:
+            keep = np.argpartition(held_u, m - 1)[:m]
+            held_u, held_h = held_u[keep], held_h[keep]
+            bound = float(held_u.max())
+    _check_rows(stream, seen)
+    if len(held_u) > m:
+        held_h = held_h[np.argpartition(held_u, m - 1)[:m]]
+    chosen = np.sort(held_h)  # by hash: the same sample matrix in any row order
+    sample = np.empty((len(chosen), stream.dim), np.float32)
+    found = 0
+    for hashes, x in stream.blocks():
+        h = np.asarray(hashes, np.uint64)
+        at = np.minimum(np.searchsorted(chosen, h), len(chosen) - 1)
+        hit = chosen[at] == h
+        sample[at[hit]] = x[hit]
+        found += int(hit.sum())
+    if found != len(chosen):
+        raise ValueError(f"the rows changed while they were read ({len(chosen)} sampled, {found} found again)")
+    return sample, peak
+
+
+def _check_rows(stream: RowStream, seen: int) -> None:
+    if seen != stream.rows:
+        raise ValueError(f"the rows changed while they were read ({stream.rows} rows, then {seen})")
+
+
+def _assigned(stream: RowStream, centroids: np.ndarray) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Rows, their nearest centroid and squared distance, block by block (a row's answer depends on it alone)."""
+    index = faiss.IndexFlatL2(centroids.shape[1])
+    index.add(centroids)
+    faiss.omp_set_num_threads(THREADS)
+    seen = 0
+    for _, x in stream.blocks():
+        seen += len(x)
+        for a in range(0, len(x), _STEP_ROWS):
+            part = np.ascontiguousarray(x[a : a + _STEP_ROWS], np.float32)
+            yield (part, *nearest_centroids(index, part, centroids))
+    _check_rows(stream, seen)

@@ -8,8 +8,8 @@ The reference does this one Python call per n-gram. Here a batch of documents is
 compiled pass (ASCII rows) or with Python's own ``str.lower`` and ``re`` character classes (other
 rows, so Unicode semantics are Python's); every n-gram gets a 64-bit fingerprint computed from its
 tokens' bytes without building the string, and its bucket comes from a process-wide fingerprint →
-bucket table. Only n-grams never seen before are materialised and hashed with sha256 (DuckDB's
-native implementation). The bucket of a gram is the same in whatever batch it arrives, so
+bucket table. Only n-grams never seen before are materialised and hashed with sha256 (a compiled
+implementation, in the same kernel thread). The bucket of a gram is the same in whatever batch it arrives, so
 features never depend on batch boundaries. (Two distinct grams sharing a 64-bit fingerprint and
 length would share a bucket: about one chance in 10**6 for a 10-million-gram vocabulary.)
 
@@ -27,7 +27,6 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -224,41 +223,24 @@ class _BucketTable:
 
 _TABLES: dict[int, _BucketTable] = {}
 _TABLES_LOCK = threading.Lock()
-_HASHER: list[object] = []  # the module's DuckDB database for sha256, made on first use
-
-
-def _hasher() -> Any:
-    import duckdb  # a vectorised sha256 that releases the GIL
-
-    with _TABLES_LOCK:
-        if not _HASHER:
-            _HASHER.append(duckdb.connect(config={"threads": 1}))
-        return _HASHER[0]
 
 
 def sha256_mod(grams: pa.Array, buckets: int) -> np.ndarray:
     """``int(sha256(g.encode()).hexdigest(), 16) % buckets`` for every string, vectorised.
 
-    Uses DuckDB's native sha256 (a private in-memory database of this module, never a user's
-    connection; each call a cursor of its own, closed when done) and reduces the 256-bit digest
-    modulo ``buckets`` with Horner's rule over 32-bit words in numpy.
+    A compiled SHA-256 (:func:`sqlsel.kernels._compiled.sha256_mod`, checked against hashlib in the
+    tests) that reduces the digest's words modulo ``buckets`` by Horner's rule, with the GIL released.
     """
     if not 1 <= buckets <= 1 << 31:
         raise ValueError(f"buckets must be in 1..2**31; got {buckets}")
     if len(grams) == 0:
         return np.zeros(0, np.int32)
-    grams_table = pa.table({"g": grams})  # noqa: F841 (read by the query below)
-    # A cursor per call, not one per thread: a connection left in a thread-local is destroyed when its
-    # thread exits, and a kernel thread exiting at interpreter shutdown aborted the process there.
-    cur = _hasher().cursor()
-    try:
-        hexes = cur.sql("SELECT sha256(g) AS h FROM grams_table").to_arrow_table().column("h").combine_chunks()
-    finally:
-        cur.close()
-    hexes = hexes.cast(pa.large_string())
-    first = int(np.frombuffer(hexes.buffers()[1], np.int64)[hexes.offset])
-    digits = np.frombuffer(hexes.buffers()[2], np.uint8)[first : first + 64 * len(hexes)]
-    return _compiled.hex_digest_mod(digits, buckets).astype(np.int32)
+    rows = utf8_rows(grams)
+    return _sha256_buckets(rows.data, rows.offsets, buckets)
+
+
+def _sha256_buckets(data: np.ndarray, offsets: np.ndarray, buckets: int) -> np.ndarray:
+    return _compiled.sha256_mod(data, offsets, buckets, _compiled.SHA256_K, _compiled.SHA256_H).astype(np.int32)
 
 
 def ngram_features(texts: pa.Array | pa.ChunkedArray, buckets: int = 10000, ngrams: int = 2) -> NgramFeatures:
@@ -297,8 +279,7 @@ def ngram_features(texts: pa.Array | pa.ChunkedArray, buckets: int = 10000, ngra
         int(offsets[-1]),
     )
     if len(new_keys):
-        grams = pa.LargeStringArray.from_buffers(len(new_keys), pa.py_buffer(new_offsets), pa.py_buffer(new_bytes))
-        new_buckets = sha256_mod(grams, buckets)
+        new_buckets = _sha256_buckets(new_bytes, new_offsets, buckets)
         table.insert(new_keys, new_buckets)
         out[miss_pos] = new_buckets[miss_idx]
     return NgramFeatures(out, offsets, ntok, valid)

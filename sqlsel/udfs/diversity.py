@@ -13,11 +13,14 @@ The kernels are in :mod:`sqlsel.kernels.diversity`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sqlsel.duck import sql_string
 from sqlsel.errors import InputError, ParameterError, SqlselError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.diversity import (
@@ -33,8 +36,22 @@ from sqlsel.kernels.diversity import (
     threshold_greedy,
 )
 from sqlsel.kernels.sampling import uniform
-from sqlsel.relations import Vectors, column_names, key_array, read_vectors, write_rows
-from sqlsel.udfs.kmeans import load_hierarchy
+from sqlsel.kernels.vectors import permute_rows
+from sqlsel.relations import (
+    VectorBatch,
+    Vectors,
+    check_unique_keys,
+    column_names,
+    describe_source,
+    key_array,
+    memory_budget,
+    read_vectors,
+    source_rows,
+    stream_batch_rows,
+    vector_batches,
+    write_rows,
+)
+from sqlsel.udfs.kmeans import Hierarchy, load_hierarchy
 from sqlsel.udfs.vectors import VectorIndex, knn, open_index
 
 _INTO = """ into_table is a qualified table name (sel_scratch.<name> keeps it in memory; it cannot be TEMP),
@@ -118,38 +135,74 @@ def sel_semdedup(
     keep_rule = str(_one(keep, "keep"))
     if keep_rule not in KEEP:
         raise ParameterError(f"keep must be one of {', '.join(KEEP)}; got {keep_rule!r}")
-    tree = load_hierarchy(ctx, str(_one(model, "model")))
+    model_name = str(_one(model, "model"))
+    tree = load_hierarchy(ctx, model_name)
     name = str(_one(source, "source"))
     given = ("cluster",) if "cluster" in column_names(ctx, name) else ()
-    data = read_vectors(ctx, name, "sel_semdedup", extra=given)
-    if data.x.shape[1] != tree.dim:
-        raise ParameterError(
-            f"sel_semdedup: the embeddings have {data.x.shape[1]} values but model {_one(model, 'model')!r} "
-            f"was fitted on {tree.dim}"
-        )
-    labels = _given_clusters(data, len(tree.centroids[0])) if given else tree.paths(data.x)[0][:, 0]
-    c = normalize(tree.centroids[0])
-    threads = ctx_threads(ctx)
-    distance = 1.0 - centroid_cosine(data.x, c, labels, threads)
+    key_type = describe_source(ctx, name, "sel_semdedup", ("id", "embedding", *given))
+    rule = _DedupRule(float(_one(eps, "eps")), keep_rule, int(constant_argument(seed, "seed") or 0), ctx_threads(ctx))
     index_name = constant_argument(index, "index")
+    rows, dim = source_rows(ctx, name, "sel_semdedup"), tree.dim  # rows of any other size are refused as read
+    into_table = str(_one(into, "into_table"))
+    if index_name is None and rows * dim * 4 > memory_budget(ctx):
+        check_unique_keys(ctx, name, "sel_semdedup")
+        # a part is held twice while it is gathered; results (37 bytes a row) are written once the sort is done:
+        # DuckDB, holding the sorted rows it streams, may have no room under its limit for inserts before that
+        budget = memory_budget(ctx) // 4
+        parts = _cluster_parts(ctx, name, model_name, given, key_type, budget, stream_batch_rows(dim))
+        results = []
+        for part in parts:
+            _check_dim(part.x.shape[1], tree, model_name)
+            results.append(_dedup_part(part, tree, rule))
+        table = pa.concat_tables(results)
+        count = write_rows(ctx, into_table, table, key_type, ("id", "dup_of"))
+    else:
+        data = read_vectors(ctx, name, "sel_semdedup", extra=given)
+        _check_dim(data.x.shape[1], tree, model_name)
+        neighbours = None if index_name is None else _index_candidates(ctx, str(index_name), data, rule.threads)
+        count = write_rows(ctx, into_table, _dedup_part(data, tree, rule, neighbours), key_type, ("id", "dup_of"))
+    return pa.array([count] * len(source), pa.int64())
+
+
+@dataclass(frozen=True)
+class _DedupRule:
+    eps: float
+    keep: str
+    seed: int
+    threads: int
+
+
+def _check_dim(dim: int, tree: Hierarchy, model: str) -> None:
+    if dim != tree.dim:
+        raise ParameterError(
+            f"sel_semdedup: the embeddings have {dim} values but model {model!r} was fitted on {tree.dim}"
+        )
+
+
+def _dedup_part(
+    data: Vectors, tree: Hierarchy, rule: _DedupRule, neighbours: tuple[np.ndarray, np.ndarray] | None = None
+) -> pa.Table:
+    """SemDeDup's rows for whole clusters (every row of each cluster in ``data``, sorted by key)."""
+    known = "cluster" in data.extra  # the source's column, or sel_cluster's answer in a read by cluster
+    labels = _given_clusters(data, len(tree.centroids[0])) if known else tree.paths(data.x)[0][:, 0]
+    distance = 1.0 - centroid_cosine(data.x, normalize(tree.centroids[0]), labels, rule.threads)
     n = len(data.x)
     # rows are sorted by key, so positions break ties in key order; key hashes seed the random order
-    rule = (float(_one(eps, "eps")), keep_rule, int(constant_argument(seed, "seed") or 0), np.arange(n))
+    args = (rule.eps, rule.keep, rule.seed, np.arange(n))
     try:
-        if index_name is None:
+        if neighbours is None:
             angles = np.arccos(np.clip(1.0 - distance, -1.0, 1.0))
-            result = semdedup(data.x, labels, distance, *rule, angles=angles, threads=threads, hashes=data.hashes)
+            result = semdedup(data.x, labels, distance, *args, angles=angles, threads=rule.threads, hashes=data.hashes)
         else:
-            groups, firsts = identical_groups(data.x, threads)
-            candidates = _neighbours(ctx, str(index_name), data, firsts)[groups]
+            candidates, groups = neighbours
             result = semdedup_candidates(
-                data.x, labels, distance, rule[0], candidates, *rule[1:], groups=groups, hashes=data.hashes
+                data.x, labels, distance, rule.eps, candidates, *args[1:], groups=groups, hashes=data.hashes
             )
     except ValueError as exc:
         raise ParameterError(f"sel_semdedup: {exc}") from None
     kept = ~result.removed  # max_sim and dup_of explain removals; NULL for kept rows
     dup_of = key_array(data, np.maximum(result.dup_of, 0))
-    rows = pa.table(
+    return pa.table(
         {
             "id": key_array(data, np.arange(n)),
             "cluster": pa.array(labels, pa.int32()),
@@ -159,7 +212,63 @@ def sel_semdedup(
             "removed": pa.array(result.removed),
         }
     )
-    return _written(ctx, into, rows, data, ("id", "dup_of"), len(source))
+
+
+def _index_candidates(ctx: FunctionContext, index: str, data: Vectors, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    groups, firsts = identical_groups(data.x, threads)
+    return _neighbours(ctx, index, data, firsts)[groups], groups
+
+
+def _cluster_parts(
+    ctx: FunctionContext, source: str, model: str, given: tuple[str, ...], key_type: str, budget: int, batch_rows: int
+) -> Iterator[Vectors]:
+    """The rows of ``source`` as parts of whole level-1 clusters, each up to about ``budget`` bytes of vectors.
+
+    DuckDB sorts the rows by cluster (spilling to its temp directory past memory_limit) and streams
+    them; a part is cut where a cluster ends, so only a cluster larger than the budget makes a part
+    larger. Each part's rows are sorted by key, as a whole read's are: a cluster's result does not
+    depend on which part it is in.
+    """
+    computed = {} if given else {"cluster": f"sel_cluster(embedding, {sql_string(model)})"}
+    held: list[VectorBatch] = []
+    size = 0
+    batches = vector_batches(
+        ctx, source, "sel_semdedup", given, computed=computed, order_by="cluster", batch_rows=batch_rows
+    )
+    for batch in batches:
+        held.append(batch)
+        size += batch.x.nbytes
+        if size >= budget:
+            last = batch.extra["cluster"][-1]
+            done = [_rows(b, b.extra["cluster"] < last) for b in held]
+            held = [b for b in (_rows(b, b.extra["cluster"] == last) for b in held) if len(b.keys)]
+            size = sum(b.x.nbytes for b in held)
+            if any(len(b.keys) for b in done):
+                yield _sorted_part(done, key_type)
+    if held:
+        yield _sorted_part(held, key_type)
+
+
+def _rows(batch: VectorBatch, mask: np.ndarray) -> VectorBatch:
+    return VectorBatch(
+        batch.keys[mask], batch.hashes[mask], batch.x[mask], {k: v[mask] for k, v in batch.extra.items()}
+    )
+
+
+def _sorted_part(batches: list[VectorBatch], key_type: str) -> Vectors:
+    """One part of whole clusters as :class:`Vectors`: rows sorted by key (the batches are released as copied)."""
+    keys = np.concatenate([b.keys for b in batches])
+    order = np.argsort(keys, kind="stable")
+    x = np.empty((len(keys), batches[0].x.shape[1]), np.float32)
+    at = 0
+    for b in batches:
+        x[at : at + len(b.x)] = b.x
+        at += len(b.x)
+    hashes = np.concatenate([b.hashes for b in batches])[order]
+    clusters = np.concatenate([b.extra["cluster"] for b in batches])[order]
+    batches.clear()
+    permute_rows(x, order.astype(np.int64))
+    return Vectors(keys[order], key_type, hashes, x, {"cluster": clusters})
 
 
 def _given_clusters(data: Vectors, clusters: int) -> np.ndarray:

@@ -27,11 +27,21 @@ from sqlsel.kernels.kmeans import (
     STRATEGIES,
     THREADS,
     Level,
+    RowStream,
     hierarchical_kmeans,
     nearest_centroids,
 )
 from sqlsel.kernels.vectors import VectorError, list_array, vector_matrix
-from sqlsel.relations import read_vectors
+from sqlsel.relations import (
+    Vectors,
+    check_unique_keys,
+    describe_source,
+    memory_budget,
+    read_vectors,
+    source_shape,
+    stream_batch_rows,
+    vector_batches,
+)
 
 KIND = "kmeans"
 OPTIONS: dict[str, type] = {
@@ -139,8 +149,9 @@ def parse_options(text: str | None) -> dict[str, Any]:
 
 def level_sizes(levels: list[Level]) -> list[np.ndarray]:
     """Rows under each cluster, per level."""
-    sizes = [np.bincount(levels[0].labels, minlength=len(levels[0].centroids)).astype(np.int64)]
+    sizes = [levels[0].sizes]
     for level in levels[1:]:
+        assert level.labels is not None  # levels above the first cluster centroids, always in memory
         sizes.append(np.bincount(level.labels, weights=sizes[-1], minlength=len(level.centroids)).astype(np.int64))
     return sizes
 
@@ -188,29 +199,42 @@ def sel_kmeans_fit(
 def _fit(ctx: FunctionContext, name: str, source: str, clusters: list[int], seed: int, options_text: str | None) -> int:
     options = {**DEFAULT_OPTIONS, **parse_options(options_text)}
     ctx.check_writable(f"k-means model {name!r}")
-    data = read_vectors(ctx, source, "sel_kmeans_fit")
-    x = data.x
-    if clusters[0] > len(x):
-        raise InputError(f"sel_kmeans_fit: {clusters[0]} clusters asked for but {source!r} has only {len(x)} rows.")
+    describe_source(ctx, source, "sel_kmeans_fit", ("id", "embedding"))
+    rows, dim = source_shape(ctx, source, "sel_kmeans_fit")
+    sampled = 0 < options["sample"] * clusters[0] < rows and options.get("steps", [1])[0] == 1
+    data: Vectors | None = None
+    if sampled and rows * dim * 4 > memory_budget(ctx):  # larger than its share of memory_limit: stream it
+        check_unique_keys(ctx, source, "sel_kmeans_fit")
+        batch = stream_batch_rows(dim)
+        x: np.ndarray | RowStream = RowStream(
+            lambda: ((b.hashes, b.x) for b in vector_batches(ctx, source, "sel_kmeans_fit", batch_rows=batch)),
+            rows,
+            dim,
+        )
+    else:
+        data = read_vectors(ctx, source, "sel_kmeans_fit")
+        x, rows, dim = data.x, len(data.x), data.x.shape[1]
+    if clusters[0] > rows:
+        raise InputError(f"sel_kmeans_fit: {clusters[0]} clusters asked for but {source!r} has only {rows} rows.")
     try:
-        levels = hierarchical_kmeans(x, clusters, seed, hashes=data.hashes, **options)
+        levels = hierarchical_kmeans(x, clusters, seed, hashes=None if data is None else data.hashes, **options)
     except ValueError as exc:
         raise ParameterError(f"sel_kmeans_fit: {exc}") from None
     sizes = level_sizes(levels)
-    rows = _centroid_rows(levels, sizes)
+    table = _centroid_rows(levels, sizes)
     params = json.dumps(
         {
             "clusters": clusters,
-            "dim": int(x.shape[1]),
+            "dim": dim,
             "seed": seed,
-            "rows": int(len(x)),
+            "rows": rows,
             **options,
             "potential": [lv.potential for lv in levels],
         }
     )
     del x, data
     with ctx.writing(f"k-means model {name!r}") as cur:
-        store_model(cur, ctx.write_name(name), KIND, params, "sel_kmeans_centroids", rows)
+        store_model(cur, ctx.write_name(name), KIND, params, "sel_kmeans_centroids", table)
     return int(sizes[0].sum())
 
 
