@@ -51,7 +51,7 @@ def lance_folder(catalog_path: str | None) -> Path:
 
 
 _DBS: dict[str, Any] = {}
-_TABLES: dict[tuple[str, str], Any] = {}
+_OPEN_TABLES: dict[tuple[str, str], Any] = {}
 
 
 def open_db(folder: Path) -> Any:
@@ -71,18 +71,18 @@ def open_table(folder: Path, name: str) -> Any:
     the table's files again, and a kNN pass issues hundreds of queries."""
     key = (str(folder), name)
     with _LOCK:
-        table = _TABLES.get(key)
+        table = _OPEN_TABLES.get(key)
     if table is None:
         table = open_db(folder).open_table(name)
         with _LOCK:
-            table = _TABLES.setdefault(key, table)
+            table = _OPEN_TABLES.setdefault(key, table)
     return table
 
 
 def forget_table(folder: Path, name: str) -> None:
     """Drop the cached handle of a table that is being dropped."""
     with _LOCK:
-        _TABLES.pop((str(folder), name), None)
+        _OPEN_TABLES.pop((str(folder), name), None)
 
 
 def drop_table(folder: Path, table: str) -> None:

@@ -24,12 +24,8 @@ sqlglot only analyses them (functions and models used).
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +33,7 @@ from typing import Any
 
 import duckdb
 
+from sqlsel.cache import cache_key, read_cached, write_cached
 from sqlsel.duck import run_sql
 from sqlsel.errors import (
     ParameterError,
@@ -261,11 +258,11 @@ def statement_facts(sql: str) -> StatementFacts | None:
 
     sqlglot's grammar lags DuckDB's, so analysis is best effort: the statement itself runs as written.
     Importing sqlglot and parsing a recipe take about a quarter of a second, so facts are kept per
-    installation in a cache folder (:func:`cache_dir`), keyed by the statement's text: a recipe is
+    installation (:mod:`sqlsel.cache`), keyed by the statement's text: a recipe is
     parsed once, not once per run.
     """
-    key = hashlib.sha256(f"{_FACTS_VERSION}\0{sql}".encode()).hexdigest()
-    cached = _read_cached(key)
+    key = cache_key(_FACTS_VERSION, sql)
+    cached = read_cached("statements", key)
     if cached is not None:
         return _facts_from_json(cached)
     import sqlglot
@@ -283,7 +280,7 @@ def statement_facts(sql: str) -> StatementFacts | None:
             if call.name.lower().startswith("sel_")
         )
         facts = StatementFacts(calls, tuple((t.db, t.name) for t in tree.find_all(exp.Table) if t.name))
-    _write_cached(key, {"parsed": False} if facts is None else {"parsed": True, **facts.__dict__})
+    write_cached("statements", key, {"parsed": False} if facts is None else {"parsed": True, **facts.__dict__})
     return facts
 
 
@@ -304,38 +301,6 @@ def _facts_from_json(data: dict[str, Any]) -> StatementFacts | None:
         (str(name), tuple(None if a is None else (str(a[0]), str(a[1])) for a in args)) for name, args in data["calls"]
     )
     return StatementFacts(calls, tuple((str(db), str(name)) for db, name in data["tables"]))
-
-
-def cache_dir() -> Path:
-    """sqlsel's per-installation cache folder; nothing in it is needed to run, and it may be deleted.
-
-    ``$SQLSEL_CACHE_DIR``, else ``$XDG_CACHE_HOME/sqlsel``, else ``~/.cache/sqlsel``.
-    """
-    given = os.environ.get("SQLSEL_CACHE_DIR")
-    if given:
-        return Path(given)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sqlsel"
-
-
-def _read_cached(key: str) -> dict[str, Any] | None:
-    try:
-        data = json.loads((cache_dir() / "statements" / f"{key}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _write_cached(key: str, data: dict[str, Any]) -> None:
-    """Write one cache entry atomically; a cache that cannot be written is simply not used."""
-    folder = cache_dir() / "statements"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-        os.replace(tmp, folder / f"{key}.json")
-    except OSError:
-        return
 
 
 def _is_macro(con: duckdb.DuckDBPyConnection, name: str) -> bool:

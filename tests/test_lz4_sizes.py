@@ -63,3 +63,22 @@ def test_levels_1_and_2_are_the_same_fast_parser(examples):
     docs = [t.encode() for t in pq.read_table(examples / "pool.parquet").column("text").to_pylist()[:50]]
     for level in (1, 2):
         assert [len(lz4.frame.compress(d, compression_level=level)) for d in docs] == library(docs)
+
+
+def test_the_installed_lz4_parses_as_the_simulation_does():
+    from sqlsel.kernels.compression import _lz4_sizes_match
+
+    assert _lz4_sizes_match()
+
+
+def test_the_lz4_check_runs_once_per_installation(tmp_path, monkeypatch):
+    from sqlsel.kernels import compression
+
+    monkeypatch.setenv("SQLSEL_CACHE_DIR", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(compression, "_lz4_sizes_match", lambda: calls.append(1) or True)
+    for _ in range(2):
+        compression.lz4_simulation_matches.cache_clear()  # a new process
+        assert compression.lz4_simulation_matches()
+    assert calls == [1] and list((tmp_path / "checks").glob("*.json"))
+    compression.lz4_simulation_matches.cache_clear()

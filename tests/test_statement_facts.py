@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-from sqlsel.recipe import cache_dir, statement_facts
+from sqlsel.cache import cache_dir
+from sqlsel.recipe import statement_facts
 
 
 def test_facts_name_the_sel_calls_their_model_arguments_and_the_tables_read():

@@ -41,12 +41,14 @@ import threading
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import lz4.frame
 import numpy as np
 import zstandard
 from numba import njit
 
+from sqlsel.cache import cache_key, read_cached, write_cached
 from sqlsel.errors import ParameterError, UnknownAlgorithmError
 from sqlsel.kernels import _lz4
 from sqlsel.kernels.rows import Rows
@@ -145,8 +147,19 @@ def lz4_simulation_matches() -> bool:
     """Whether the compiled LZ4 sizes equal the installed python-lz4's on a fixed sample.
 
     A guard against a future LZ4 release that parses differently: sizes then come from the library
-    (slower, still exact).
+    (slower, still exact). Checked once per installation, not per process (it loads two compiled
+    functions, 0.2 s): the answer is cached under the versions of lz4 and of the simulation's source.
     """
+    key = cache_key("lz4-simulation", lz4.__version__, lz4.library_version_string(), Path(_lz4.__file__).read_bytes())
+    cached = read_cached("checks", key)
+    if cached is not None and isinstance(cached.get("matches"), bool):
+        return bool(cached["matches"])
+    matches = _lz4_sizes_match()
+    write_cached("checks", key, {"matches": matches})
+    return matches
+
+
+def _lz4_sizes_match() -> bool:
     text = b"".join(b"%d: the quick brown fox jumps over the lazy dog %d times\n" % (i, i * i) for i in range(300))
     sample = [b"", b"a", b"abcd" * 3, b"abcd" * 4, bytes(range(256)) * 2, text, text[:4000] + bytes(range(97, 123)) * 9]
     rows = Rows.of(sample)

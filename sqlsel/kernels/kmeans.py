@@ -22,13 +22,17 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import faiss
 import numpy as np
 
 from sqlsel.kernels.sampling import uniform
+
+if TYPE_CHECKING:
+    import faiss
 
 __all__ = [
     "KMeansFit",
@@ -42,6 +46,9 @@ __all__ = [
     "SAMPLE",
     "SAMPLE_ITERATIONS",
     "REFINE",
+    "flat_index",
+    "fit_threads",
+    "search_threads",
 ]
 
 STRATEGIES = ("closest", "random")  # how a resampling step picks its points per cluster
@@ -49,7 +56,31 @@ STRATEGIES = ("closest", "random")  # how a resampling step picks its points per
 #: and the steps on every row after; the defaults of sel_kmeans_fit.
 SAMPLE, SAMPLE_ITERATIONS, REFINE = 256, 15, 2
 _STEP_ROWS = 16384  # rows searched at a time by a streamed step (their int64 copy is 32 MB at d = 256)
-THREADS = faiss.omp_get_max_threads()  # a fit uses every core, whatever a caller's thread last set
+
+
+def _faiss() -> Any:
+    """faiss, imported on first use: 0.12 s of start-up that a run without k-means need not pay."""
+    import faiss
+
+    return faiss
+
+
+@functools.cache
+def fit_threads() -> int:
+    """OpenMP threads of a fit: every core, whatever a caller's thread last set."""
+    return int(_faiss().omp_get_max_threads())
+
+
+def search_threads(count: int) -> None:
+    """OpenMP threads of the faiss searches this thread runs next (the setting is per calling thread)."""
+    _faiss().omp_set_num_threads(count)
+
+
+def flat_index(centroids: np.ndarray) -> faiss.Index:
+    """An exact L2 index over ``centroids`` (float32, one row each), for :func:`nearest_centroids`."""
+    index = _faiss().IndexFlatL2(centroids.shape[1])
+    index.add(np.ascontiguousarray(centroids, dtype=np.float32))
+    return index
 
 
 @dataclass(frozen=True)
@@ -119,7 +150,8 @@ def kmeans(
     """``iterations`` Lloyd steps from k-means++ (the reference's per-level fit: 50), from a seeded
     random pick of ``k`` rows (``init="random"``, faiss's default), or from given centroids."""
     x = check_vectors(x, k)
-    faiss.omp_set_num_threads(THREADS)
+    faiss = _faiss()
+    faiss.omp_set_num_threads(fit_threads())
     if not isinstance(init, str) and iterations <= 0:  # nothing to train: the given centroids, assigned
         centroids = np.ascontiguousarray(init, dtype=np.float32)
         return KMeansFit(centroids, *assign(x, centroids))
@@ -146,9 +178,8 @@ def assign(x: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """Index of the nearest centroid and the squared L2 distance to it, per row (exact search)."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     c = np.ascontiguousarray(centroids, dtype=np.float32)
-    index = faiss.IndexFlatL2(c.shape[1])
-    index.add(c)
-    faiss.omp_set_num_threads(THREADS)
+    index = flat_index(c)
+    search_threads(fit_threads())
     return nearest_centroids(index, x, c)
 
 
@@ -372,9 +403,8 @@ def _check_rows(stream: RowStream, seen: int) -> None:
 
 def _assigned(stream: RowStream, centroids: np.ndarray) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Rows, their nearest centroid and squared distance, block by block (a row's answer depends on it alone)."""
-    index = faiss.IndexFlatL2(centroids.shape[1])
-    index.add(centroids)
-    faiss.omp_set_num_threads(THREADS)
+    index = flat_index(centroids)
+    search_threads(fit_threads())
     seen = 0
     for _, x in stream.blocks():
         seen += len(x)

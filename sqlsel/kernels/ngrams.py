@@ -35,10 +35,7 @@ import pyarrow.compute as pc
 from sqlsel.kernels import _compiled
 from sqlsel.kernels.rows import utf8_rows
 
-__all__ = ["NgramFeatures", "ngram_features", "sha256_mod", "token_counts", "WORDPUNCT"]
-
-#: The reference tokenizer's pattern (nltk ``WordPunctTokenizer``).
-WORDPUNCT = re.compile(r"\w+|[^\w\s]+", re.UNICODE | re.MULTILINE | re.DOTALL)
+__all__ = ["NgramFeatures", "ngram_features", "sha256_mod", "token_counts"]
 
 # Byte classes for the ASCII fast path, derived from the regex itself so they cannot drift:
 # 0 = whitespace (separates tokens), 1 = word character, 2 = other (punctuation runs).
@@ -221,8 +218,8 @@ class _BucketTable:
             self.count += len(keys)
 
 
-_TABLES: dict[int, _BucketTable] = {}
-_TABLES_LOCK = threading.Lock()
+_BUCKET_TABLES: dict[int, _BucketTable] = {}
+_BUCKET_TABLES_LOCK = threading.Lock()
 
 
 def sha256_mod(grams: pa.Array, buckets: int) -> np.ndarray:
@@ -287,10 +284,10 @@ def ngram_features(texts: pa.Array | pa.ChunkedArray, buckets: int = 10000, ngra
 
 def _table(buckets: int) -> _BucketTable:
     """The process-wide table for ``buckets`` (bucket ids differ by modulus, fingerprints do not)."""
-    table = _TABLES.get(buckets)
+    table = _BUCKET_TABLES.get(buckets)
     if table is None:
-        with _TABLES_LOCK:
-            table = _TABLES.setdefault(buckets, _BucketTable())
+        with _BUCKET_TABLES_LOCK:
+            table = _BUCKET_TABLES.setdefault(buckets, _BucketTable())
     return table
 
 

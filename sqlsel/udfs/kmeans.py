@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import faiss
 import numpy as np
 import pyarrow as pa
 
@@ -25,11 +24,13 @@ from sqlsel.kernels.kmeans import (
     SAMPLE,
     SAMPLE_ITERATIONS,
     STRATEGIES,
-    THREADS,
     Level,
     RowStream,
+    fit_threads,
+    flat_index,
     hierarchical_kmeans,
     nearest_centroids,
+    search_threads,
 )
 from sqlsel.kernels.vectors import VectorError, list_array, vector_matrix
 from sqlsel.relations import (
@@ -67,7 +68,7 @@ class Hierarchy:
 
     centroids: list[np.ndarray]
     parents: list[np.ndarray]  # parents[l][c]: cluster at level l+2 of cluster c at level l+1
-    index: Any  # faiss index over the level-1 centroids
+    index: Any  # exact faiss index over the level-1 centroids (kernels.kmeans.flat_index)
 
     @property
     def dim(self) -> int:
@@ -77,7 +78,7 @@ class Hierarchy:
         """Cluster per level (rows × levels, level 1 first) and squared distance to the level-1 centroid."""
         # A DuckDB batch already has a thread of its own: one OpenMP thread per search then, not one per
         # core each; a whole relation (sel_semdedup) gets every core. omp_set_num_threads is per thread.
-        faiss.omp_set_num_threads(1 if len(x) <= BATCH_ROWS else THREADS)
+        search_threads(1 if len(x) <= BATCH_ROWS else fit_threads())
         nearest, dist = nearest_centroids(self.index, x, self.centroids[0])
         path = np.empty((len(x), len(self.centroids)), np.int32)
         path[:, 0] = nearest
@@ -100,9 +101,7 @@ def load_hierarchy(ctx: FunctionContext, name: str) -> Hierarchy:
         levels = len(params["clusters"])
         centroids = [matrix[level == lv] for lv in range(1, levels + 1)]
         parents = [parent[level == lv].astype(np.int32) for lv in range(1, levels)]
-        index = faiss.IndexFlatL2(matrix.shape[1])
-        index.add(centroids[0])
-        return Hierarchy(centroids, parents, index)
+        return Hierarchy(centroids, parents, flat_index(centroids[0]))
 
     return ctx.cached((KIND, model_id), build)
 
