@@ -109,7 +109,9 @@ def _written(
     checked against its 64 nearest neighbours, exactly, and against its whole cluster when all 64 are
     above 1 − eps: a removal is missed only when the index misses one. Similarities within 1e-4 of
     1 − eps are decided in float64 (quantized embeddings have exact ties there); an exact copy of an
-    earlier row names its first copy as dup_of."""
+    earlier row names its first copy as dup_of. Without index, a source larger than a quarter of
+    DuckDB's memory_limit is read sorted by cluster and deduplicated a part of whole clusters at a
+    time, with the same result."""
     + _INTO,
     example=(
         "SELECT sel_semdedup('sel_scratch.dedup', 'SELECT id, sel_hash_embed(text, 64) AS embedding "

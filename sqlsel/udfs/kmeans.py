@@ -173,7 +173,10 @@ def level_sizes(levels: list[Level]) -> list[np.ndarray]:
     their refits), steps (k-means runs per level), sample_sizes (points per cluster in a resampling
     step), strategy (closest|random). The model's params record every option the fit used.
     The source must be readable from another cursor: a table, a view, a query, or a sel_scratch table
-    (not TEMP). Stores the centroids in sel_kmeans_centroids under name; returns the rows fitted.
+    (not TEMP). A sampled fit of a source larger than a quarter of DuckDB's memory_limit streams it
+    (the sample in memory, each Lloyd step a pass; the same centroids), so the source must give the
+    same rows each time it is read. Stores the centroids in sel_kmeans_centroids under name; returns
+    the rows fitted.
     It writes in a transaction of its own: a caller's ROLLBACK does not undo it.""",
     example=(
         "SELECT sel_kmeans_fit('topics', "
@@ -200,7 +203,7 @@ def _fit(ctx: FunctionContext, name: str, source: str, clusters: list[int], seed
     ctx.check_writable(f"k-means model {name!r}")
     describe_source(ctx, source, "sel_kmeans_fit", ("id", "embedding"))
     rows, dim = source_shape(ctx, source, "sel_kmeans_fit")
-    sampled = 0 < options["sample"] * clusters[0] < rows and options.get("steps", [1])[0] == 1
+    sampled = 0 < options["sample"] * clusters[0] < rows and (options.get("steps") or [1])[0] == 1
     data: Vectors | None = None
     if sampled and rows * dim * 4 > memory_budget(ctx):  # larger than its share of memory_limit: stream it
         check_unique_keys(ctx, source, "sel_kmeans_fit")
