@@ -263,7 +263,8 @@ class _Run:
         inputs = [r for i in self.inputs for r in i.records]
         fingerprint = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
         if run_id is not None:
-            threads = int(run_sql(con, "SELECT current_setting('threads')")[0][0])
+            settings = "SELECT current_setting('threads'), current_setting('memory_limit')"
+            threads, memory_limit = run_sql(con, settings)[0]
             seed = values.get("seed")
             finish_run(
                 con,
@@ -272,7 +273,8 @@ class _Run:
                     "params": _jsonable(values),
                     "seed": seed if isinstance(seed, int) else None,
                     "inputs": inputs,
-                    "threads": threads,
+                    "threads": int(threads),
+                    "memory_limit": str(memory_limit),
                 },
             )
         scalar = {k: v for k, v in values.items() if not recipe.params[k].is_table}

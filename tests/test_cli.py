@@ -97,11 +97,14 @@ def test_memory_sets_duckdbs_limit_without_changing_the_selection(tmp_path, exam
         db = str(tmp_path / f"{name}.duckdb")
         res = invoke("run", "semdedup", "-p", pool, "-p", "removed=true", "--db", db, *extra)
         assert res.exit_code == 0, res.output
-    digests = [
-        duckdb.connect(str(tmp_path / f"{name}.duckdb")).sql("SELECT selection_digest FROM sel_runs").fetchall()
+    records = [
+        duckdb.connect(str(tmp_path / f"{name}.duckdb"))
+        .sql("SELECT selection_digest, memory_limit FROM sel_runs")
+        .fetchall()[0]
         for name in ("limited", "default")
     ]
-    assert digests[0] == digests[1] and digests[0][0][0]
+    assert records[0][0] == records[1][0] and records[0][0]
+    assert records[0][1].endswith("MiB") and records[0][1] != records[1][1]  # 200MB reads as 190.7 MiB
 
 
 def test_memory_that_is_no_size_is_refused(tmp_path, examples):
