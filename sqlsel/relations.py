@@ -39,7 +39,7 @@ __all__ = [
     "memory_budget",
     "stream_batch_rows",
     "source_rows",
-    "source_shape",
+    "stored_shape",
     "check_unique_keys",
     "column_names",
     "write_rows",
@@ -109,6 +109,12 @@ class VectorBatch:
     hashes: np.ndarray  # uint64
     x: np.ndarray  # float32 (rows, dim)
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def take(self, mask: np.ndarray) -> VectorBatch:
+        """The rows where ``mask`` is true, copied (the batch itself may then be released)."""
+        return VectorBatch(
+            self.keys[mask], self.hashes[mask], self.x[mask], {k: v[mask] for k, v in self.extra.items()}
+        )
 
 
 def describe_source(ctx: FunctionContext, source: str, what: str, columns: tuple[str, ...]) -> str:
@@ -204,13 +210,17 @@ def source_rows(ctx: FunctionContext, source: str, what: str) -> int:
         raise InputError(f"{what} cannot read {source!r}: {str(exc).splitlines()[0]}") from None
 
 
-def source_shape(ctx: FunctionContext, source: str, what: str) -> tuple[int, int]:
-    """Rows of ``source`` and the length of its first embedding, without reading its vectors."""
-    rows = source_rows(ctx, source, what)
-    try:
-        first = ctx.query(relation_query(source, "len(embedding)") + " LIMIT 1")
-    except duckdb.Error as exc:
-        raise InputError(f"{what} cannot read {source!r}: {str(exc).splitlines()[0]}") from None
+def stored_shape(ctx: FunctionContext, source: str, what: str) -> tuple[int, int] | None:
+    """Rows and first-embedding length of ``source`` when it names a stored table; None for a view or query.
+
+    A stored table is the source a function can read again cheaply and with the same rows (a query
+    would be run again, its embeddings computed again); its columns and key are checked first.
+    """
+    rows = _stored_rows(ctx, source)
+    if rows is None:
+        return None
+    describe_source(ctx, source, what, ("id", "embedding"))
+    first = ctx.query(relation_query(source, "len(embedding)") + " LIMIT 1")
     return rows, int(first[0][0] or 0) if first else 0
 
 

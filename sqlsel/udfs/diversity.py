@@ -142,16 +142,16 @@ def sel_semdedup(
     name = str(_one(source, "source"))
     given = ("cluster",) if "cluster" in column_names(ctx, name) else ()
     key_type = describe_source(ctx, name, "sel_semdedup", ("id", "embedding", *given))
-    rule = _DedupRule(float(_one(eps, "eps")), keep_rule, int(constant_argument(seed, "seed") or 0), ctx_threads(ctx))
+    rule = _DedupRule(float(_one(eps, "eps")), keep_rule, int(constant_argument(seed, "seed") or 0), ctx.threads())
     index_name = constant_argument(index, "index")
     rows, dim = source_rows(ctx, name, "sel_semdedup"), tree.dim  # rows of any other size are refused as read
     into_table = str(_one(into, "into_table"))
-    if index_name is None and rows * dim * 4 > memory_budget(ctx):
+    budget = memory_budget(ctx)
+    if index_name is None and rows * dim * 4 > budget:
         check_unique_keys(ctx, name, "sel_semdedup")
         # a part is held twice while it is gathered; results (37 bytes a row) are written once the sort is done:
         # DuckDB, holding the sorted rows it streams, may have no room under its limit for inserts before that
-        budget = memory_budget(ctx) // 4
-        parts = _cluster_parts(ctx, name, model_name, given, key_type, budget, stream_batch_rows(dim))
+        parts = _cluster_parts(ctx, name, model_name, given, key_type, budget // 4, stream_batch_rows(dim))
         results = []
         for part in parts:
             _check_dim(part.x.shape[1], tree, model_name)
@@ -242,19 +242,13 @@ def _cluster_parts(
         size += batch.x.nbytes
         if size >= budget:
             last = batch.extra["cluster"][-1]
-            done = [_rows(b, b.extra["cluster"] < last) for b in held]
-            held = [b for b in (_rows(b, b.extra["cluster"] == last) for b in held) if len(b.keys)]
+            done = [b.take(b.extra["cluster"] < last) for b in held]
+            held = [b for b in (b.take(b.extra["cluster"] == last) for b in held) if len(b.keys)]
             size = sum(b.x.nbytes for b in held)
             if any(len(b.keys) for b in done):
                 yield _sorted_part(done, key_type)
     if held:
         yield _sorted_part(held, key_type)
-
-
-def _rows(batch: VectorBatch, mask: np.ndarray) -> VectorBatch:
-    return VectorBatch(
-        batch.keys[mask], batch.hashes[mask], batch.x[mask], {k: v[mask] for k, v in batch.extra.items()}
-    )
 
 
 def _sorted_part(batches: list[VectorBatch], key_type: str) -> Vectors:
@@ -287,11 +281,6 @@ def _given_clusters(data: Vectors, clusters: int) -> np.ndarray:
     return given.astype(np.int32)
 
 
-def ctx_threads(ctx: FunctionContext) -> int:
-    """The connection's DuckDB thread setting: how many cores a whole-relation kernel may use."""
-    return max(1, int(ctx.query("SELECT current_setting('threads')")[0][0]))
-
-
 NEIGHBOURS = 64  # candidates per row for index-backed SemDeDup
 
 
@@ -309,7 +298,7 @@ def _neighbours(ctx: FunctionContext, name: str, data: Vectors, rows: np.ndarray
     cached = ctx.cache.get("neighbours")
     if cached is not None and cached[0] == key:
         return cached[1]
-    out = _query_neighbours(found, data, rows, ctx_threads(ctx))
+    out = _query_neighbours(found, data, rows, ctx.threads())
     with ctx.lock:
         ctx.cache["neighbours"] = (key, out)
     return out

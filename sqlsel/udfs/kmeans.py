@@ -36,10 +36,9 @@ from sqlsel.kernels.vectors import VectorError, list_array, vector_matrix
 from sqlsel.relations import (
     Vectors,
     check_unique_keys,
-    describe_source,
     memory_budget,
     read_vectors,
-    source_shape,
+    stored_shape,
     stream_batch_rows,
     vector_batches,
 )
@@ -173,10 +172,10 @@ def level_sizes(levels: list[Level]) -> list[np.ndarray]:
     their refits), steps (k-means runs per level), sample_sizes (points per cluster in a resampling
     step), strategy (closest|random). The model's params record every option the fit used.
     The source must be readable from another cursor: a table, a view, a query, or a sel_scratch table
-    (not TEMP). A sampled fit of a source larger than a quarter of DuckDB's memory_limit streams it
-    (the sample in memory, each Lloyd step a pass; the same centroids), so the source must give the
-    same rows each time it is read. Stores the centroids in sel_kmeans_centroids under name; returns
-    the rows fitted.
+    (not TEMP). A sampled fit of a stored table larger than a quarter of DuckDB's memory_limit
+    streams it (the sample in memory, each Lloyd step a pass; the same centroids); a view or query is
+    read into memory once. Stores the centroids in sel_kmeans_centroids under name; returns the rows
+    fitted.
     It writes in a transaction of its own: a caller's ROLLBACK does not undo it.""",
     example=(
         "SELECT sel_kmeans_fit('topics', "
@@ -201,11 +200,10 @@ def sel_kmeans_fit(
 def _fit(ctx: FunctionContext, name: str, source: str, clusters: list[int], seed: int, options_text: str | None) -> int:
     options = {**DEFAULT_OPTIONS, **parse_options(options_text)}
     ctx.check_writable(f"k-means model {name!r}")
-    describe_source(ctx, source, "sel_kmeans_fit", ("id", "embedding"))
-    rows, dim = source_shape(ctx, source, "sel_kmeans_fit")
-    sampled = 0 < options["sample"] * clusters[0] < rows and (options.get("steps") or [1])[0] == 1
+    shape = stored_shape(ctx, source, "sel_kmeans_fit")  # only a stored table is read again, cheaply and the same
     data: Vectors | None = None
-    if sampled and rows * dim * 4 > memory_budget(ctx):  # larger than its share of memory_limit: stream it
+    if shape is not None and _streams(options, clusters[0], *shape, memory_budget(ctx)):
+        rows, dim = shape
         check_unique_keys(ctx, source, "sel_kmeans_fit")
         batch = stream_batch_rows(dim)
         x: np.ndarray | RowStream = RowStream(
@@ -238,6 +236,12 @@ def _fit(ctx: FunctionContext, name: str, source: str, clusters: list[int], seed
     with ctx.writing(f"k-means model {name!r}") as cur:
         store_model(cur, ctx.write_name(name), KIND, params, "sel_kmeans_centroids", table)
     return int(sizes[0].sum())
+
+
+def _streams(options: dict[str, Any], clusters: int, rows: int, dim: int, budget: int) -> bool:
+    """Whether a fit reads its (stored) source as a stream: a sampled level 1 and more vectors than ``budget``."""
+    sampled = 0 < options["sample"] * clusters < rows and (options.get("steps") or [1])[0] == 1
+    return sampled and rows * dim * 4 > budget
 
 
 def _centroid_rows(levels: list[Level], sizes: list[np.ndarray]) -> pa.Table:
