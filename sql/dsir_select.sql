@@ -26,24 +26,26 @@ GROUP BY b;
 SELECT CASE WHEN count(*) = 0 THEN error('the target has no tokens: pass target files with non-empty text') END
 FROM _dsir_target
 UNION ALL
-SELECT CASE WHEN coalesce(sum(len(features)), 0) = 0 THEN error('the pool has no tokens: no text to weigh') END
+SELECT CASE WHEN coalesce(sum(array_length(features)), 0) = 0 THEN error('the pool has no tokens: no text to weigh') END
 FROM _dsir_pool;
 
--- Fit and store the model: target and raw histograms and their log ratio, one entry per bucket.
+-- Fit: target and raw histograms and their log ratio, one row per bucket.
+CREATE OR REPLACE TEMP TABLE _dsir_histograms AS
 WITH raw AS (
     SELECT b AS bucket, count(*) AS n FROM (SELECT unnest(features) AS b FROM _dsir_pool) GROUP BY b
 ), grid AS (
-    SELECT range::INTEGER AS bucket FROM range($buckets)
+    SELECT CAST(b AS INTEGER) AS bucket FROM (SELECT unnest(generate_series(0, $buckets - 1)) AS b)
 ), joined AS (
     SELECT grid.bucket, coalesce(t.n, 0) AS tc, coalesce(r.n, 0) AS rc
     FROM grid LEFT JOIN _dsir_target t USING (bucket) LEFT JOIN raw r USING (bucket)
-), ratios AS (
-    SELECT bucket, tc, rc, sel_dsir_log_ratio(tc, sum(tc) OVER (), rc, sum(rc) OVER (), $buckets, $smoothing) AS lr
-    FROM joined
 )
+SELECT bucket, tc, rc, sel_dsir_log_ratio(tc, sum(tc) OVER (), rc, sum(rc) OVER (), $buckets, $smoothing) AS lr
+FROM joined;
+
+-- Store the model (a statement of its own: on Spark it runs on the driver, over the small histogram table).
 SELECT sel_dsir_store($model, $buckets, $ngrams, $smoothing, $normalize,
                       list(tc ORDER BY bucket), list(rc ORDER BY bucket), list(lr ORDER BY bucket))
-FROM ratios;
+FROM _dsir_histograms;
 
 -- Weight every eligible row, then keep k: Gumbel-top-k (sampling without replacement) or top-k.
 WITH scored AS (

@@ -155,7 +155,7 @@ def get_run(con: duckdb.DuckDBPyConnection, run_id: int) -> dict[str, Any] | Non
     return _run_row(rel.columns, rows[0]) if rows else None
 
 
-_JSON_COLUMNS = ("params", "inputs", "metrics", "statements")
+_JSON_COLUMNS = ("params", "inputs", "metrics", "statements", "engine_info")
 
 
 def _run_row(columns: list[str], row: tuple[Any, ...]) -> dict[str, Any]:

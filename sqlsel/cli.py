@@ -83,6 +83,19 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--read-only", is_flag=True, help="Open the catalog read-only: score with its models; nothing is recorded."
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Where the statements run: DuckDB in this process, or Apache Spark (pip install 'sqlsel[spark]').",
+)
+@click.option(
+    "--master",
+    metavar="URL",
+    help="Spark master for --engine spark: local[N] (default: local[--threads or every core]), "
+    "spark://HOST:PORT, yarn, or sc://HOST for Spark Connect.",
+)
 @click.option("--describe", is_flag=True, help="Show the recipe's description and parameters, then exit.")
 def run(
     recipe: str,
@@ -93,6 +106,8 @@ def run(
     memory: str | None,
     key: str,
     read_only: bool,
+    engine: str,
+    master: str | None,
     describe: bool,
 ) -> None:
     """Run RECIPE (a bundled recipe name or a .sql file) and record the run in the catalog."""
@@ -111,7 +126,16 @@ def run(
     try:
         with ProgressView() as on_progress:
             result = run_recipe(
-                recipe, given, con=con, out=out, threads=threads, key=key, on_progress=on_progress, memory=memory
+                recipe,
+                given,
+                con=con,
+                out=out,
+                threads=threads,
+                key=key,
+                on_progress=on_progress,
+                memory=memory,
+                engine=engine,
+                master=master,
             )
     finally:
         con.close()
@@ -121,6 +145,26 @@ def run(
     metrics = "".join(f", {k}={v:.6g}" if isinstance(v, float) else f", {k}={v}" for k, v in result.metrics.items())
     name = f"run {result.run_id}" if result.run_id is not None else "run (not recorded: the catalog is read-only)"
     click.echo(f"{name}: {result.rows_out} rows{where} in {result.elapsed_s:.1f}s{metrics}", err=True)
+
+
+@cli.command()
+@click.argument("recipe")
+@click.option("--engine", type=click.Choice(["spark"]), default="spark", show_default=True, help="The engine to check.")
+def check(recipe: str, engine: str) -> None:
+    """Check that RECIPE runs on another engine as written: name each construct that does not carry, and its fix.
+
+    Exits 1 when something does not carry. Runs without Spark installed (sqlglot reads the recipe).
+    """
+    from sqlsel.portable import portability_problems
+    from sqlsel.recipe import load_recipe
+
+    loaded = load_recipe(recipe)
+    problems = portability_problems(loaded)
+    for problem in problems:
+        click.echo(f"{loaded.name}: {problem}")
+    if problems:
+        raise SystemExit(1)
+    click.echo(f"{loaded.name}: runs on {engine} as written")
 
 
 @cli.command()

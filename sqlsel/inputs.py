@@ -30,6 +30,8 @@ __all__ = [
     "OUTPUT_FORMATS",
     "register_input",
     "check_key",
+    "key_column",
+    "check_key_counts",
     "output_path",
     "check_not_an_input",
     "temporary_path",
@@ -119,6 +121,19 @@ def check_key(con: duckdb.DuckDBPyConnection, given: Input, key: str = "id") -> 
     (``given.rows``). Costs one scan of the key column (Parquet reads that column only) and a hash of
     its values.
     """
+    column = key_column(con, given, key)
+    raw = _RAW.format(given.name)
+    n, non_null, distinct = run_sql(
+        con, f'SELECT count(*), count({sql_identifier(column)}), count(DISTINCT {sql_identifier(column)}) FROM "{raw}"'
+    )[0]
+    check_key_counts(con, given, column, int(n), int(non_null), int(distinct))
+
+
+def key_column(con: duckdb.DuckDBPyConnection, given: Input, key: str = "id") -> str:
+    """The input's key column as spelled in its files, refused if missing, ambiguous or of a type that cannot key rows.
+
+    Reads the files' schemas only.
+    """
     raw = _RAW.format(given.name)
     columns = {r[0].lower(): (r[0], r[1]) for r in run_sql(con, f'DESCRIBE SELECT * FROM "{raw}"')}
     if key.lower() not in columns:
@@ -130,9 +145,16 @@ def check_key(con: duckdb.DuckDBPyConnection, given: Input, key: str = "id") -> 
             f"(the recipes call the key id, and the output names it {column!r} again)."
         )
     _check_key_type(given.name, column, kind)
-    n, non_null, distinct = run_sql(
-        con, f'SELECT count(*), count({sql_identifier(column)}), count(DISTINCT {sql_identifier(column)}) FROM "{raw}"'
-    )[0]
+    return column
+
+
+def check_key_counts(
+    con: duckdb.DuckDBPyConnection, given: Input, column: str, n: int, non_null: int, distinct: int
+) -> None:
+    """Refuse an input without rows or with NULL or duplicate keys (naming one, read by DuckDB), else name the key id.
+
+    ``n``, ``non_null`` and ``distinct`` are the counts of rows, keys and distinct keys, from whichever engine runs.
+    """
     if n == 0:
         raise InputError(f"{given.name} has no rows: there is nothing to select from.{_where(given)}")
     if non_null < n:

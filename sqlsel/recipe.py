@@ -206,6 +206,17 @@ class Recipe:
 
     def check(self, con: duckdb.DuckDBPyConnection, values: Mapping[str, Any]) -> None:
         """Fail before any work on unknown sel_ functions or models the catalog does not hold."""
+        models_needed = self.models_read(con, values)
+        fitted = {str(values[p]) for p in self.fits if p in values}
+        missing = sorted(models_needed - fitted)
+        if missing:
+            have = [r[0] for r in run_sql(con, "SELECT name FROM sel_models")]
+            absent = [m for m in missing if m not in have]
+            if absent:
+                raise UnknownModelError(absent[0], have, "Fit it first, or pass --db with the catalog that holds it.")
+
+    def models_read(self, con: duckdb.DuckDBPyConnection, values: Mapping[str, Any]) -> set[str]:
+        """The catalog models the recipe's functions read, by name (UnknownFunctionError for a function unknown)."""
         from sqlsel.functions import load_families
 
         known = load_families()
@@ -223,13 +234,7 @@ class Recipe:
                     name = _literal(args[pos], values)
                     if name is not None:
                         models_needed.add(name)
-        fitted = {str(values[p]) for p in self.fits if p in values}
-        missing = sorted(models_needed - fitted)
-        if missing:
-            have = [r[0] for r in run_sql(con, "SELECT name FROM sel_models")]
-            absent = [m for m in missing if m not in have]
-            if absent:
-                raise UnknownModelError(absent[0], have, "Fit it first, or pass --db with the catalog that holds it.")
+        return models_needed
 
 
 Argument = tuple[str, str] | None  # ("string", text) or ("param", name); None for any other expression

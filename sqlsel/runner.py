@@ -44,7 +44,14 @@ import pyarrow as pa
 from sqlsel.catalog import begin_run, discard, finish_run, in_transaction, publish
 from sqlsel.connection import SCRATCH, connect
 from sqlsel.duck import error_message, run_sql, sql_identifier, sql_string
-from sqlsel.errors import InputError, ParameterError, ReadOnlyCatalogError, RunInterrupted, SqlselError
+from sqlsel.errors import (
+    InputError,
+    ParameterError,
+    ReadOnlyCatalogError,
+    RunInterrupted,
+    SqlselError,
+    did_you_mean,
+)
 from sqlsel.functions import FunctionContext, function_context, models_fixed
 from sqlsel.inputs import (
     OUTPUT_FORMATS,
@@ -60,7 +67,10 @@ from sqlsel.inputs import (
 from sqlsel.lance import drop_tables
 from sqlsel.recipe import Recipe, load_recipe, statement_facts
 
-__all__ = ["RunResult", "StatementProgress", "run_recipe", "OUTPUT_FORMATS"]
+__all__ = ["RunResult", "StatementProgress", "run_recipe", "OUTPUT_FORMATS", "ENGINES"]
+
+#: Where a recipe can run: DuckDB in this process, or Apache Spark (extra ``spark``).
+ENGINES = ("duckdb", "spark")
 
 #: The recipe's output rows while the run finishes: metric queries (``-- metric``) read them by this name.
 RESULT_TABLE = "sel_result"
@@ -109,6 +119,9 @@ def run_recipe(
     key: str = "id",
     on_progress: Callable[[StatementProgress], None] | None = None,
     memory: str | None = None,
+    engine: str = "duckdb",
+    master: str | None = None,
+    spark: Any = None,
 ) -> RunResult:
     """Run ``recipe`` with ``params`` and record it in the catalog (``db``, or ``con``'s database).
 
@@ -120,6 +133,10 @@ def run_recipe(
     :class:`~sqlsel.errors.SqlselError` with a one-line message; Ctrl-C raises
     :class:`~sqlsel.errors.RunInterrupted`. Either way no output file is left, no model changes, and
     the run is recorded as failed or interrupted.
+
+    ``engine="spark"`` runs the statements on Apache Spark (extra ``spark``): on ``spark``, a session
+    of the caller's, or a new one for ``master`` (``local[N]``, ``spark://HOST:PORT``, ``sc://HOST``);
+    the catalog, run record and fits stay in ``db`` (see :mod:`sqlsel.spark.runner`).
     """
     own = con is None
     con = connect(db) if con is None else con
@@ -130,7 +147,16 @@ def run_recipe(
             except ParameterError as exc:  # a header that does not parse: a run that failed, so recorded
                 _record_unparsed(con, Path(recipe), dict(params or {}), exc)
                 raise
-        return _Run(con, recipe, dict(params or {}), out, threads, key, on_progress, memory).execute()
+        args = (con, recipe, dict(params or {}), out, threads, key, on_progress, memory)
+        if engine == "duckdb":
+            if master is not None or spark is not None:
+                raise SqlselError("--master and a Spark session go with --engine spark.")
+            return _Run(*args).execute()
+        if engine == "spark":
+            from sqlsel.spark.runner import SparkRun
+
+            return SparkRun(*args, master=master, spark=spark).execute()
+        raise SqlselError(f"Unknown engine {engine!r}.{did_you_mean(engine, ENGINES)} Engines: {', '.join(ENGINES)}.")
     finally:
         if own:
             con.close()
@@ -159,6 +185,8 @@ def peak_rss_mb() -> float | None:
 
 
 class _Run:
+    engine = "duckdb"
+
     def __init__(
         self,
         con: duckdb.DuckDBPyConnection,
@@ -192,9 +220,10 @@ class _Run:
             raise SqlselError("A recipe cannot run inside an open transaction: COMMIT or ROLLBACK it first.")
         recipe = self.recipe
         label = recipe.name if recipe.path.parent.name == "sql" else str(recipe.path)
-        run_id = None if ctx.read_only else begin_run(self.con, _run_record(label, recipe.text, self.given, self.key))
+        record = _run_record(label, recipe.text, self.given, self.key, self.engine)
+        run_id = None if ctx.read_only else begin_run(self.con, record)
         scratch_before = _scratch_tables(self.con)
-        interrupts = self.interrupts = _Interrupts(self.con, ctx)
+        interrupts = self.interrupts = _Interrupts(self.con, ctx, self._stop_engine)
         try:
             with interrupts:
                 result = self._work(run_id, ctx)
@@ -222,6 +251,7 @@ class _Run:
             raise error from None
         finally:
             ctx.interrupted = False
+            self._cleanup_engine()
             with contextlib.suppress(duckdb.Error):
                 run_sql(self.con, f"DROP TABLE IF EXISTS {RESULT_TABLE}")
                 for t in _scratch_tables(self.con) - scratch_before:  # what the run left in the scratch database
@@ -231,28 +261,21 @@ class _Run:
 
     def _work(self, run_id: int | None, ctx: FunctionContext) -> RunResult:
         con, recipe = self.con, self.recipe
-        if self.threads is not None:
-            if self.threads < 1:
-                raise SqlselError(f"--threads must be at least 1; got {self.threads}")
-            run_sql(con, f"SET threads = {int(self.threads)}")
-        if self.memory is not None:
-            try:
-                run_sql(con, f"SET memory_limit = {sql_string(self.memory)}")
-            except duckdb.Error:
-                raise SqlselError(f"--memory must be a size such as 1.5GB or 800MB; got {self.memory!r}") from None
+        self._configure()
         values = recipe.bind(self.given)
         statements = recipe.statements(con)
         if not statements:
             raise SqlselError(f"Recipe {recipe.name} has no SQL statements.")
         if statements[-1].type != duckdb.StatementType.SELECT:
             raise SqlselError(f"The last statement of recipe {recipe.name} must be a SELECT (its rows are the output).")
+        self._check_statements(statements)
         out_path, out_format = output_path(self.out)  # a bad extension or folder fails before the inputs are read
         for p in recipe.params.values():
             if p.is_table:
                 self.inputs.append(register_input(con, p.name, values[p.name]))
         by_name = {i.name: i for i in self.inputs}
         for name in recipe.keyed:
-            check_key(con, by_name[name], self.key)
+            self._check_key(by_name[name])
         check_not_an_input(out_path, self.inputs)
         if out_path is not None:
             remove_stale_temporaries(out_path)
@@ -263,40 +286,27 @@ class _Run:
         inputs = [r for i in self.inputs for r in i.records]
         fingerprint = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
         if run_id is not None:
-            settings = "SELECT current_setting('threads'), current_setting('memory_limit')"
-            threads, memory_limit = run_sql(con, settings)[0]
             seed = values.get("seed")
-            finish_run(
-                con,
-                run_id,
-                {
-                    "params": _jsonable(values),
-                    "seed": seed if isinstance(seed, int) else None,
-                    "inputs": inputs,
-                    "threads": int(threads),
-                    "memory_limit": str(memory_limit),
-                },
-            )
+            fields = {"params": _jsonable(values), "seed": seed if isinstance(seed, int) else None, "inputs": inputs}
+            finish_run(con, run_id, {**fields, **self._settings()})
         scalar = {k: v for k, v in values.items() if not recipe.params[k].is_table}
         staging = ctx.staging(run_id) if run_id is not None else contextlib.nullcontext()
         with staging:
+            self._start(values)
             self._statements(statements, scalar)
-            rows_out = run_sql(con, f"SELECT count(*) FROM {RESULT_TABLE}")[0][0]
-            columns = [r[0] for r in run_sql(con, f"DESCRIBE {RESULT_TABLE}")]
-            digest = _digest(con) if "id" in columns else None
+            rows_out, columns = self._result_shape()
+            digest = self._digest() if "id" in columns else None
             metrics = {}
             for name, sql in recipe.metrics.items():
                 params = {k: scalar[k] for k in re.findall(r"\$(\w+)", sql) if k in scalar}
-                metrics[name] = run_sql(con, sql, params)[0][0]
+                metrics[name] = self._metric(sql, params)
             keyed = "id" in (c.lower() for c in columns) and self.key.lower() != "id"
-            rename = f"RENAME (id AS {sql_identifier(self.key)})" if keyed else ""
-            output = f"SELECT * {rename} FROM {RESULT_TABLE}"  # the key goes out under its own name
             table = None
             if out_path is not None:
                 self.tmp = temporary_path(out_path)
-                run_sql(con, f"COPY ({output}) TO {sql_string(self.tmp)} (FORMAT {out_format})")
+                self._write_output(self.tmp, out_format, keyed)
             else:
-                table = con.sql(output).to_arrow_table()
+                table = self._output_table(keyed)
             self.interrupts.check()
             self._commit(run_id, fingerprint, out_path, rows_out, digest, metrics)
         return RunResult(
@@ -313,14 +323,66 @@ class _Run:
             [(t["sql"], t["seconds"]) for t in self.timings],
         )
 
+    # The engine's part of a run: DuckDB here, Spark in sqlsel.spark.runner.
+
+    def _configure(self) -> None:
+        """Apply the run's threads and memory settings."""
+        con = self.con
+        if self.threads is not None:
+            if self.threads < 1:
+                raise SqlselError(f"--threads must be at least 1; got {self.threads}")
+            run_sql(con, f"SET threads = {int(self.threads)}")
+        if self.memory is not None:
+            try:
+                run_sql(con, f"SET memory_limit = {sql_string(self.memory)}")
+            except duckdb.Error:
+                raise SqlselError(f"--memory must be a size such as 1.5GB or 800MB; got {self.memory!r}") from None
+
+    def _check_statements(self, statements: list[Any]) -> None:
+        """Refuse statements the engine cannot run, before any input is read (nothing to check on DuckDB)."""
+
+    def _cleanup_engine(self) -> None:
+        """Remove what the run made in the engine (DuckDB's scratch tables and input views go in execute)."""
+
+    def _stop_engine(self) -> None:
+        """Ctrl-C: stop the engine's work (DuckDB's connection is interrupted by _Interrupts itself)."""
+
+    def _check_key(self, given: Input) -> None:
+        check_key(self.con, given, self.key)
+
+    def _settings(self) -> dict[str, Any]:
+        """What the run record keeps of the engine's settings."""
+        settings = "SELECT current_setting('threads'), current_setting('memory_limit')"
+        threads, memory_limit = run_sql(self.con, settings)[0]
+        return {"threads": int(threads), "memory_limit": str(memory_limit)}
+
+    def _start(self, values: dict[str, Any]) -> None:
+        """Ready the engine for the statements (nothing to do on DuckDB)."""
+
+    def _result_shape(self) -> tuple[int, list[str]]:
+        rows_out = run_sql(self.con, f"SELECT count(*) FROM {RESULT_TABLE}")[0][0]
+        return int(rows_out), [r[0] for r in run_sql(self.con, f"DESCRIBE {RESULT_TABLE}")]
+
+    def _digest(self) -> str:
+        return _digest(self.con)
+
+    def _metric(self, sql: str, params: dict[str, Any]) -> Any:
+        return run_sql(self.con, sql, params)[0][0]
+
+    def _output_sql(self, keyed: bool) -> str:
+        rename = f"RENAME (id AS {sql_identifier(self.key)})" if keyed else ""
+        return f"SELECT * {rename} FROM {RESULT_TABLE}"  # the key goes out under its own name
+
+    def _write_output(self, path: Path, out_format: str | None, keyed: bool) -> None:
+        run_sql(self.con, f"COPY ({self._output_sql(keyed)}) TO {sql_string(path)} (FORMAT {out_format})")
+
+    def _output_table(self, keyed: bool) -> pa.Table:
+        return self.con.sql(self._output_sql(keyed)).to_arrow_table()
+
     def _statements(self, statements: list[Any], scalar: dict[str, Any]) -> None:
         last = statements[-1]
-        body = last.query.strip().rstrip(";")
         for index, statement in enumerate(statements, 1):
             self.interrupts.check()
-            sql = (
-                statement.query if statement is not last else f"CREATE OR REPLACE TEMP TABLE {RESULT_TABLE} AS {body}\n"
-            )
             missing = [n for n in statement.named_parameters if n not in scalar]
             if missing:
                 raise SqlselError(f"The recipe uses ${missing[0]} but declares no parameter of that name.")
@@ -331,13 +393,9 @@ class _Run:
             assert self.ctx is not None
             self.ctx.reset_progress()
             t0 = time.perf_counter()
-            try:
-                with models_fixed(self.con), self._polling(progress):
-                    rows = run_sql(self.con, sql, {n: scalar[n] for n in statement.named_parameters})
-            except duckdb.Error as exc:
-                raise self._translated(exc, index, statement.query) from None
+            with self._polling(progress):
+                progress.rows_out = self._execute(index, statement, statement is last, scalar)
             progress.seconds = time.perf_counter() - t0
-            progress.rows_out = int(rows[0][0]) if statement is last else _rows_out(statement, rows)
             progress.finished = True
             self.timings.append(
                 {
@@ -348,6 +406,17 @@ class _Run:
                 }
             )
             self._emit(progress)
+
+    def _execute(self, index: int, statement: Any, last: bool, scalar: dict[str, Any]) -> int:
+        """Run one statement (the last one into the result table); the rows it produced."""
+        body = statement.query.strip().rstrip(";")
+        sql = f"CREATE OR REPLACE TEMP TABLE {RESULT_TABLE} AS {body}\n" if last else statement.query
+        try:
+            with models_fixed(self.con):
+                rows = run_sql(self.con, sql, {n: scalar[n] for n in statement.named_parameters})
+        except duckdb.Error as exc:
+            raise self._translated(exc, index, statement.query) from None
+        return int(rows[0][0]) if last else _rows_out(statement, rows)
 
     def _commit(
         self,
@@ -488,8 +557,10 @@ class _Interrupts:
     Only installed in the main thread (signal handlers live there).
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, ctx: FunctionContext) -> None:
-        self.con, self.ctx = con, ctx
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, ctx: FunctionContext, engine_stop: Callable[[], None] | None = None
+    ) -> None:
+        self.con, self.ctx, self.engine_stop = con, ctx, engine_stop
         self.hit = False
         self.installed = False
         self.previous: Any = None
@@ -511,6 +582,8 @@ class _Interrupts:
         self.hit = True
         self.ctx.interrupted = True
         self.con.interrupt()
+        if self.engine_stop is not None:
+            self.engine_stop()
 
     def __exit__(self, *exc: object) -> None:
         if self.installed:  # a handler installed outside Python reads as None: put Python's default back
@@ -553,12 +626,17 @@ def _line_of(text: str, statement: str) -> int | None:
 
 
 def _digest(con: duckdb.DuckDBPyConnection) -> str:
-    """sha256 of the selected keys as text, sorted and comma-joined (the run's selection digest)."""
+    """sha256 of the selected keys as text, sorted and comma-joined (the run's selection digest).
+
+    Sorted as DuckDB sorts the key's type: integers by value, strings by their UTF-8 bytes.
+    """
     sql = f"SELECT sha256(coalesce(string_agg(id::VARCHAR, ',' ORDER BY id), '')) FROM {RESULT_TABLE}"
     return str(run_sql(con, sql)[0][0])
 
 
-def _run_record(label: str, text: str, given: Mapping[str, Any], key: str | None) -> dict[str, Any]:
+def _run_record(
+    label: str, text: str, given: Mapping[str, Any], key: str | None, engine: str = "duckdb"
+) -> dict[str, Any]:
     """What a run's row holds when it starts: the recipe as given, its text and hash, the parameters as given."""
     return {
         "recipe": label,
@@ -567,7 +645,7 @@ def _run_record(label: str, text: str, given: Mapping[str, Any], key: str | None
         "params": _jsonable(given),
         "sqlsel_version": _version(),
         "duckdb_version": duckdb.__version__,
-        "engine": "duckdb",
+        "engine": engine,
         "key_column": key,
         "inputs": [],
         "started": datetime.now(),

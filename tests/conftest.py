@@ -85,3 +85,26 @@ def unwritable():
             subprocess.run(["chattr", "-i", str(path)], capture_output=True)
         else:
             path.chmod(path.stat().st_mode | 0o200)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] Spark session shared by every Spark test.
+
+    Skipped with a message naming what is missing (pyspark, Java) on a machine without them; a failure
+    under CI=true, where the test extra installs pyspark and Java 17 is present.
+    """
+    import shutil
+
+    need("pyspark")
+    ci = os.environ.get("CI", "").lower() in ("true", "1")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        message = "the Spark tests need Java 17+ (apt-get install openjdk-17-jre-headless)"
+        if ci:
+            pytest.fail(message)
+        pytest.skip(message)
+    from sqlsel.spark.session import spark_session
+
+    session = spark_session("local[2]")
+    yield session
+    session.stop()

@@ -34,7 +34,7 @@ def test_statements_report_rows_done_of_a_known_total(tmp_path, small_task, monk
     featurize = [s for s in seen if s[0] == 1]
     assert featurize[0] == (1, 0, 60000, False) and featurize[-1][3]
     assert any(0 < done < 60000 for _, done, _, finished in featurize if not finished)
-    assert sorted({s[0] for s in seen if s[3]}) == [1, 2, 3, 4, 5]
+    assert sorted({s[0] for s in seen if s[3]}) == [1, 2, 3, 4, 5, 6]
 
 
 def test_without_a_terminal_each_finished_statement_is_one_line(small_task):
@@ -44,7 +44,7 @@ def test_without_a_terminal_each_finished_statement_is_one_line(small_task):
             "dsir_select", {"pool": str(small_task[0]), "target": str(small_task[1]), "k": 5}, on_progress=on_progress
         )
     lines = stream.getvalue().splitlines()
-    assert len(lines) == 5 and lines[0].startswith("[1/5]") and "60 rows" in lines[0] and "_dsir_pool" in lines[0]
+    assert len(lines) == 6 and lines[0].startswith("[1/6]") and "60 rows" in lines[0] and "_dsir_pool" in lines[0]
 
 
 def test_on_a_terminal_the_bar_leaves_the_same_lines(small_task):
@@ -54,4 +54,4 @@ def test_on_a_terminal_the_bar_leaves_the_same_lines(small_task):
             "dsir_select", {"pool": str(small_task[0]), "target": str(small_task[1]), "k": 5}, on_progress=on_progress
         )
     text = stream.getvalue()
-    assert "[1/5]" in text and "[5/5]" in text and "_dsir_pool" in text
+    assert "[1/6]" in text and "[6/6]" in text and "_dsir_pool" in text

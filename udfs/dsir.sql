@@ -7,4 +7,4 @@ CREATE OR REPLACE MACRO sel_dsir_log_ratio(target_count, target_total, raw_count
 
 -- The reference's length metadata: tokens recovered from the number of n-gram features.
 CREATE OR REPLACE MACRO sel_dsir_length(features, ngrams) AS
-    (len(features) + ngrams * (ngrams - 1) // 2) // ngrams;
+    (array_length(features) + ngrams * (ngrams - 1) // 2) // ngrams;

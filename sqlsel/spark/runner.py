@@ -1,0 +1,308 @@
+"""A recipe run on Spark: the same life as on DuckDB (record, checks, staged fits, atomic output), Spark doing the work.
+
+The run's catalog, record and fits stay in the driver's DuckDB catalog (``--db``), exactly as on
+DuckDB; :class:`SparkRun` replaces only the engine's part of :class:`sqlsel.runner._Run`:
+
+* **Before any work** the recipe passes the portability check (:mod:`sqlsel.portable`).
+* **Inputs** are read by Spark from the same files (Parquet, JSONL, CSV), the key column named
+  ``id``; keys are counted by Spark and, on a problem, named by DuckDB reading the files.
+* **Spark statements** run as Spark SQL. ``CREATE TABLE x AS …`` (TEMP or in ``sel_scratch``) becomes
+  a cached temporary view computed once (``CACHE TABLE``): a plain view would featurize again on
+  every use. The last statement's rows, in its order, are the output.
+* **Driver statements** (a fit, a set-level function) run on the driver's DuckDB as written, over
+  copies of the relations they read that are not inputs (at most :data:`DRIVER_ROWS` rows each;
+  inputs are read there from their files); a table they write comes back as a cached view. After one,
+  the row functions are registered again, carrying the models it fitted.
+* **Output**: one file written by Spark from one partition, in the recipe's order, moved into place
+  when the run commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from sqlsel.connection import SCRATCH
+from sqlsel.duck import run_sql, sql_identifier
+from sqlsel.errors import SqlselError
+from sqlsel.functions import models_fixed
+from sqlsel.inputs import Input, check_key, check_key_counts, key_column
+from sqlsel.portable import is_driver_statement, portability_problems, relations_read, spark_statement
+from sqlsel.runner import RESULT_TABLE, _Run
+from sqlsel.spark.functions import driver_functions, model_snapshot, register_row_functions
+from sqlsel.spark.session import is_connect, spark_session
+
+__all__ = ["SparkRun", "DRIVER_ROWS"]
+
+#: The most rows a driver statement may copy from Spark per relation (SQLSEL_SPARK_DRIVER_ROWS overrides).
+DRIVER_ROWS = int(os.environ.get("SQLSEL_SPARK_DRIVER_ROWS", "2000000"))
+_ORDER = "_sel_order"  # the output's row order, kept beside the result rows
+_READS = ("source", "vector_table")  # parameters of driver functions naming a relation they read
+_WRITES = ("into_table", "into")  # ... and one they write
+
+
+class SparkRun(_Run):
+    """One recipe run with Spark as the engine (see the module docstring)."""
+
+    engine = "spark"
+
+    def __init__(self, *args: Any, master: str | None = None, spark: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.master = master
+        self.spark = spark
+        self.views: list[str] = []  # temporary views the run made on Spark, removed when it ends
+        self.spark_inputs: dict[str, Any] = {}
+
+    # -- the engine's part of a run ------------------------------------------------------------
+
+    def _configure(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise SqlselError(f"--threads must be at least 1; got {self.threads}")
+        if self.memory is not None:
+            raise SqlselError("--memory sets DuckDB's memory_limit; on Spark set spark.executor.memory instead.")
+
+    def _check_statements(self, statements: list[Any]) -> None:
+        problems = portability_problems(self.recipe)
+        if problems:
+            listed = "\n  ".join(str(p) for p in problems)
+            raise SqlselError(f"Recipe {self.recipe.name} does not run on Spark as written:\n  {listed}")
+        if self.spark is None:
+            self.spark = spark_session(self.master, self.threads)
+
+    def _check_key(self, given: Input) -> None:
+        column = key_column(self.con, given, self.key)
+        frame = self._input_frame(given)
+        quoted = f"`{column.replace('`', '``')}`"
+        row = frame.selectExpr("count(*) AS n", f"count({quoted}) AS k", f"count(DISTINCT {quoted}) AS d").collect()[0]
+        try:
+            check_key_counts(self.con, given, column, int(row["n"]), int(row["k"]), int(row["d"]))
+        except duckdb.Error:
+            check_key(self.con, given, self.key)  # DuckDB names the offending key
+            raise
+        if column != "id":
+            frame = frame.withColumnRenamed(column, "id")
+        self.spark_inputs[given.name] = frame
+        self._view(given.name, frame, cache=False)
+
+    def _settings(self) -> dict[str, Any]:
+        spark = self.spark
+        info: dict[str, Any] = {"master": self.master or _master(spark), "spark_version": str(spark.version)}
+        with contextlib.suppress(Exception):
+            info["default_parallelism"] = int(spark.sparkContext.defaultParallelism)
+        with contextlib.suppress(Exception):
+            info["shuffle_partitions"] = int(spark.conf.get("spark.sql.shuffle.partitions"))
+        return {"threads": self.threads, "engine_info": info}
+
+    def _start(self, values: dict[str, Any]) -> None:
+        for given in self.inputs:
+            if given.name not in self.spark_inputs:
+                frame = self._input_frame(given)
+                self.spark_inputs[given.name] = frame
+                self._view(given.name, frame, cache=False)
+        with contextlib.suppress(Exception):
+            frames = {name: frame.rdd.getNumPartitions() for name, frame in self.spark_inputs.items()}
+            self.partitions = frames
+        self.models = self.recipe.models_read(self.con, values)
+        self._register_functions()
+
+    def _stop_engine(self) -> None:
+        with contextlib.suppress(Exception):
+            if is_connect(self.spark):
+                self.spark.interruptAll()
+            else:
+                self.spark.sparkContext.cancelAllJobs()
+
+    def _execute(self, index: int, statement: Any, last: bool, scalar: dict[str, Any]) -> int:
+        try:
+            if is_driver_statement(statement.query) and not last:
+                return self._on_driver(index, statement, scalar)
+            return self._on_spark(statement, last, scalar)
+        except SqlselError:
+            raise
+        except duckdb.Error as exc:
+            raise self._translated(exc, index, statement.query) from None
+        except Exception as exc:
+            if type(exc).__module__.startswith(("pyspark", "py4j")):
+                raise SqlselError(f"{_spark_message(exc)} (recipe {self.recipe.name}, statement {index})") from None
+            raise
+
+    def _result_shape(self) -> tuple[int, list[str]]:
+        frame = self.spark.table(RESULT_TABLE)
+        return int(frame.count()), [c for c in frame.columns if c != _ORDER]
+
+    def _digest(self) -> str:
+        keys = "transform(array_sort(collect_list(id)), x -> CAST(x AS STRING))"  # sorted as DuckDB sorts them
+        sql = f"SELECT sha2(coalesce(array_join({keys}, ','), ''), 256) FROM {RESULT_TABLE}"
+        return str(self.spark.sql(sql).collect()[0][0])
+
+    def _metric(self, sql: str, params: dict[str, Any]) -> Any:
+        return self.spark.sql(spark_statement(sql, params).sql(dialect="spark")).collect()[0][0]
+
+    def _ordered_output(self, keyed: bool) -> Any:
+        frame = self.spark.table(RESULT_TABLE).orderBy(_ORDER).drop(_ORDER)
+        return frame.withColumnRenamed("id", self.key) if keyed else frame
+
+    def _write_output(self, path: Path, out_format: str | None, keyed: bool) -> None:
+        parts = path.with_name(path.name + ".parts")
+        writer = self._ordered_output(keyed).coalesce(1).write.mode("overwrite")
+        try:
+            if out_format == "parquet":
+                writer.parquet(str(parts))
+            elif out_format == "json":
+                writer.json(str(parts))
+            else:
+                writer.option("header", True).csv(str(parts))
+            files = sorted(p for p in parts.iterdir() if p.name.startswith("part-"))
+            if len(files) != 1:
+                raise SqlselError(f"Spark wrote {len(files)} part files for one output file under {parts}")
+            os.replace(files[0], path)
+        finally:
+            shutil.rmtree(parts, ignore_errors=True)
+
+    def _output_table(self, keyed: bool) -> pa.Table:
+        return self._ordered_output(keyed).toArrow()
+
+    def _cleanup_engine(self) -> None:
+        for name in reversed(self.views):
+            with contextlib.suppress(Exception):
+                self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
+                self.spark.catalog.dropTempView(name)
+        self.views = []
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _input_frame(self, given: Input) -> Any:
+        read = self.spark.read
+        if given.reader == "parquet":
+            return read.parquet(*given.files)
+        if given.reader == "json":
+            return read.json(given.files)
+        if given.reader == "csv":
+            return read.option("header", True).option("inferSchema", True).csv(given.files)
+        table = self.con.sql(f'SELECT * FROM "{given.name}"').to_arrow_table()  # an Arrow table or relation
+        return self.spark.createDataFrame(table)
+
+    def _view(self, name: str, frame: Any, cache: bool = True) -> None:
+        frame.createOrReplaceTempView(name)
+        if name not in self.views:
+            self.views.append(name)
+        if cache:
+            self.spark.sql(f"CACHE TABLE {name}")
+
+    def _register_functions(self) -> None:
+        assert self.ctx is not None
+        names = sorted(set(self.models) | set(self.ctx.staged))
+        have = {r[0] for r in run_sql(self.con, "SELECT name FROM sel_models")}
+        present = [n for n in names if self.ctx.read_name(n) in have]
+        register_row_functions(self.spark, model_snapshot(self.ctx, present))
+
+    def _on_spark(self, statement: Any, last: bool, scalar: dict[str, Any]) -> int:
+        from sqlglot import exp
+
+        tree = spark_statement(statement.query, scalar)
+        if last:
+            frame = self.spark.sql(tree.sql(dialect="spark"))
+            from pyspark.sql.functions import monotonically_increasing_id
+
+            self._view(RESULT_TABLE, frame.withColumn(_ORDER, monotonically_increasing_id()))
+            return int(self.spark.table(RESULT_TABLE).count())
+        if isinstance(tree, exp.Create) and str(tree.args.get("kind", "")).upper() == "TABLE":
+            name = tree.this.name if isinstance(tree.this, exp.Table) else tree.this.this.name
+            frame = self.spark.sql(tree.expression.sql(dialect="spark"))
+            with contextlib.suppress(Exception):
+                self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
+            self._view(name, frame)
+            return int(self.spark.table(name).count())
+        return len(self.spark.sql(tree.sql(dialect="spark")).collect())
+
+    def _on_driver(self, index: int, statement: Any, scalar: dict[str, Any]) -> int:
+        """Run a driver statement on DuckDB over copies of the Spark relations it reads (see the module docstring)."""
+        reads, writes = self._driver_relations(statement.query, scalar)
+        for db, name in reads:
+            if db in ("", SCRATCH) and name in self.views and name not in self.spark_inputs:
+                self._to_driver(index, db, name)
+        params = {n: scalar[n] for n in statement.named_parameters}
+        with models_fixed(self.con):
+            rows = run_sql(self.con, statement.query, params)
+        for db, name in writes:
+            qualified = ".".join(sql_identifier(p) for p in (db, name) if p)
+            self._view(name, self.spark.createDataFrame(self.con.sql(f"SELECT * FROM {qualified}").to_arrow_table()))
+        self._register_functions()
+        return len(rows)
+
+    def _driver_relations(
+        self, sql: str, scalar: dict[str, Any]
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """(relations read, tables written) by a driver statement: its FROM tables and relation arguments."""
+        from sqlsel.recipe import statement_facts
+
+        reads = list(relations_read(sql))
+        writes: list[tuple[str, str]] = []
+        specs = driver_functions()
+        facts = statement_facts(sql)
+        for fname, args in facts.calls if facts is not None else ():
+            spec = specs.get(fname)
+            if spec is None:
+                continue
+            for pname, arg in zip(spec.params, args, strict=False):
+                text = (
+                    arg[1]
+                    if arg and arg[0] == "string"
+                    else (str(scalar[arg[1]]) if arg and arg[1] in scalar else None)
+                )
+                if text is None:
+                    continue
+                if pname in _WRITES:
+                    writes.append(_table_name(text))
+                elif pname in _READS:
+                    reads.extend(relations_read(text) if " " in text.strip() else [_table_name(text)])
+        return reads, writes
+
+    def _to_driver(self, index: int, db: str, name: str) -> None:
+        frame = self.spark.table(name)
+        if _ORDER in frame.columns:
+            frame = frame.drop(_ORDER)
+        rows = frame.count()
+        if rows > DRIVER_ROWS:
+            raise SqlselError(
+                f"Statement {index} of {self.recipe.name} runs on the driver and reads {name}: {rows:,} rows, more "
+                f"than the {DRIVER_ROWS:,} a driver statement may copy from Spark. Set SQLSEL_SPARK_DRIVER_ROWS "
+                "higher if the driver has the memory, or run this recipe on DuckDB."
+            )
+        table = frame.toArrow()
+        self.con.register("_sel_from_spark", table)
+        try:
+            target = f"{SCRATCH}.{sql_identifier(name)}" if db == SCRATCH else sql_identifier(name)
+            temp = "" if db == SCRATCH else "TEMP "
+            run_sql(self.con, f"CREATE OR REPLACE {temp}TABLE {target} AS SELECT * FROM _sel_from_spark")
+        finally:
+            self.con.unregister("_sel_from_spark")
+
+
+def _table_name(text: str) -> tuple[str, str]:
+    parts = [p.strip().strip('"') for p in text.split(".")]
+    return (parts[0], parts[1]) if len(parts) == 2 else ("", parts[-1])
+
+
+def _master(spark: Any) -> str:
+    with contextlib.suppress(Exception):
+        return str(spark.sparkContext.master)
+    return "spark connect"
+
+
+def _spark_message(exc: BaseException) -> str:
+    """A Spark error in one line: its class and message, without the JVM stack."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if "SqlselError:" in text:  # a function's own error, raised on an executor
+        tail = text.split("SqlselError:", 1)[1].strip().splitlines()[0]
+        return tail
+    if "[RAISE_ERROR" in text or "USER_RAISED_EXCEPTION" in text:
+        return first.split("] ", 1)[-1]
+    return first
