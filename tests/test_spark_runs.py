@@ -26,8 +26,12 @@ def test_the_run_record_names_the_engine_and_master(spark, examples, tmp_path):
 
 
 def test_a_recipe_that_does_not_carry_is_refused_before_any_work(examples, tmp_path):
-    with pytest.raises(SqlselError, match=r"does not run on Spark as written:\n  statement 1 \(line 15\): the table macro"):
-        sqlsel.run_recipe("semdedup", {"pool": str(examples / "pool.parquet")}, db=tmp_path / "c.duckdb", engine="spark")
+    with pytest.raises(
+        SqlselError, match=r"does not run on Spark as written:\n  statement 1 \(line 15\): the table macro"
+    ):
+        sqlsel.run_recipe(
+            "semdedup", {"pool": str(examples / "pool.parquet")}, db=tmp_path / "c.duckdb", engine="spark"
+        )
 
 
 def test_a_failing_statement_is_one_line_and_leaves_nothing(spark, examples, tmp_path):
@@ -41,7 +45,11 @@ def test_a_failing_statement_is_one_line_and_leaves_nothing(spark, examples, tmp
     db, out = tmp_path / "c.duckdb", tmp_path / "out.parquet"
     with pytest.raises(SqlselError) as caught:
         sqlsel.run_recipe(recipe, {"pool": str(examples / "pool.parquet")}, db=db, engine="spark", spark=spark, out=out)
-    assert str(caught.value).startswith("boom: the pool has rows") and "\n" not in str(caught.value) and "at org.apache" not in str(caught.value)
+    assert (
+        str(caught.value).startswith("boom: the pool has rows")
+        and "\n" not in str(caught.value)
+        and "at org.apache" not in str(caught.value)
+    )
     con = sqlsel.connect(db, read_only=True)
     assert con.execute("SELECT status FROM sel_runs").fetchall() == [("failed",)]
     assert con.execute("SELECT count(*) FROM sel_models").fetchall() == [(0,)]  # the staged target set is gone
