@@ -8,43 +8,53 @@
 -- param dim: INTEGER = 256 >= 1; dimension of the hash embeddings
 -- param model: VARCHAR = 'balanced_sample'; catalog name the k-means model is stored under
 -- key: pool
+-- optional pool: text VARCHAR, embedding FLOAT[], quality DOUBLE
 -- fits: model
 
-SELECT CASE WHEN $strategy = 'quality' AND count(*) FILTER (column_name = 'quality') = 0
-            THEN error('strategy quality needs a numeric quality column in pool (kMQ samples proportional to softmax(quality))') END
-FROM (DESCRIBE pool);
+SELECT CASE WHEN $strategy = 'quality' AND NOT $pool_has_quality
+            THEN error('strategy quality needs a numeric quality column in pool (kMQ samples proportional to softmax(quality))')
+            WHEN $embedder = 'column' AND NOT $pool_has_embedding
+                 THEN error('embedder column needs an embedding column in pool; use embedder hash to embed its text') END;
 
 -- The embedding per row, computed once (rows whose text gives none, e.g. no tokens, are never selected).
 CREATE OR REPLACE TABLE sel_scratch.balanced_vectors AS
-SELECT * FROM sel_recipe_vectors('pool', $embedder, $dim);
+SELECT id, embedding
+FROM (SELECT id, sel_recipe_embedding(embedding, text, $embedder, $dim, $pool_has_embedding) AS embedding FROM pool)
+WHERE embedding IS NOT NULL OR sel_embedder_uses_column($embedder, $pool_has_embedding);
 
 SELECT sel_kmeans_fit($model, 'sel_scratch.balanced_vectors', $clusters, $seed);
 
 -- A quality that is not a finite number is no quality: such rows come last within their cluster.
 CREATE OR REPLACE TEMP TABLE _balanced_assigned AS
-SELECT v.id, CASE WHEN isfinite(q.quality) THEN q.quality END AS quality,
+SELECT v.id, CASE WHEN sel_is_finite(q.quality) THEN q.quality END AS quality,
        sel_clusters(v.embedding, $model) AS clusters, sel_centroid_distance(v.embedding, $model) AS centroid_distance
 FROM sel_scratch.balanced_vectors v
-JOIN (SELECT id, quality::DOUBLE AS quality
-      FROM (FROM pool UNION ALL BY NAME (SELECT NULL::DOUBLE AS quality WHERE false))) q USING (id);
+JOIN (SELECT id, CAST(quality AS DOUBLE) AS quality FROM pool) q USING (id);
 
--- Quotas per level-1 cluster: water-filled over the top level, then down the hierarchy.
+CREATE OR REPLACE TEMP TABLE _balanced_sizes AS
+SELECT clusters[1] AS leaf, count(*) AS size FROM _balanced_assigned GROUP BY clusters[1];
+
+-- Quotas per level-1 cluster: water-filled over the top level, then down the hierarchy (on Spark: on the driver).
 CREATE OR REPLACE TEMP TABLE _balanced_quotas AS
 SELECT unnest(leaves) AS leaf, unnest(quotas) AS quota
 FROM (
     SELECT list(leaf ORDER BY leaf) AS leaves,
            sel_balanced_quotas($model, list(leaf ORDER BY leaf), list(size ORDER BY leaf), $n, $seed) AS quotas
-    FROM (SELECT clusters[1] AS leaf, count(*) AS size FROM _balanced_assigned GROUP BY leaf)
+    FROM _balanced_sizes
 );
 
-SELECT pool.*, a.clusters, a.centroid_distance
-FROM pool
-JOIN _balanced_assigned a USING (id)
-JOIN _balanced_quotas q ON q.leaf = a.clusters[1]
-QUALIFY row_number() OVER (
-    PARTITION BY a.clusters[1]
-    ORDER BY CASE $strategy WHEN 'closest' THEN a.centroid_distance
-                            WHEN 'quality' THEN -(a.quality + sel_gumbel(id, $seed))
-                            ELSE sel_gumbel(id, $seed) END NULLS LAST, id
-) <= q.quota
+SELECT * EXCLUDE (quota, pick)
+FROM (
+    SELECT pool.*, a.clusters, a.centroid_distance, q.quota,
+           row_number() OVER (
+               PARTITION BY a.clusters[1]
+               ORDER BY CASE $strategy WHEN 'closest' THEN a.centroid_distance
+                                       WHEN 'quality' THEN -(a.quality + sel_gumbel(id, $seed))
+                                       ELSE sel_gumbel(id, $seed) END NULLS LAST, id
+           ) AS pick
+    FROM pool
+    JOIN _balanced_assigned a USING (id)
+    JOIN _balanced_quotas q ON q.leaf = a.clusters[1]
+)
+WHERE pick <= quota
 ORDER BY id;

@@ -8,26 +8,33 @@
 -- param dim: INTEGER = 256 >= 1; dimension of the hash embeddings
 -- param model: VARCHAR = 'd4'; catalog name of the re-clustering k-means model (the dedup model is <model>_dedup)
 -- key: pool
+-- optional pool: text VARCHAR, embedding FLOAT[]
 -- fits: model
+
+SELECT CASE WHEN $embedder = 'column' AND NOT $pool_has_embedding
+            THEN error('embedder column needs an embedding column in pool; use embedder hash to embed its text') END;
 
 -- Rows whose text gives no embedding (no tokens) are never selected.
 CREATE OR REPLACE TABLE sel_scratch.d4_vectors AS
-SELECT * FROM sel_recipe_vectors('pool', $embedder, $dim);
+SELECT id, embedding
+FROM (SELECT id, sel_recipe_embedding(embedding, text, $embedder, $dim, $pool_has_embedding) AS embedding FROM pool)
+WHERE embedding IS NOT NULL OR sel_embedder_uses_column($embedder, $pool_has_embedding);
 
 -- 1. SemDeDup within the clusters of a first fit.
 SELECT sel_kmeans_fit($model || '_dedup', 'sel_scratch.d4_vectors', $clusters::VARCHAR, $seed);
 
 SELECT sel_semdedup('sel_scratch.d4_dedup', 'sel_scratch.d4_vectors', $model || '_dedup', $eps, 'hard', $seed);
 
-DELETE FROM sel_scratch.d4_vectors WHERE id IN (SELECT id FROM sel_scratch.d4_dedup WHERE removed);
+CREATE OR REPLACE TABLE sel_scratch.d4_kept_vectors AS
+SELECT v.id, v.embedding FROM sel_scratch.d4_vectors v JOIN sel_scratch.d4_dedup d USING (id) WHERE NOT d.removed;
 
 -- 2. Re-cluster what is left; keep the share of each cluster farthest from its centroid.
-SELECT sel_kmeans_fit($model, 'sel_scratch.d4_vectors', $clusters::VARCHAR, $seed);
+SELECT sel_kmeans_fit($model, 'sel_scratch.d4_kept_vectors', $clusters::VARCHAR, $seed);
 
 CREATE OR REPLACE TEMP TABLE _d4_kept AS
 SELECT id, cluster, centroid_distance
 FROM (SELECT id, sel_cluster(embedding, $model) AS cluster, sel_centroid_distance(embedding, $model) AS centroid_distance
-      FROM sel_scratch.d4_vectors)
+      FROM sel_scratch.d4_kept_vectors)
 QUALIFY row_number() OVER (PARTITION BY cluster ORDER BY centroid_distance DESC, id)
         <= round($ratio * count(*) OVER (PARTITION BY cluster));
 

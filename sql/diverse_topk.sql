@@ -8,24 +8,30 @@
 -- param embedder: VARCHAR = 'auto'; auto (the pool's embedding column when it has one, else hash), column, hash, or a sel_embed model
 -- param dim: INTEGER = 256 >= 1; dimension of the hash embeddings
 -- key: pool
+-- optional pool: text VARCHAR, embedding FLOAT[], score DOUBLE
 -- metric score_min: SELECT min(s.score) FROM sel_scratch.diverse_scores s JOIN sel_scratch.diverse_vectors USING (id)
 -- metric score_max: SELECT max(s.score) FROM sel_scratch.diverse_scores s JOIN sel_scratch.diverse_vectors USING (id)
 
-SELECT CASE WHEN $method IN ('mmr', 'threshold') AND count(*) FILTER (column_name = 'score') = 0
-            THEN error('method ' || $method || ' needs a numeric score column in pool (its relevance)') END
-FROM (DESCRIBE pool);
+SELECT CASE WHEN $method IN ('mmr', 'threshold') AND NOT $pool_has_score
+            THEN error('method ' || $method || ' needs a numeric score column in pool (its relevance)')
+            WHEN $embedder = 'column' AND NOT $pool_has_embedding
+                 THEN error('embedder column needs an embedding column in pool; use embedder hash to embed its text') END;
 
 -- Rows whose text gives no embedding (no tokens) are never selected; for mmr and threshold neither are rows
 -- whose score is NULL, NaN or infinite. MMR compares relevance with cosine similarities, so the score is
 -- rescaled to [0, 1] over the eligible rows (min 0, max 1; all equal: 1); the run reports the raw range.
 CREATE OR REPLACE TABLE sel_scratch.diverse_scores AS
-SELECT id, CASE WHEN $method = 'kcenter' THEN NULL ELSE score::DOUBLE END AS score
-FROM (FROM pool UNION ALL BY NAME (SELECT NULL::DOUBLE AS score WHERE false))
-WHERE $method = 'kcenter' OR (score IS NOT NULL AND isfinite(score::DOUBLE));
+SELECT id, CASE WHEN $method = 'kcenter' THEN NULL ELSE CAST(score AS DOUBLE) END AS score
+FROM pool
+WHERE $method = 'kcenter' OR (score IS NOT NULL AND sel_is_finite(CAST(score AS DOUBLE)));
 
 CREATE OR REPLACE TABLE sel_scratch.diverse_vectors AS
-WITH eligible AS (
-    SELECT v.id, v.embedding, s.score FROM sel_recipe_vectors('pool', $embedder, $dim) v JOIN sel_scratch.diverse_scores s USING (id)
+WITH vectors AS (
+    SELECT id, embedding
+    FROM (SELECT id, sel_recipe_embedding(embedding, text, $embedder, $dim, $pool_has_embedding) AS embedding FROM pool)
+    WHERE embedding IS NOT NULL OR sel_embedder_uses_column($embedder, $pool_has_embedding)
+), eligible AS (
+    SELECT v.id, v.embedding, s.score FROM vectors v JOIN sel_scratch.diverse_scores s USING (id)
 )
 SELECT id, embedding, coalesce((score - min(score) OVER ()) / nullif(max(score) OVER () - min(score) OVER (), 0), 1.0) AS score
 FROM eligible;

@@ -9,11 +9,17 @@
 -- param dim: INTEGER = 256 >= 1; dimension of the hash embeddings
 -- param model: VARCHAR = 'semdedup'; catalog name of the k-means model
 -- key: pool
+-- optional pool: text VARCHAR, embedding FLOAT[]
 -- fits: model
+
+SELECT CASE WHEN $embedder = 'column' AND NOT $pool_has_embedding
+            THEN error('embedder column needs an embedding column in pool; use embedder hash to embed its text') END;
 
 -- Rows whose text gives no embedding (no tokens) are kept, never compared.
 CREATE OR REPLACE TABLE sel_scratch.semdedup_vectors AS
-SELECT * FROM sel_recipe_vectors('pool', $embedder, $dim);
+SELECT id, embedding
+FROM (SELECT id, sel_recipe_embedding(embedding, text, $embedder, $dim, $pool_has_embedding) AS embedding FROM pool)
+WHERE embedding IS NOT NULL OR sel_embedder_uses_column($embedder, $pool_has_embedding);
 
 SELECT sel_kmeans_fit($model, 'sel_scratch.semdedup_vectors', $clusters::VARCHAR, $seed);
 

@@ -75,6 +75,9 @@ class FunctionSpec:
     example: str = ""
     model_param: str | None = None  # the parameter naming a catalog model, checked before a recipe runs
     defaults: dict[str, str] | None = None  # trailing parameters that may be left out: name -> SQL literal
+    # takes a whole (small) relation's values as lists, e.g. list(size ORDER BY leaf): on Spark, whose
+    # collect_list has no order, its statement runs on the driver's DuckDB
+    on_driver: bool = False
 
     @property
     def keys(self) -> list[str]:
@@ -125,6 +128,7 @@ def sql_function(
     example: str = "",
     model_param: str | None = None,
     defaults: dict[str, str] | None = None,
+    on_driver: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a SQL function; returns the implementation unchanged.
 
@@ -143,7 +147,7 @@ def sql_function(
         if defaults and list(params)[-len(defaults) :] != list(defaults):
             raise ValueError(f"{name}: only trailing parameters can have defaults; got {list(defaults)}")
         FUNCTIONS[name] = FunctionSpec(
-            name, params, returns, doc, impl, side_effects, null_handling, example, model_param, defaults
+            name, params, returns, doc, impl, side_effects, null_handling, example, model_param, defaults, on_driver
         )
         return impl
 

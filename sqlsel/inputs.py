@@ -52,20 +52,40 @@ class Input:
     files: list[str] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)  # what the run record keeps of it
     rows: int | None = None  # counted by check_key
+    optional: dict[str, str] = field(default_factory=dict)  # columns the recipe may read: name -> DuckDB type
+    missing: list[str] = field(default_factory=list)  # optional columns the files lack (NULL in the view)
+
+    def flags(self) -> dict[str, bool]:
+        """``{<input>_has_<column>: bool}`` for each optional column: the recipe's parameters saying which it has."""
+        return {f"{self.name}_has_{c}": c not in self.missing for c in self.optional}
 
 
-def register_input(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> Input:
-    """Create the view ``name`` over the files (or relation, Arrow table) passed for it."""
+def register_input(
+    con: duckdb.DuckDBPyConnection, name: str, value: Any, optional: dict[str, str] | None = None
+) -> Input:
+    """Create the view ``name`` over the files (or relation, Arrow table) passed for it.
+
+    ``optional`` columns (name -> DuckDB type) that the input lacks are NULL columns of the view, so a
+    recipe can name them; :meth:`Input.flags` says which are there.
+    """
+    given = _registered(con, name, value)
+    given.optional = dict(optional or {})
+    present = {r[0].lower() for r in run_sql(con, f'DESCRIBE SELECT * FROM "{_RAW.format(name)}"')}
+    given.missing = [c for c in given.optional if c.lower() not in present]
+    return _view(con, given)
+
+
+def _registered(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> Input:
     raw = _RAW.format(name)
     if isinstance(value, duckdb.DuckDBPyRelation):
         value.create_view(raw, replace=True)
-        return _view(con, Input(name, "relation", records=[{"relation": name}]))
+        return Input(name, "relation", records=[{"relation": name}])
     if isinstance(value, pa.RecordBatchReader):
         value = value.read_all()  # read once: the key check and the recipe each scan it
     if isinstance(value, pa.Table):
         con.register(f"_sel_input_{name}", value)
         run_sql(con, f'CREATE OR REPLACE TEMP VIEW "{raw}" AS SELECT * FROM _sel_input_{name}')
-        return _view(con, Input(name, "arrow", records=[{"arrow": name, "rows": getattr(value, "num_rows", None)}]))
+        return Input(name, "arrow", records=[{"arrow": name, "rows": getattr(value, "num_rows", None)}])
     pattern = str(value)
     files = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else ([pattern] if os.path.isfile(pattern) else [])
     if not files:
@@ -83,7 +103,7 @@ def register_input(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> Inp
     assert kind is not None
     _relation(con, kind, files).create_view(raw, replace=True)
     records = [{"path": os.path.abspath(f), "size": os.path.getsize(f), "mtime": os.path.getmtime(f)} for f in files]
-    return _view(con, Input(name, kind, [os.path.abspath(f) for f in files], records))
+    return Input(name, kind, [os.path.abspath(f) for f in files], records)
 
 
 def _relation(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], filename: bool = False) -> Any:
@@ -97,10 +117,11 @@ def _relation(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], filen
 def _view(con: duckdb.DuckDBPyConnection, given: Input, key: str | None = None) -> Input:
     """The input's public view: its raw view, with the key column named ``id`` when it is another column."""
     raw = _RAW.format(given.name)
+    nulls = "".join(f", NULL::{given.optional[c]} AS {sql_identifier(c)}" for c in given.missing)
     select = (
-        f'SELECT * RENAME ({sql_identifier(key)} AS id) FROM "{raw}"'
+        f'SELECT * RENAME ({sql_identifier(key)} AS id){nulls} FROM "{raw}"'
         if key and key.lower() != "id"
-        else f'SELECT * FROM "{raw}"'
+        else f'SELECT *{nulls} FROM "{raw}"'
     )
     run_sql(con, f'CREATE OR REPLACE TEMP VIEW "{given.name}" AS {select}')
     return given

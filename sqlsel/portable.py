@@ -53,10 +53,14 @@ class Problem:
         return f"{where}: {self.construct} does not carry to Spark; {self.portable}"
 
 
-def _parse(sql: str) -> Any:
+def parse_statement(sql: str) -> Any:
+    """sqlglot's tree of one DuckDB statement."""
     import sqlglot
 
     return sqlglot.parse_one(sql, read="duckdb")
+
+
+_parse = parse_statement
 
 
 def _rules() -> list[tuple[Callable[[Any], bool], str, str]]:
@@ -81,6 +85,7 @@ def _rules() -> list[tuple[Callable[[Any], bool], str, str]]:
             "pass files as table parameters",
         ),
         (anonymous("strlen"), "strlen()", "use length()"),
+        (anonymous("isfinite", "isinf", "isnan"), "isfinite() (Spark has none)", "use sel_is_finite(x)"),
         (
             anonymous("query_table", "duckdb_columns", "duckdb_tables"),
             "a DuckDB catalog function",
@@ -99,6 +104,11 @@ def _rules() -> list[tuple[Callable[[Any], bool], str, str]]:
             "fits write through sel_ functions",
         ),
         (lambda n: isinstance(n, exp.OnConflict), "INSERT … ON CONFLICT", "fits write through sel_ functions"),
+        (
+            lambda n: isinstance(n, (exp.Delete, exp.Update, exp.Insert)),
+            "DELETE, UPDATE or INSERT (Spark's views are not modified in place)",
+            "CREATE OR REPLACE TABLE x AS SELECT … with the rows to keep",
+        ),
         (
             lambda n: isinstance(n, exp.Union) and bool(n.args.get("by_name")),
             "UNION … BY NAME",
@@ -139,6 +149,7 @@ def portability_problems(recipe: Recipe) -> list[Problem]:
     """Every construct of ``recipe``'s Spark statements that does not carry to Spark (empty: it ports)."""
     import duckdb
     import sqlglot
+    from sqlglot import exp
 
     from sqlsel.recipe import split_statements
 
@@ -172,9 +183,29 @@ def portability_problems(recipe: Recipe) -> list[Problem]:
                 if construct not in seen and test(node):
                     seen.add(construct)
                     problems.append(Problem(index, _line(recipe.text, sql), construct, portable))
+        for qualify in tree.find_all(exp.Qualify):
+            if _outside_windows(qualify.this):
+                problems.append(
+                    Problem(
+                        index,
+                        _line(recipe.text, sql),
+                        "QUALIFY comparing with a joined table's column (sqlglot moves the filter out of the join)",
+                        "compute the window in a subquery beside that column and filter it with WHERE",
+                    )
+                )
         for name in _macro_calls(tree):
             problems.append(Problem(index, _line(recipe.text, sql), f"the table macro {name}", "inline its query"))
     return problems
+
+
+def _outside_windows(condition: Any) -> bool:
+    """Whether a condition names a table-qualified column outside its window functions."""
+    from sqlglot import exp
+
+    for column in condition.find_all(exp.Column):
+        if column.table and column.find_ancestor(exp.Window) is None:
+            return True
+    return False
 
 
 def _line(text: str, sql: str) -> int | None:
@@ -268,7 +299,7 @@ def spark_statement(sql: str, params: Mapping[str, Any]) -> Any:
         if isinstance(node, exp.Table) and node.db == SCRATCH:
             return exp.to_table(node.name, alias=node.alias or None)
         if isinstance(node, exp.Anonymous) and node.name.lower() == "error":
-            return exp.Anonymous(this="raise_error", expressions=node.expressions)
+            node.set("this", "raise_error")
         return node
 
     return tree.transform(rewrite)

@@ -8,7 +8,10 @@ Header lines (before the first SQL line)::
     -- param eps: DOUBLE = 0.05 in [0, 2]; a number with its valid range
     -- param keep: VARCHAR = 'hard' in {hard, easy, random}; one of a few words
     -- param seed: BIGINT = 0; seed of the random choices
+    -- param score: column; a column of a table parameter, named by the user (spliced in as "score")
     -- key: pool              (table parameters whose rows have a unique key: checked before any work)
+    -- optional pool: embedding FLOAT[], score DOUBLE
+                              (columns a table may lack: NULL when it does; $pool_has_embedding says which)
     -- fits: model            (the parameter naming a model the recipe fits itself)
     -- metric kl: SELECT …   (a query over sel_result, the recipe's output rows; reported by the run)
 
@@ -45,14 +48,24 @@ from sqlsel.errors import (
 )
 from sqlsel.resources import resource_dir
 
-__all__ = ["Param", "Recipe", "load_recipe", "recipe_names", "split_statements", "statement_facts", "StatementFacts"]
+__all__ = [
+    "with_columns",
+    "placeholders",
+    "Param",
+    "Recipe",
+    "load_recipe",
+    "recipe_names",
+    "split_statements",
+    "statement_facts",
+    "StatementFacts",
+]
 
 _HEADER = re.compile(r"^--\s*(?P<key>[a-z_]+)(?:\s+(?P<name>\w+))?\s*:\s*(?P<value>.*)$")
 _PARAM = re.compile(
     r"^(?P<type>[A-Za-z]+(?:\[\])?)\s*(?:=\s*(?P<default>'[^']*'|[^\s;]+))?\s*"
     r"(?P<check>(?:>=|<=|>|<|in\b)[^;]*?)?\s*(?:;\s*(?P<doc>.*))?$"
 )
-_TYPES = {"table": str, "BIGINT": int, "INTEGER": int, "DOUBLE": float, "VARCHAR": str, "BOOLEAN": bool}
+_TYPES = {"table": str, "column": str, "BIGINT": int, "INTEGER": int, "DOUBLE": float, "VARCHAR": str, "BOOLEAN": bool}
 _INT_RANGE = {"BIGINT": (-(2**63), 2**63 - 1), "INTEGER": (-(2**31), 2**31 - 1)}
 _BOUND = re.compile(r"^(?P<op>>=|<=|>|<)\s*(?P<value>\S+)$")
 _INTERVAL = re.compile(r"^in\s*(?P<lo_bracket>[\[(])\s*(?P<lo>[^,]+),\s*(?P<hi>[^\])]+?)\s*(?P<hi_bracket>[\])])$")
@@ -111,6 +124,11 @@ class Param:
     def is_table(self) -> bool:
         return self.type == "table"
 
+    @property
+    def is_column(self) -> bool:
+        """A column of a table parameter, named by the user: spliced into the SQL as a quoted identifier."""
+        return self.type == "column"
+
     def convert(self, raw: Any) -> Any:
         """The Python value of ``raw`` (a CLI string or a Python value) for this parameter's type, checked."""
         if raw is None:
@@ -164,6 +182,7 @@ class Recipe:
     description: str = ""
     params: dict[str, Param] = field(default_factory=dict)
     keyed: list[str] = field(default_factory=list)  # table parameters whose rows carry a unique key
+    optional: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> type it may lack
     fits: list[str] = field(default_factory=list)
     metrics: dict[str, str] = field(default_factory=dict)
 
@@ -289,6 +308,27 @@ def statement_facts(sql: str) -> StatementFacts | None:
     return facts
 
 
+def with_columns(sql: str, columns: Mapping[str, str]) -> str:
+    """``sql`` with each ``$name`` of a column parameter replaced by the column's quoted name.
+
+    Prepared parameters are values, never identifiers; a column parameter's value has been checked
+    against the inputs' columns before it gets here.
+    """
+    for name, column in columns.items():
+        quoted = '"' + column.replace('"', '""') + '"'
+        sql = re.sub(rf"\${re.escape(name)}\b", lambda _, q=quoted: q, sql)
+    return sql
+
+
+def placeholders(sql: str) -> list[str]:
+    """The ``$name`` parameters one statement uses (DuckDB's parser), in order of first use."""
+    con = duckdb.connect()
+    try:
+        return [n for s in con.extract_statements(sql) for n in sorted(s.named_parameters)]
+    finally:
+        con.close()
+
+
 def _argument(node: Any) -> Argument:
     from sqlglot import exp
 
@@ -382,6 +422,14 @@ def parse_recipe(text: str, name: str, path: Path) -> Recipe:
             recipe.params[pname] = Param(pname, pm.group("type"), pm.group("default"), doc, check)
         elif key == "key":
             recipe.keyed.extend(name.strip() for name in value.split(",") if name.strip())
+        elif key == "optional" and pname:
+            try:
+                columns = dict(c.strip().split(None, 1) for c in value.split(",") if c.strip())
+            except ValueError:
+                raise ParameterError(
+                    f"{path}: bad optional columns {line.strip()!r}; expected '-- optional TABLE: column TYPE, …'"
+                ) from None
+            recipe.optional[pname] = {c: t.strip() for c, t in columns.items()}
         elif key == "fits":
             recipe.fits.append(value)
         elif key == "metric" and pname:

@@ -65,7 +65,7 @@ from sqlsel.inputs import (
     temporary_path,
 )
 from sqlsel.lance import drop_tables
-from sqlsel.recipe import Recipe, load_recipe, statement_facts
+from sqlsel.recipe import Recipe, load_recipe, split_statements, statement_facts, with_columns
 
 __all__ = ["RunResult", "StatementProgress", "run_recipe", "OUTPUT_FORMATS", "ENGINES"]
 
@@ -207,6 +207,7 @@ class _Run:
                 "This connection has no sqlsel functions: open it with sqlsel.connect() or sqlsel.register()."
             )
         self.inputs: list[Input] = []
+        self.columns: dict[str, str] = {}  # column parameters -> the input column each names
         self.timings: list[dict[str, Any]] = []
         self.tmp: Path | None = None
         self.published = False
@@ -272,7 +273,7 @@ class _Run:
         out_path, out_format = output_path(self.out)  # a bad extension or folder fails before the inputs are read
         for p in recipe.params.values():
             if p.is_table:
-                self.inputs.append(register_input(con, p.name, values[p.name]))
+                self.inputs.append(register_input(con, p.name, values[p.name], recipe.optional.get(p.name)))
         by_name = {i.name: i for i in self.inputs}
         for name in recipe.keyed:
             self._check_key(by_name[name])
@@ -289,7 +290,10 @@ class _Run:
             seed = values.get("seed")
             fields = {"params": _jsonable(values), "seed": seed if isinstance(seed, int) else None, "inputs": inputs}
             finish_run(con, run_id, {**fields, **self._settings()})
-        scalar = {k: v for k, v in values.items() if not recipe.params[k].is_table}
+        self.columns = self._column_params(values)
+        scalar = {k: v for k, v in values.items() if not (recipe.params[k].is_table or k in self.columns)}
+        for given in self.inputs:
+            scalar |= given.flags()
         staging = ctx.staging(run_id) if run_id is not None else contextlib.nullcontext()
         with staging:
             self._start(values)
@@ -379,7 +383,26 @@ class _Run:
     def _output_table(self, keyed: bool) -> pa.Table:
         return self.con.sql(self._output_sql(keyed)).to_arrow_table()
 
+    def _column_params(self, values: dict[str, Any]) -> dict[str, str]:
+        """Column parameters and the input column each names (as the input spells it), checked before any work."""
+        columns = {}
+        for p in self.recipe.params.values():
+            if not p.is_column:
+                continue
+            have = [str(r[0]) for given in self.inputs for r in run_sql(self.con, f'DESCRIBE "{given.name}"')]
+            match = [c for c in have if c.lower() == str(values[p.name]).lower()]
+            if not match:
+                raise ParameterError(
+                    f"Parameter {p.name} names no column of the inputs: {values[p.name]!r}."
+                    f"{did_you_mean(str(values[p.name]), have)} Their columns: {', '.join(have)}."
+                )
+            columns[p.name] = match[0]
+        return columns
+
     def _statements(self, statements: list[Any], scalar: dict[str, Any]) -> None:
+        if self.columns:
+            text = ";\n".join(s.query.strip().rstrip(";") for s in statements) + ";"
+            statements = split_statements(self.con, with_columns(text, self.columns), str(self.recipe.path))
         last = statements[-1]
         for index, statement in enumerate(statements, 1):
             self.interrupts.check()

@@ -47,7 +47,10 @@ def test_same_seed_same_rows_other_seed_other_rows(scored):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"score": "margn"}, "score names no column of pool: margn; columns: id, text, margin"),
+        (
+            {"score": "margn"},
+            "Parameter score names no column of the inputs: .margn.. Did you mean .margin.. Their columns: id, text, margin.",
+        ),
         ({"hard_cut": 1.0}, "hard_cut must be in"),
         ({"strata": 0}, "Parameter strata must be >= 1; got 0"),
         ({"n": -1}, "Parameter n must be >= 1; got -1"),

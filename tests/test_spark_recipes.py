@@ -3,19 +3,44 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
 import sqlsel
 
 CASES = [
-    ("dsir_select", {}),
-    ("dsir_select", {"seed": 7, "normalize": True, "min_tokens": 20, "buckets": 4096, "ngrams": 3}),
-    ("dsir_select", {"top_k": True, "smoothing": 0.0}),
-    ("zipfit_select", {}),
-    ("zipfit_select", {"mode": "fast", "algorithm": "zstd", "level": 3}),
+    ("dsir_select", {"k": 25}),
+    ("dsir_select", {"k": 25, "seed": 7, "normalize": True, "min_tokens": 20, "buckets": 4096, "ngrams": 3}),
+    ("dsir_select", {"k": 25, "top_k": True, "smoothing": 0.0}),
+    ("zipfit_select", {"k": 25}),
+    ("zipfit_select", {"k": 25, "mode": "fast", "algorithm": "zstd", "level": 3}),
+    ("semdedup", {"clusters": 10, "eps": 0.2}),
+    ("semdedup", {"clusters": 10, "eps": 0.1, "keep": "random", "seed": 3, "removed": True}),
+    ("d4", {"clusters": 8, "eps": 0.2, "ratio": 0.4}),
+    ("balanced_sample", {"n": 200, "clusters": "12,3"}),
+    ("balanced_sample", {"n": 150, "clusters": "10", "strategy": "quality", "seed": 5}),
+    ("ccs_select", {"score": "quality", "n": 100, "strata": 7, "hard_cut": 0.1}),
+    ("diverse_topk", {"k": 20}),
+    ("diverse_topk", {"k": 20, "method": "mmr", "lambda": 0.7}),
+    ("diverse_topk", {"k": 20, "method": "threshold", "tau": 0.5}),
 ]
-SCORES = {"dsir_select": "log_weight", "zipfit_select": "zipfit"}
+#: The column each recipe scores rows by, compared to 1e-9 relative.
+SCORES = {"dsir_select": "log_weight", "zipfit_select": "zipfit", "semdedup": "max_sim", "d4": "centroid_distance"}
+SCORES |= {"balanced_sample": "centroid_distance", "diverse_topk": "nearest_sim"}
+
+
+@pytest.fixture(scope="module")
+def scored_pool(tmp_path_factory):
+    """The example pool with quality and score columns (text length / 100)."""
+    from tests.conftest import EXAMPLES
+
+    table = pq.read_table(EXAMPLES / "pool.parquet")
+    score = pc.divide(pc.cast(pc.utf8_length(table.column("text")), pa.float64()), 100.0)
+    path = tmp_path_factory.mktemp("scored") / "pool.parquet"
+    pq.write_table(table.append_column("quality", score).append_column("score", score), path)
+    return path
 
 
 def both(spark, recipe, params, tmp_path, **kwargs):
@@ -27,18 +52,26 @@ def both(spark, recipe, params, tmp_path, **kwargs):
 
 def assert_same_selection(a, b, score):
     assert a.column("id").to_pylist() == b.column("id").to_pylist()
-    x, y = np.array(a.column(score).to_pylist()), np.array(b.column(score).to_pylist())
-    np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12)
+    if score in a.column_names:
+        x, y = (np.array(t.column(score).to_pylist(), dtype=float) for t in (a, b))
+        np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12, equal_nan=True)
 
 
-@pytest.mark.parametrize(("recipe", "extra"), CASES)
-def test_spark_selects_what_duckdb_selects(spark, examples, tmp_path, recipe, extra):
-    params = {"pool": str(examples / "pool.parquet"), "target": str(examples / "target.jsonl"), "k": 25, **extra}
+@pytest.mark.parametrize(
+    ("recipe", "extra"), CASES, ids=lambda v: v if isinstance(v, str) else "-".join(map(str, v.values()))
+)
+def test_spark_selects_what_duckdb_selects(spark, examples, scored_pool, tmp_path, recipe, extra):
+    params = {"pool": str(scored_pool), **extra}
+    if recipe in ("dsir_select", "zipfit_select"):
+        params["target"] = str(examples / "target.jsonl")
     on_spark, on_duckdb = both(spark, recipe, params, tmp_path)
-    assert on_spark.rows_out == on_duckdb.rows_out == 25
+    assert on_spark.rows_out == on_duckdb.rows_out > 0
     assert on_spark.selection_digest == on_duckdb.selection_digest
     assert on_spark.table.schema.names == on_duckdb.table.schema.names
-    assert_same_selection(on_spark.table, on_duckdb.table, SCORES[recipe])
+    assert on_spark.metrics.keys() == on_duckdb.metrics.keys()
+    for name, value in on_duckdb.metrics.items():
+        assert on_spark.metrics[name] == (value if value is None else pytest.approx(value, rel=1e-9))
+    assert_same_selection(on_spark.table, on_duckdb.table, SCORES.get(recipe, "quality"))
 
 
 def test_string_keys_under_another_name(spark, examples, tmp_path):

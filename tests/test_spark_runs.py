@@ -26,12 +26,10 @@ def test_the_run_record_names_the_engine_and_master(spark, examples, tmp_path):
 
 
 def test_a_recipe_that_does_not_carry_is_refused_before_any_work(examples, tmp_path):
-    with pytest.raises(
-        SqlselError, match=r"does not run on Spark as written:\n  statement 1 \(line 15\): the table macro"
-    ):
-        sqlsel.run_recipe(
-            "semdedup", {"pool": str(examples / "pool.parquet")}, db=tmp_path / "c.duckdb", engine="spark"
-        )
+    recipe = tmp_path / "mine.sql"
+    recipe.write_text("-- param pool: table; rows\nSELECT 1;\nSELECT id, hash(text) AS h FROM pool;\n")
+    with pytest.raises(SqlselError, match=r"does not run on Spark as written:\n  statement 2 \(line 3\): hash\(\)"):
+        sqlsel.run_recipe(recipe, {"pool": str(examples / "pool.parquet")}, db=tmp_path / "c.duckdb", engine="spark")
 
 
 def test_a_failing_statement_is_one_line_and_leaves_nothing(spark, examples, tmp_path):
@@ -54,7 +52,8 @@ def test_a_failing_statement_is_one_line_and_leaves_nothing(spark, examples, tmp
     assert con.execute("SELECT status FROM sel_runs").fetchall() == [("failed",)]
     assert con.execute("SELECT count(*) FROM sel_models").fetchall() == [(0,)]  # the staged target set is gone
     con.close()
-    assert list(tmp_path.glob("*.parquet*")) == [] and spark.catalog.listTables() == []
+    assert list(tmp_path.glob("*.parquet*")) == []
+    assert not {t.name for t in spark.catalog.listTables()} & {"pool", "sel_result"}  # the run's views are gone
 
 
 def test_a_driver_statement_refuses_a_relation_above_the_limit(spark, examples, tmp_path, monkeypatch):

@@ -5,3 +5,6 @@
 CREATE OR REPLACE MACRO sel_stratum(score, lo, hi, strata) AS
     CASE WHEN hi <= lo THEN 0
          ELSE least(floor((score - lo) / (hi - lo) * strata), strata - 1)::INTEGER END;
+
+-- Whether a number is finite (not NULL, NaN or ±inf): x - x is 0 only then, on DuckDB and on Spark.
+CREATE OR REPLACE MACRO sel_is_finite(x) AS coalesce(x - x = 0, false);

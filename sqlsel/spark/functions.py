@@ -75,13 +75,13 @@ def spark_type(duckdb_type: str) -> str:
 def row_functions(specs: dict[str, FunctionSpec] | None = None) -> dict[str, FunctionSpec]:
     """Functions computed row by row without writing anything: what Spark runs on its executors."""
     specs = specs if specs is not None else load_families()
-    return {name: spec for name, spec in specs.items() if not spec.side_effects}
+    return {name: spec for name, spec in specs.items() if not (spec.side_effects or spec.on_driver)}
 
 
 def driver_functions(specs: dict[str, FunctionSpec] | None = None) -> dict[str, FunctionSpec]:
-    """Functions that write the catalog or read whole relations: their statements run on the driver."""
+    """Functions that write the catalog, read whole relations or take them as lists: run on the driver."""
     specs = specs if specs is not None else load_families()
-    return {name: spec for name, spec in specs.items() if spec.side_effects}
+    return {name: spec for name, spec in specs.items() if spec.side_effects or spec.on_driver}
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def udf_body(spec: FunctionSpec, snapshot: ModelSnapshot) -> Any:
     """The Python function Spark calls with one Arrow array per argument (see the module docstring)."""
     types = [arrow_type("UBIGINT" if t == KEY else t) for t in spec.params.values()]
     names = list(spec.params)
-    defaults = _default_values(spec)
+    defaults = default_values(spec)
     result_type = arrow_type(spec.returns)
 
     def call(*args: pa.Array) -> pa.Array:
@@ -202,7 +202,7 @@ def udf_body(spec: FunctionSpec, snapshot: ModelSnapshot) -> Any:
     return call
 
 
-def _default_values(spec: FunctionSpec) -> dict[str, Any]:
+def default_values(spec: FunctionSpec) -> dict[str, Any]:
     """A function's declared defaults (SQL literals) as Python values."""
     if not spec.defaults:
         return {}

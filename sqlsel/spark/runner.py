@@ -20,6 +20,7 @@ DuckDB; :class:`SparkRun` replaces only the engine's part of :class:`sqlsel.runn
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -35,7 +36,14 @@ from sqlsel.functions import models_fixed
 from sqlsel.inputs import Input, check_key, check_key_counts, key_column
 from sqlsel.portable import is_driver_statement, portability_problems, relations_read, spark_statement
 from sqlsel.runner import RESULT_TABLE, _Run
-from sqlsel.spark.functions import driver_functions, model_snapshot, register_row_functions
+from sqlsel.spark.functions import (
+    ModelSnapshot,
+    driver_functions,
+    model_snapshot,
+    register_row_functions,
+    spark_type,
+)
+from sqlsel.spark.partitioned import PARTITIONED
 from sqlsel.spark.session import is_connect, spark_session
 
 __all__ = ["SparkRun", "DRIVER_ROWS"]
@@ -58,6 +66,9 @@ class SparkRun(_Run):
         self.spark = spark
         self.views: list[str] = []  # temporary views the run made on Spark, removed when it ends
         self.spark_inputs: dict[str, Any] = {}
+        self.snapshot = ModelSnapshot()  # the models the registered row functions carry
+        self.quiet: logging.Logger | None = None
+        self.quiet_level = logging.NOTSET
 
     # -- the engine's part of a run ------------------------------------------------------------
 
@@ -74,6 +85,10 @@ class SparkRun(_Run):
             raise SqlselError(f"Recipe {self.recipe.name} does not run on Spark as written:\n  {listed}")
         if self.spark is None:
             self.spark = spark_session(self.master, self.threads)
+        # a failed statement is reported in one line; PySpark would also log it with its JVM stack
+        self.quiet = logging.getLogger("SQLQueryContextLogger")
+        self.quiet_level = self.quiet.level
+        self.quiet.setLevel(logging.CRITICAL)
 
     def _check_key(self, given: Input) -> None:
         column = key_column(self.con, given, self.key)
@@ -142,6 +157,8 @@ class SparkRun(_Run):
         return str(self.spark.sql(sql).collect()[0][0])
 
     def _metric(self, sql: str, params: dict[str, Any]) -> Any:
+        if is_driver_statement(sql):
+            return self._driver_sql("a metric", sql, params)[0][0]
         return self.spark.sql(spark_statement(sql, params).sql(dialect="spark")).collect()[0][0]
 
     def _ordered_output(self, keyed: bool) -> Any:
@@ -169,6 +186,8 @@ class SparkRun(_Run):
         return self._ordered_output(keyed).toArrow()
 
     def _cleanup_engine(self) -> None:
+        if self.quiet is not None:
+            self.quiet.setLevel(self.quiet_level)
         for name in reversed(self.views):
             with contextlib.suppress(Exception):
                 self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
@@ -178,15 +197,21 @@ class SparkRun(_Run):
     # -- helpers ---------------------------------------------------------------------------------
 
     def _input_frame(self, given: Input) -> Any:
+        """The input as Spark reads it, with the optional columns it lacks as typed NULLs."""
+        from pyspark.sql.functions import lit
+
         read = self.spark.read
         if given.reader == "parquet":
-            return read.parquet(*given.files)
-        if given.reader == "json":
-            return read.json(given.files)
-        if given.reader == "csv":
-            return read.option("header", True).option("inferSchema", True).csv(given.files)
-        table = self.con.sql(f'SELECT * FROM "{given.name}"').to_arrow_table()  # an Arrow table or relation
-        return self.spark.createDataFrame(table)
+            frame = read.parquet(*given.files)
+        elif given.reader == "json":
+            frame = read.json(given.files)
+        elif given.reader == "csv":
+            frame = read.option("header", True).option("inferSchema", True).csv(given.files)
+        else:  # an Arrow table or a DuckDB relation: as the driver's DuckDB reads it
+            return self.spark.createDataFrame(self.con.sql(f'SELECT * FROM "{given.name}"').to_arrow_table())
+        for column in given.missing:
+            frame = frame.withColumn(column, lit(None).cast(spark_type(given.optional[column])))
+        return frame
 
     def _view(self, name: str, frame: Any, cache: bool = True) -> None:
         frame.createOrReplaceTempView(name)
@@ -200,7 +225,8 @@ class SparkRun(_Run):
         names = sorted(set(self.models) | set(self.ctx.staged))
         have = {r[0] for r in run_sql(self.con, "SELECT name FROM sel_models")}
         present = [n for n in names if self.ctx.read_name(n) in have]
-        register_row_functions(self.spark, model_snapshot(self.ctx, present))
+        self.snapshot = model_snapshot(self.ctx, present)
+        register_row_functions(self.spark, self.snapshot)
 
     def _on_spark(self, statement: Any, last: bool, scalar: dict[str, Any]) -> int:
         from sqlglot import exp
@@ -221,29 +247,66 @@ class SparkRun(_Run):
             return int(self.spark.table(name).count())
         return len(self.spark.sql(tree.sql(dialect="spark")).collect())
 
+    def _partitioned(self, statement: Any, scalar: dict[str, Any]) -> int | None:
+        """Run a statement that is one call of a function with a partitioned Spark form; None if it is not one."""
+        call = _single_call(statement.query, scalar, self.con)
+        if call is None or call[0] not in PARTITIONED:
+            return None
+        name, args = call
+        if args.get("index") is not None:
+            return None  # index-backed SemDeDup reads a LanceDB index on the driver's disk
+        _, into = _table_name(str(args["into_table"]))
+        frame = PARTITIONED[name](self.spark, self._relation(str(args["source"]), scalar), args, self.snapshot)
+        self._view(into, frame)
+        return 1
+
+    def _relation(self, text: str, scalar: dict[str, Any]) -> Any:
+        """A set-level function's source (a table name or a query) as a Spark DataFrame."""
+        if " " in text.strip():
+            return self.spark.sql(spark_statement(text, scalar).sql(dialect="spark"))
+        frame = self.spark.table(_table_name(text)[1])
+        return frame.drop(_ORDER) if _ORDER in frame.columns else frame
+
     def _on_driver(self, index: int, statement: Any, scalar: dict[str, Any]) -> int:
         """Run a driver statement on DuckDB over copies of the Spark relations it reads (see the module docstring)."""
-        reads, writes = self._driver_relations(statement.query, scalar)
-        for db, name in reads:
+        done = self._partitioned(statement, scalar)
+        if done is not None:
+            return done
+        rows = self._driver_sql(f"statement {index}", statement.query, scalar)
+        self._register_functions()
+        return len(rows)
+
+    def _driver_sql(self, what: str, sql: str, scalar: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """``sql`` run by the driver's DuckDB after copying the Spark relations it reads; what it creates goes back."""
+        reads, writes = self._driver_relations(sql, scalar)
+        for db, name in reads + writes:  # a table written that exists already is read as it is (it may stay so)
             if db in ("", SCRATCH) and name in self.views and name not in self.spark_inputs:
-                self._to_driver(index, db, name)
-        params = {n: scalar[n] for n in statement.named_parameters}
+                self._to_driver(what, db, name)
+        from sqlsel.recipe import placeholders
+
+        params = {n: scalar[n] for n in placeholders(sql) if n in scalar}
         with models_fixed(self.con):
-            rows = run_sql(self.con, statement.query, params)
+            rows = run_sql(self.con, sql, params)
         for db, name in writes:
             qualified = ".".join(sql_identifier(p) for p in (db, name) if p)
             self._view(name, self.spark.createDataFrame(self.con.sql(f"SELECT * FROM {qualified}").to_arrow_table()))
-        self._register_functions()
-        return len(rows)
+        return rows
 
     def _driver_relations(
         self, sql: str, scalar: dict[str, Any]
     ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """(relations read, tables written) by a driver statement: its FROM tables and relation arguments."""
+        from sqlglot import exp
+
+        from sqlsel.portable import parse_statement
         from sqlsel.recipe import statement_facts
 
         reads = list(relations_read(sql))
         writes: list[tuple[str, str]] = []
+        tree = parse_statement(sql)
+        if isinstance(tree, exp.Create) and isinstance(tree.this, exp.Table):
+            writes.append((tree.this.db, tree.this.name))
+            reads = [r for r in reads if r != (tree.this.db, tree.this.name)]
         specs = driver_functions()
         facts = statement_facts(sql)
         for fname, args in facts.calls if facts is not None else ():
@@ -264,14 +327,14 @@ class SparkRun(_Run):
                     reads.extend(relations_read(text) if " " in text.strip() else [_table_name(text)])
         return reads, writes
 
-    def _to_driver(self, index: int, db: str, name: str) -> None:
+    def _to_driver(self, what: str, db: str, name: str) -> None:
         frame = self.spark.table(name)
         if _ORDER in frame.columns:
             frame = frame.drop(_ORDER)
         rows = frame.count()
         if rows > DRIVER_ROWS:
             raise SqlselError(
-                f"Statement {index} of {self.recipe.name} runs on the driver and reads {name}: {rows:,} rows, more "
+                f"{what.capitalize()} of {self.recipe.name} runs on the driver and reads {name}: {rows:,} rows, more "
                 f"than the {DRIVER_ROWS:,} a driver statement may copy from Spark. Set SQLSEL_SPARK_DRIVER_ROWS "
                 "higher if the driver has the memory, or run this recipe on DuckDB."
             )
@@ -283,6 +346,37 @@ class SparkRun(_Run):
             run_sql(self.con, f"CREATE OR REPLACE {temp}TABLE {target} AS SELECT * FROM _sel_from_spark")
         finally:
             self.con.unregister("_sel_from_spark")
+
+
+def _single_call(sql: str, scalar: dict[str, Any], con: duckdb.DuckDBPyConnection) -> tuple[str, dict[str, Any]] | None:
+    """``(function, {parameter: value})`` when ``sql`` is ``SELECT f(a, b, …)`` whose arguments name no column.
+
+    Arguments are evaluated by the driver's DuckDB (``$model || '_dedup'``, ``$clusters::VARCHAR``).
+    """
+    from sqlglot import exp
+
+    from sqlsel.portable import parse_statement
+
+    tree = parse_statement(sql)
+    if not isinstance(tree, exp.Select) or tree.args.get("from") or len(tree.expressions) != 1:
+        return None
+    call = tree.expressions[0]
+    spec = driver_functions().get(call.name.lower()) if isinstance(call, exp.Anonymous) else None
+    if spec is None:
+        return None
+    values: dict[str, Any] = dict(_defaults(spec))
+    for name, arg in zip(spec.params, call.expressions, strict=False):
+        if arg.find(exp.Column, exp.Subquery, exp.Select) is not None:
+            return None
+        used = {p.name: scalar[p.name] for p in arg.find_all(exp.Placeholder) if p.name in scalar}
+        values[name] = run_sql(con, f"SELECT {arg.sql(dialect='duckdb')}", used)[0][0]
+    return spec.name, values
+
+
+def _defaults(spec: Any) -> dict[str, Any]:
+    from sqlsel.spark.functions import default_values
+
+    return default_values(spec)
 
 
 def _table_name(text: str) -> tuple[str, str]:

@@ -235,6 +235,7 @@ def sel_dsir_store(
         "(SELECT b, count(*) n FROM (SELECT unnest(sel_ngram_buckets(text, 10000, 2)) b FROM picked) GROUP BY b)"
     ),
     model_param="model",
+    on_driver=True,
 )
 def sel_dsir_kl_reduction(ctx: FunctionContext, model: pa.Array, buckets: pa.Array, counts: pa.Array) -> pa.Array:
     out = []

@@ -346,9 +346,8 @@ def sel_centroid_distance(ctx: FunctionContext, embedding: pa.Array, model: pa.A
     if len(embedding) == 0:
         return pa.array([], pa.float64())
     tree, x = _vectors(ctx, embedding, model, "sel_centroid_distance")
-    path, dist = _paths(ctx, tree, x)
+    path, _ = _paths(ctx, tree, x)
     lv = _level(level, tree)
-    if lv == 1:
-        return pa.array(np.sqrt(dist.astype(np.float64)))
+    # from the row and its centroid only: faiss's float32 distances round differently with the batch's size
     diff = x - tree.centroids[lv - 1][path[:, lv - 1]]
     return pa.array(np.sqrt(np.einsum("ij,ij->i", diff, diff, dtype=np.float64)))

@@ -44,6 +44,7 @@ def _count(n: pa.Array, i: int, what: str) -> int:
         "GROUP BY c)"
     ),
     model_param="model",
+    on_driver=True,
 )
 def sel_balanced_quotas(
     ctx: FunctionContext, model: pa.Array, clusters: pa.Array, sizes: pa.Array, n: pa.Array, seed: pa.Array
@@ -71,6 +72,7 @@ def sel_balanced_quotas(
     Unlike the reference, the floor-division shortfall is handed out again (smallest strata first), so
     the quotas sum to min(budget, Σ counts) exactly.""",
     example="SELECT sel_stratified_quotas([5, 100, 40], 60)",
+    on_driver=True,
 )
 def sel_stratified_quotas(ctx: FunctionContext, counts: pa.Array, budget: pa.Array) -> pa.Array:
     return pa.array(
