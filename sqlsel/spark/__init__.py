@@ -28,6 +28,7 @@ def register(spark: Any, db: str | Path | None = None, *, models: list[str] | No
     refit: a function carries the models as they were when it was registered.
     """
     from sqlsel.connection import connect
+    from sqlsel.errors import UnknownModelError
     from sqlsel.functions import function_context
     from sqlsel.spark.functions import ModelSnapshot, model_snapshot, register_row_functions
     from sqlsel.spark.session import require_pyspark
@@ -39,6 +40,10 @@ def register(spark: Any, db: str | Path | None = None, *, models: list[str] | No
     try:
         ctx = function_context(con)
         assert ctx is not None
+        have = [r[0] for r in con.execute("SELECT name FROM sel_models ORDER BY name").fetchall()]
+        for name in models or []:
+            if name not in have:
+                raise UnknownModelError(name, have, f"The catalog {str(db)!r} holds the models listed.")
         return register_row_functions(spark, model_snapshot(ctx, models))
     finally:
         con.close()

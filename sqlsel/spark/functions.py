@@ -180,13 +180,11 @@ def udf_body(spec: FunctionSpec, snapshot: ModelSnapshot) -> Any:
         else:
             valid = None
         converted = []
-        for name, kind, array in zip(names, spec.params.values(), arrays, strict=True):
+        for kind, wanted, array in zip(spec.params.values(), types, arrays, strict=True):
             if kind == KEY:
                 converted.append(pa.array(key_hashes(array), pa.uint64()))
             else:
-                converted.append(
-                    array if array.type == types[names.index(name)] else array.cast(types[names.index(name)])
-                )
+                converted.append(array if array.type == wanted else array.cast(wanted))
         try:
             result = spec.impl(ctx, *converted)
         except SqlselError:
@@ -245,7 +243,8 @@ def register_row_functions(
 
     registered = []
     for name, spec in row_functions(specs).items():
-        udf = arrow_udf(udf_body(spec, snapshot), spark_type(spec.returns))
+        carried = snapshot if spec.model_param is not None else ModelSnapshot()  # only model readers carry models
+        udf = arrow_udf(udf_body(spec, carried), spark_type(spec.returns))
         spark.udf.register(name, udf)
         registered.append(name)
     return registered

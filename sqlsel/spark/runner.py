@@ -33,7 +33,7 @@ from sqlsel.connection import SCRATCH
 from sqlsel.duck import run_sql, sql_identifier
 from sqlsel.errors import SqlselError
 from sqlsel.functions import models_fixed
-from sqlsel.inputs import Input, check_key, check_key_counts, key_column
+from sqlsel.inputs import Input, check_key_counts, key_column
 from sqlsel.portable import is_driver_statement, portability_problems, relations_read, spark_statement
 from sqlsel.runner import RESULT_TABLE, _Run
 from sqlsel.spark.functions import (
@@ -95,11 +95,8 @@ class SparkRun(_Run):
         frame = self._input_frame(given)
         quoted = f"`{column.replace('`', '``')}`"
         row = frame.selectExpr("count(*) AS n", f"count({quoted}) AS k", f"count(DISTINCT {quoted}) AS d").collect()[0]
-        try:
-            check_key_counts(self.con, given, column, int(row["n"]), int(row["k"]), int(row["d"]))
-        except duckdb.Error:
-            check_key(self.con, given, self.key)  # DuckDB names the offending key
-            raise
+        # counted by Spark; only when a key is NULL or repeated does the driver's DuckDB read the files to name it
+        check_key_counts(self.con, given, column, int(row["n"]), int(row["k"]), int(row["d"]))
         if column != "id":
             frame = frame.withColumnRenamed(column, "id")
         self.spark_inputs[given.name] = frame

@@ -45,7 +45,8 @@ def spark_session(master: str | None = None, threads: int | None = None) -> Any:
     ``yarn``, or ``sc://HOST`` (Spark Connect). An existing session of the process is reused.
 
     Local masters run the executors' Python with this interpreter (where sqlsel is installed), keep
-    Spark's UI off and use a few shuffle partitions per core instead of 200.
+    Spark's UI off, use a few shuffle partitions per core instead of 200, and give the JVM half the
+    machine's memory (``SQLSEL_SPARK_MEMORY``, e.g. ``8g``, overrides) instead of Spark's 1g.
     """
     require_pyspark()
     from pyspark.sql import SparkSession
@@ -65,11 +66,22 @@ def spark_session(master: str | None = None, threads: int | None = None) -> Any:
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         cores = _local_cores(master)
         builder = builder.config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", str(2 * cores))
+        # a local master's executors live in the driver's JVM, whose default heap (1g) a 200 MB corpus outgrows
+        builder = builder.config("spark.driver.memory", os.environ.get("SQLSEL_SPARK_MEMORY", _half_of_memory()))
     builder = builder.config("spark.sql.session.timeZone", "UTC").config("spark.ui.showConsoleProgress", "false")
     spark = builder.getOrCreate()
     if local:  # sqlsel reports a failed statement in one line; Spark would log it again with its JVM stack
         spark.sparkContext.setLogLevel("FATAL")
     return spark
+
+
+def _half_of_memory() -> str:
+    """Half the machine's physical memory, as a JVM heap size (e.g. '12g'); '4g' where it cannot be read."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "4g"
+    return f"{max(1, total // 2 // (1 << 30))}g"
 
 
 def _local_cores(master: str) -> int:
