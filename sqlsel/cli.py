@@ -71,7 +71,11 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.argument("recipe")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A recipe parameter (repeatable).")
 @db_option
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file: .parquet, .jsonl or .csv.")
+@click.option(
+    "--out",
+    metavar="PATH",
+    help="Output file (.parquet, .jsonl or .csv), or a folder of Parquet parts (a path ending in /).",
+)
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
 @click.option(
     "--memory",
@@ -101,7 +105,7 @@ def run(
     recipe: str,
     params: tuple[str, ...],
     db: Path,
-    out: Path | None,
+    out: str | None,
     threads: int | None,
     memory: str | None,
     key: str,

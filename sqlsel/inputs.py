@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,9 @@ __all__ = [
     "key_column",
     "check_key_counts",
     "output_path",
+    "remove_output",
+    "PARTS",
+    "PARTS_MARKER",
     "check_not_an_input",
     "temporary_path",
     "remove_stale_temporaries",
@@ -249,21 +253,37 @@ def _where(given: Input) -> str:
     return f" ({', '.join(given.files[:3])}{', …' if len(given.files) > 3 else ''})" if given.files else ""
 
 
+#: The format of an output folder (``--out DIR/``): Parquet part files, in the output's order by name.
+PARTS = "parquet parts"
+#: The file that marks a folder as sqlsel's output, which a later run may replace.
+PARTS_MARKER = "_SQLSEL_OUTPUT"
+
+
 def output_path(out: str | Path | None) -> tuple[Path | None, str | None]:
-    """The output path and format, refused now (before any work) if it cannot be written."""
+    """The output path and format, refused now (before any work) if it cannot be written.
+
+    A path ending in ``/`` is a folder of Parquet part files (:data:`PARTS`); it may exist only empty
+    or as an earlier sqlsel output (holding :data:`PARTS_MARKER`), which the run then replaces.
+    """
     if out is None:
         return None, None
     path = Path(out)
-    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
+    parts = str(out).endswith(("/", os.sep))
+    fmt = PARTS if parts else OUTPUT_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise OutputError(
-            f"Cannot write {str(path)!r}: the output extension must be one of {', '.join(OUTPUT_FORMATS)}."
+            f"Cannot write {str(path)!r}: the output extension must be one of {', '.join(OUTPUT_FORMATS)}, "
+            "or end the path with / for a folder of Parquet parts."
         )
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"Cannot write {str(path)!r}: folder {str(folder)!r} does not exist.")
-    if path.is_dir():
-        raise OutputError(f"Cannot write {str(path)!r}: it is a folder.")
+    if path.is_dir() and not parts:
+        raise OutputError(f"Cannot write {str(path)!r}: it is a folder (end it with / to write Parquet parts there).")
+    if parts and path.exists() and not (path.is_dir() and (not any(path.iterdir()) or (path / PARTS_MARKER).exists())):
+        raise OutputError(
+            f"Cannot write {str(path)!r}: it exists and is not an earlier sqlsel output; pass a new folder."
+        )
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".sqlsel-probe-"):
             pass
@@ -280,7 +300,8 @@ def check_not_an_input(path: Path | None, inputs: list[Input]) -> None:
         return
     real = os.path.realpath(path)
     for given in inputs:
-        if real in {os.path.realpath(f) for f in given.files}:
+        files = {os.path.realpath(f) for f in given.files}
+        if real in files or any(f.startswith(real + os.sep) for f in files):
             raise OutputError(
                 f"Cannot write {str(path)!r}: it is one of the {given.name} files, and the output would replace "
                 "it. Write the selection to another path."
@@ -298,6 +319,14 @@ def remove_stale_temporaries(out: Path) -> list[Path]:
     for candidate in out.parent.glob(f".{glob.escape(out.name)}.*.tmp"):
         pid = candidate.name[len(out.name) + 2 : -len(".tmp")]
         if pid.isdigit() and not alive(int(pid)):
-            candidate.unlink(missing_ok=True)
+            remove_output(candidate)
             removed.append(candidate)
     return removed
+
+
+def remove_output(path: Path) -> None:
+    """Remove an output file or folder of parts (or its temporary), if it is there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

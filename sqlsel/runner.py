@@ -55,12 +55,15 @@ from sqlsel.errors import (
 from sqlsel.functions import FunctionContext, function_context, models_fixed
 from sqlsel.inputs import (
     OUTPUT_FORMATS,
+    PARTS,
+    PARTS_MARKER,
     Input,
     check_key,
     check_not_an_input,
     drop_input,
     output_path,
     register_input,
+    remove_output,
     remove_stale_temporaries,
     temporary_path,
 )
@@ -378,6 +381,11 @@ class _Run:
         return f"SELECT * {rename} FROM {RESULT_TABLE}"  # the key goes out under its own name
 
     def _write_output(self, path: Path, out_format: str | None, keyed: bool) -> None:
+        if out_format == PARTS:  # files of up to 512 MB, part-0.parquet first, in the output's order
+            options = "FORMAT parquet, FILE_SIZE_BYTES '512MB', FILENAME_PATTERN 'part-{i}'"
+            run_sql(self.con, f"COPY ({self._output_sql(keyed)}) TO {sql_string(path)} ({options})")
+            (path / PARTS_MARKER).touch()
+            return
         run_sql(self.con, f"COPY ({self._output_sql(keyed)}) TO {sql_string(path)} (FORMAT {out_format})")
 
     def _output_table(self, keyed: bool) -> pa.Table:
@@ -471,20 +479,20 @@ class _Run:
             if out_path.exists():  # kept until the commit, so a failed commit can put it back
                 backup = out_path.with_name(f".{out_path.name}.{os.getpid()}.bak")
                 os.replace(out_path, backup)
-            os.replace(self.tmp, out_path)
+            os.replace(self.tmp, out_path)  # a folder of parts is renamed whole, as a file is
             self.tmp = None
         if run_id is not None:
             try:
                 run_sql(con, "COMMIT")
             except BaseException:
                 if out_path is not None:
-                    out_path.unlink(missing_ok=True)
+                    remove_output(out_path)
                     if backup is not None:
                         os.replace(backup, out_path)
                 raise
         self.published = True
         if backup is not None:
-            backup.unlink(missing_ok=True)
+            remove_output(backup)
         with contextlib.suppress(Exception):  # an old Lance table left on disk does not undo a finished run
             drop_tables(replaced)
 
@@ -493,7 +501,7 @@ class _Run:
         with contextlib.suppress(duckdb.Error):
             run_sql(self.con, "ROLLBACK")
         if self.tmp is not None:
-            self.tmp.unlink(missing_ok=True)
+            remove_output(self.tmp)
         if run_id is None or self.published:
             return
         try:

@@ -128,3 +128,24 @@ def test_a_10k_real_sample_selects_the_same_on_both_engines(spark, examples, rea
     assert on_spark.rows_out == on_duckdb.rows_out > 0
     assert on_spark.selection_digest == on_duckdb.selection_digest
     assert_same_selection(on_spark.table, on_duckdb.table, SCORES[recipe])
+
+
+def test_a_sampled_kmeans_fit_on_the_executors_equals_duckdbs(spark, examples, tmp_path):
+    """4 clusters of 2,000 rows: a sampled fit, whose passes run on Spark; the centroids are equal bit for bit."""
+    import sqlsel.spark.partitioned as partitioned
+
+    db = tmp_path / "c.duckdb"
+    params = {"pool": str(examples / "pool.parquet"), "clusters": 4, "eps": 0.2}
+    calls = []
+    fit = partitioned.PARTITIONED["sel_kmeans_fit"]
+    partitioned.PARTITIONED["sel_kmeans_fit"] = lambda *a: calls.append(1) or fit(*a)
+    try:
+        on_spark = sqlsel.run_recipe("semdedup", {**params, "model": "on_spark"}, db=db, engine="spark", spark=spark)
+    finally:
+        partitioned.PARTITIONED["sel_kmeans_fit"] = fit
+    on_duckdb = sqlsel.run_recipe("semdedup", {**params, "model": "on_duckdb"}, db=db)
+    assert calls and on_spark.selection_digest == on_duckdb.selection_digest
+    con = sqlsel.connect(db, read_only=True)
+    sql = "SELECT level, cluster, size, centroid FROM sel_kmeans_centroids JOIN sel_models USING (model_id) WHERE name = ? ORDER BY ALL"
+    assert con.execute(sql, ["on_spark"]).fetchall() == con.execute(sql, ["on_duckdb"]).fetchall()
+    con.close()

@@ -21,8 +21,19 @@ def test_the_run_record_names_the_engine_and_master(spark, examples, tmp_path):
     models = con.execute("SELECT name, run_id FROM sel_models").fetchall()
     con.close()
     assert record["status"] == "ok" and record["engine"] == "spark"
-    assert record["engine_info"]["master"] == "local[2]" and record["engine_info"]["spark_version"] == spark.version
+    info = record["engine_info"]
+    assert info["master"] == "local[2]" and info["spark_version"] == spark.version
+    assert info["input_partitions"]["pool"] >= 1 and info["shuffle_partitions"] == 4
     assert len(record["statements"]) == 6 and models == [("dsir_select", result.run_id)]
+
+
+def test_a_model_fitted_on_spark_scores_on_duckdb(spark, examples, tmp_path):
+    db = tmp_path / "c.duckdb"
+    sqlsel.run_recipe("zipfit_select", params(examples), db=db, engine="spark", spark=spark)
+    con = sqlsel.connect(db, read_only=True)
+    score = con.execute("SELECT sel_zipfit('def f(x): return x', 'zipfit_select')").fetchall()[0][0]
+    con.close()
+    assert 0 < score < 1
 
 
 def test_a_recipe_that_does_not_carry_is_refused_before_any_work(examples, tmp_path):

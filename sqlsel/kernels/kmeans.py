@@ -42,6 +42,10 @@ __all__ = [
     "nearest_centroids",
     "hierarchical_kmeans",
     "RowStream",
+    "add_scaled_rows",
+    "means_of",
+    "lloyd_scale",
+    "potential_of",
     "STRATEGIES",
     "SAMPLE",
     "SAMPLE_ITERATIONS",
@@ -117,6 +121,27 @@ class RowStream:
     blocks: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]
     rows: int
     dim: int
+
+    # The three passes a sampled fit makes over the rows. Another engine (Spark) overrides them to run
+    # where the rows are; each gives the same answer in any row order or partitioning.
+
+    def sample(self, m: int, seed: int) -> tuple[np.ndarray, float]:
+        """The ``m`` rows whose key hashes draw the smallest seeded uniforms, ordered by hash; max |value|."""
+        return _seeded_sample(self, m, seed)
+
+    def lloyd_step(self, centroids: np.ndarray, scale: float) -> np.ndarray:
+        """One Lloyd step over every row, its sums in integers (see :func:`_lloyd_step`)."""
+        return _lloyd_step(self, centroids, scale)
+
+    def assignment(self, centroids: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray, float]:
+        """Every row's cluster and squared distance (None where they stay with the rows), cluster sizes, potential."""
+        labels, dist = [], []
+        for _, lab, d in _assigned(self, centroids):
+            labels.append(lab)
+            dist.append(d)
+        all_labels, all_dist = np.concatenate(labels), np.concatenate(dist)
+        sizes = np.bincount(all_labels, minlength=len(centroids)).astype(np.int64)
+        return all_labels, all_dist, sizes, potential_of(all_dist)
 
     @staticmethod
     def of(x: np.ndarray, hashes: np.ndarray | None = None, block_rows: int = 65536) -> RowStream:
@@ -281,9 +306,11 @@ def hierarchical_kmeans(
         if not 1 <= int(k) <= count:
             what = "rows" if level == 0 else f"clusters at level {level}"
             raise ValueError(f"level {level + 1} asks for {k} clusters but there are only {count} {what}")
+        sizes: np.ndarray | None = None
         if level == 0 and sample > 0 and sample * int(k) < count:
             stream = x if isinstance(x, RowStream) else RowStream.of(data, hashes)  # type: ignore[arg-type]
-            centroids, labels, dist = _sampled_fit(stream, int(k), level_seed, sample, sample_iterations, refine)
+            fitted = _sampled_fit(stream, int(k), level_seed, sample, sample_iterations, refine)
+            centroids, labels, dist, sizes, potential = fitted
         elif data is None:
             raise ValueError(
                 f"streamed rows are fitted on a sample: level 1 needs sample > 0 and more than sample × k rows "
@@ -301,8 +328,10 @@ def hierarchical_kmeans(
                 break  # too few points to refit k clusters: keep the last fit
             centroids = kmeans(data[picked], int(k), level_seed + step, iterations).centroids
             labels, dist = assign(data, centroids)
-        potential = float(np.sort(dist).sum(dtype=np.float64))  # sorted: the same sum in any row order
-        sizes = np.bincount(labels, minlength=int(k)).astype(np.int64)
+            sizes = None
+        if sizes is None:
+            potential = potential_of(dist)
+            sizes = np.bincount(labels, minlength=int(k)).astype(np.int64)
         out.append(Level(centroids, None if streamed and level == 0 else labels, potential, sizes))
         if progress is not None:
             progress(f"level {level + 1}: {k} clusters over {count:,} points")
@@ -310,28 +339,35 @@ def hierarchical_kmeans(
     return out
 
 
+def potential_of(dist: np.ndarray) -> float:
+    """The k-means objective: squared distances summed in float64, sorted first (the same in any row order)."""
+    return float(np.sort(dist).sum(dtype=np.float64))
+
+
 def _sampled_fit(
     stream: RowStream, k: int, seed: int, sample: int, sample_iterations: int, refine: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray, float]:
     """Level 1 of a large fit: a sample's k-means, then ``refine`` Lloyd steps over every row, streamed.
 
-    Returns centroids, and the cluster and squared distance of every row in stream order. Each read
-    of the stream holds one block at a time: the sample (``sample × k`` rows), the centroids and
-    8 bytes per row for the labels and distances are all that stay.
+    Returns centroids, the cluster and squared distance of every row in stream order (None from a
+    stream that keeps them where the rows are), cluster sizes and the potential. Each read of the
+    stream holds one block at a time: the sample (``sample × k`` rows), the centroids and 8 bytes per
+    row for the labels and distances are all that stay.
     """
-    chosen, peak = _seeded_sample(stream, sample * k, seed)
+    chosen, peak = stream.sample(sample * k, seed)
     centroids = kmeans(chosen, k, seed, sample_iterations, init="random").centroids
     del chosen
     # integer sums (at a scale that cannot overflow) are the same in any order: a Lloyd step gives the
-    # same centroids whatever blocks, threads or row order the stream has
-    shift = 40 if peak == 0 else min(40, int(np.floor(62 - np.log2(max(stream.rows, 2)) - np.log2(peak))))
+    # same centroids whatever blocks, threads, row order or partitions the stream has
     for _ in range(refine):
-        centroids = _lloyd_step(stream, centroids, float(2.0**shift))
-    labels, dist = [], []
-    for _, lab, d in _assigned(stream, centroids):
-        labels.append(lab)
-        dist.append(d)
-    return centroids, np.concatenate(labels), np.concatenate(dist)
+        centroids = stream.lloyd_step(centroids, lloyd_scale(stream.rows, peak))
+    return (centroids, *stream.assignment(centroids))
+
+
+def lloyd_scale(rows: int, peak: float) -> float:
+    """The power of two rows are scaled by before they are summed as int64: as fine as cannot overflow."""
+    shift = 40 if peak == 0 else min(40, int(np.floor(62 - np.log2(max(rows, 2)) - np.log2(peak))))
+    return float(2.0**shift)
 
 
 def _lloyd_step(stream: RowStream, centroids: np.ndarray, scale: float) -> np.ndarray:
@@ -345,12 +381,22 @@ def _lloyd_step(stream: RowStream, centroids: np.ndarray, scale: float) -> np.nd
     sums = np.zeros((k, d), np.int64)
     counts = np.zeros(k, np.int64)
     for part, labels, _ in _assigned(stream, centroids):
-        order = np.argsort(labels, kind="stable")
-        grouped = labels[order]
-        starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
-        q = np.rint(part[order] * scale).astype(np.int64)
-        sums[grouped[starts]] += np.add.reduceat(q, starts, axis=0)
-        counts += np.bincount(labels, minlength=k)
+        add_scaled_rows(sums, counts, part, labels, scale)
+    return means_of(centroids, sums, counts, scale)
+
+
+def add_scaled_rows(sums: np.ndarray, counts: np.ndarray, x: np.ndarray, labels: np.ndarray, scale: float) -> None:
+    """Add rows ``x`` (as ``round(value × scale)`` int64) and their count to their clusters' ``sums`` and ``counts``."""
+    order = np.argsort(labels, kind="stable")
+    grouped = labels[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    q = np.rint(x[order] * scale).astype(np.int64)
+    sums[grouped[starts]] += np.add.reduceat(q, starts, axis=0)
+    counts += np.bincount(labels, minlength=len(counts))
+
+
+def means_of(centroids: np.ndarray, sums: np.ndarray, counts: np.ndarray, scale: float) -> np.ndarray:
+    """Centroids from integer row sums; a centroid without rows stays where it was."""
     filled = counts > 0
     means = centroids.astype(np.float64)
     means[filled] = sums[filled] / counts[filled, None] / scale

@@ -33,7 +33,7 @@ from sqlsel.connection import SCRATCH
 from sqlsel.duck import run_sql, sql_identifier
 from sqlsel.errors import SqlselError
 from sqlsel.functions import models_fixed
-from sqlsel.inputs import Input, check_key_counts, key_column
+from sqlsel.inputs import PARTS, PARTS_MARKER, Input, check_key_counts, key_column
 from sqlsel.portable import is_driver_statement, portability_problems, relations_read, spark_statement
 from sqlsel.runner import RESULT_TABLE, _Run
 from sqlsel.spark.functions import (
@@ -68,6 +68,7 @@ class SparkRun(_Run):
         self.spark_inputs: dict[str, Any] = {}
         self.snapshot = ModelSnapshot()  # the models the registered row functions carry
         self.quiet: logging.Logger | None = None
+        self.engine_info: dict[str, Any] = {}  # what the run record keeps of Spark: master, version, partitions
         self.quiet_level = logging.NOTSET
 
     # -- the engine's part of a run ------------------------------------------------------------
@@ -104,12 +105,16 @@ class SparkRun(_Run):
 
     def _settings(self) -> dict[str, Any]:
         spark = self.spark
-        info: dict[str, Any] = {"master": self.master or _master(spark), "spark_version": str(spark.version)}
+        info = self.engine_info
+        info |= {"master": self.master or _master(spark), "spark_version": str(spark.version)}
         with contextlib.suppress(Exception):
             info["default_parallelism"] = int(spark.sparkContext.defaultParallelism)
         with contextlib.suppress(Exception):
             info["shuffle_partitions"] = int(spark.conf.get("spark.sql.shuffle.partitions"))
         return {"threads": self.threads, "engine_info": info}
+
+    def _progress_fields(self) -> dict[str, Any]:
+        return {**super()._progress_fields(), "engine_info": self.engine_info}
 
     def _start(self, values: dict[str, Any]) -> None:
         for given in self.inputs:
@@ -117,9 +122,8 @@ class SparkRun(_Run):
                 frame = self._input_frame(given)
                 self.spark_inputs[given.name] = frame
                 self._view(given.name, frame, cache=False)
-        with contextlib.suppress(Exception):
-            frames = {name: frame.rdd.getNumPartitions() for name, frame in self.spark_inputs.items()}
-            self.partitions = frames
+        with contextlib.suppress(Exception):  # Spark Connect has no RDDs: the record then says nothing of them
+            self.engine_info["input_partitions"] = {n: f.rdd.getNumPartitions() for n, f in self.spark_inputs.items()}
         self.models = self.recipe.models_read(self.con, values)
         self._register_functions()
 
@@ -163,6 +167,12 @@ class SparkRun(_Run):
         return frame.withColumnRenamed("id", self.key) if keyed else frame
 
     def _write_output(self, path: Path, out_format: str | None, keyed: bool) -> None:
+        if out_format == PARTS:  # a part per partition, written in parallel, named in the output's order
+            self._ordered_output(keyed).write.mode("overwrite").parquet(str(path))
+            for crc in path.glob(".*.crc"):
+                crc.unlink()
+            (path / PARTS_MARKER).touch()
+            return
         parts = path.with_name(path.name + ".parts")
         writer = self._ordered_output(keyed).coalesce(1).write.mode("overwrite")
         try:
@@ -252,9 +262,14 @@ class SparkRun(_Run):
         name, args = call
         if args.get("index") is not None:
             return None  # index-backed SemDeDup reads a LanceDB index on the driver's disk
-        _, into = _table_name(str(args["into_table"]))
-        frame = PARTITIONED[name](self.spark, self._relation(str(args["source"]), scalar), args, self.snapshot)
-        self._view(into, frame)
+        source = self._relation(str(args["source"]), scalar)
+        done = PARTITIONED[name](self.spark, source, args, self.snapshot, self.ctx)
+        if done is None:
+            return None  # the driver reads the rows, as DuckDB would
+        frame, _ = done
+        if frame is not None:
+            self._view(_table_name(str(args["into_table"]))[1], frame)  # cached: computed here, once
+        self._register_functions()  # a fit's model travels with the functions from here on
         return 1
 
     def _relation(self, text: str, scalar: dict[str, Any]) -> Any:

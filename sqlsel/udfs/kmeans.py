@@ -214,10 +214,28 @@ def _fit(ctx: FunctionContext, name: str, source: str, clusters: list[int], seed
     else:
         data = read_vectors(ctx, source, "sel_kmeans_fit")
         x, rows, dim = data.x, len(data.x), data.x.shape[1]
+    hashes = None if data is None else data.hashes
+    return fit_and_store(ctx, name, x, source, clusters, seed, options, rows, dim, hashes)
+
+
+def fit_and_store(
+    ctx: FunctionContext,
+    name: str,
+    x: np.ndarray | RowStream,
+    source: str,
+    clusters: list[int],
+    seed: int,
+    options: dict[str, Any],
+    rows: int,
+    dim: int,
+    hashes: np.ndarray | None = None,
+) -> int:
+    """Fit ``x`` (a matrix or a :class:`RowStream`: on Spark, one whose passes run on the executors) and
+    store the model under ``name`` (staged during a run); the rows fitted."""
     if clusters[0] > rows:
         raise InputError(f"sel_kmeans_fit: {clusters[0]} clusters asked for but {source!r} has only {rows} rows.")
     try:
-        levels = hierarchical_kmeans(x, clusters, seed, hashes=None if data is None else data.hashes, **options)
+        levels = hierarchical_kmeans(x, clusters, seed, hashes=hashes, **options)
     except ValueError as exc:
         raise ParameterError(f"sel_kmeans_fit: {exc}") from None
     sizes = level_sizes(levels)
@@ -232,16 +250,19 @@ def _fit(ctx: FunctionContext, name: str, source: str, clusters: list[int], seed
             "potential": [lv.potential for lv in levels],
         }
     )
-    del x, data
     with ctx.writing(f"k-means model {name!r}") as cur:
         store_model(cur, ctx.write_name(name), KIND, params, "sel_kmeans_centroids", table)
     return int(sizes[0].sum())
 
 
+def streams_on_sample(options: dict[str, Any], clusters: int, rows: int) -> bool:
+    """Whether a fit's level 1 is a sampled fit that can read its rows as a stream (steps[0] == 1)."""
+    return 0 < options["sample"] * clusters < rows and (options.get("steps") or [1])[0] == 1
+
+
 def _streams(options: dict[str, Any], clusters: int, rows: int, dim: int, budget: int) -> bool:
     """Whether a fit reads its (stored) source as a stream: a sampled level 1 and more vectors than ``budget``."""
-    sampled = 0 < options["sample"] * clusters < rows and (options.get("steps") or [1])[0] == 1
-    return sampled and rows * dim * 4 > budget
+    return streams_on_sample(options, clusters, rows) and rows * dim * 4 > budget
 
 
 def _centroid_rows(levels: list[Level], sizes: list[np.ndarray]) -> pa.Table:
