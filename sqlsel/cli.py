@@ -149,6 +149,8 @@ def run(
     metrics = "".join(f", {k}={v:.6g}" if isinstance(v, float) else f", {k}={v}" for k, v in result.metrics.items())
     name = f"run {result.run_id}" if result.run_id is not None else "run (not recorded: the catalog is read-only)"
     click.echo(f"{name}: {result.rows_out} rows{where} in {result.elapsed_s:.1f}s{metrics}", err=True)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
 
 
 @cli.command()

@@ -316,8 +316,8 @@ def temporary_path(out: Path) -> Path:
 def remove_stale_temporaries(out: Path) -> list[Path]:
     """Remove the temporaries of ``out`` that processes which no longer run left behind (``kill -9``)."""
     removed = []
-    for candidate in out.parent.glob(f".{glob.escape(out.name)}.*.tmp"):
-        pid = candidate.name[len(out.name) + 2 : -len(".tmp")]
+    for candidate in out.parent.glob(f".{glob.escape(out.name)}.*.tmp*"):  # .tmp, and Spark's .tmp.parts
+        pid = candidate.name[len(out.name) + 2 :].split(".")[0]
         if pid.isdigit() and not alive(int(pid)):
             remove_output(candidate)
             removed.append(candidate)

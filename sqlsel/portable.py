@@ -36,7 +36,14 @@ from sqlsel.resources import sql_files
 
 _LEN = re.compile(r"\blen\s*\(", re.IGNORECASE)
 
-__all__ = ["Problem", "portability_problems", "is_driver_statement", "spark_statement", "relations_read"]
+__all__ = [
+    "Problem",
+    "portability_problems",
+    "cached_problems",
+    "is_driver_statement",
+    "spark_statement",
+    "relations_read",
+]
 
 
 @dataclass(frozen=True)
@@ -206,6 +213,24 @@ def _outside_windows(condition: Any) -> bool:
         if column.table and column.find_ancestor(exp.Window) is None:
             return True
     return False
+
+
+#: Bump when the rules change: cached answers of older rules are ignored.
+_RULES_VERSION = 1
+
+
+def cached_problems(recipe: Recipe) -> list[str]:
+    """:func:`portability_problems` as text, kept per installation by the recipe's text (no sqlglot import
+    for a recipe seen before): what a DuckDB run says of a recipe that would not carry to Spark."""
+    from sqlsel.cache import cache_key, read_cached, write_cached
+
+    key = cache_key(_RULES_VERSION, recipe.text)
+    cached = read_cached("portability", key)
+    if cached is not None and isinstance(cached.get("problems"), list):
+        return [str(p) for p in cached["problems"]]
+    problems = [str(p) for p in portability_problems(recipe)]
+    write_cached("portability", key, {"problems": problems})
+    return problems
 
 
 def _line(text: str, sql: str) -> int | None:

@@ -95,6 +95,7 @@ class RunResult:
     elapsed_s: float = 0.0
     table: pa.Table | None = None  # the selected rows, when no output path was given
     timings: list[tuple[str, float]] = field(default_factory=list)  # (statement's first line, seconds)
+    notes: list[str] = field(default_factory=list)  # e.g. that the recipe would not carry to Spark
 
 
 @dataclass
@@ -211,6 +212,7 @@ class _Run:
             )
         self.inputs: list[Input] = []
         self.columns: dict[str, str] = {}  # column parameters -> the input column each names
+        self.notes: list[str] = []  # what the run has to say besides its result (RunResult.notes)
         self.timings: list[dict[str, Any]] = []
         self.tmp: Path | None = None
         self.published = False
@@ -328,6 +330,7 @@ class _Run:
             0.0,
             table,
             [(t["sql"], t["seconds"]) for t in self.timings],
+            self.notes,
         )
 
     # The engine's part of a run: DuckDB here, Spark in sqlsel.spark.runner.
@@ -346,7 +349,18 @@ class _Run:
                 raise SqlselError(f"--memory must be a size such as 1.5GB or 800MB; got {self.memory!r}") from None
 
     def _check_statements(self, statements: list[Any]) -> None:
-        """Refuse statements the engine cannot run, before any input is read (nothing to check on DuckDB)."""
+        """Refuse statements the engine cannot run, before any input is read.
+
+        DuckDB runs them all; what would not carry to Spark is said in the result's notes.
+        """
+        from sqlsel.portable import cached_problems
+
+        problems = cached_problems(self.recipe)
+        if problems:
+            self.notes.append(
+                f"recipe {self.recipe.name} would not run on Spark as written ({len(problems)} "
+                f"construct{'s' if len(problems) > 1 else ''}; `sqlsel check {self.recipe.path}` names them)"
+            )
 
     def _cleanup_engine(self) -> None:
         """Remove what the run made in the engine (DuckDB's scratch tables and input views go in execute)."""

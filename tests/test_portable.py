@@ -59,3 +59,23 @@ def test_spark_sql_has_typed_literals_expanded_macros_and_local_scratch_names():
     assert "SEL_DSIR_LOG_RATIO" not in out.upper() and "LN(" in out
     assert "FROM hist" in out and "TRUE AS flag" in out and "'it\\'s'" in out
     assert "RAISE_ERROR('no')" in spark_statement("SELECT error('no')", {}).sql(dialect="spark")
+
+
+def test_a_duckdb_run_says_when_its_recipe_would_not_carry_to_spark(examples, tmp_path):
+    import sqlsel
+
+    recipe = tmp_path / "mine.sql"
+    recipe.write_text("-- param pool: table; rows\nSELECT id, hash(text) AS h FROM pool;\n")
+    result = sqlsel.run_recipe(recipe, {"pool": str(examples / "pool.parquet")}, db=tmp_path / "c.duckdb")
+    assert result.rows_out == 2000
+    assert result.notes == [
+        f"recipe mine would not run on Spark as written (1 construct; `sqlsel check {recipe}` names them)"
+    ]
+    assert (
+        sqlsel.run_recipe(
+            "dsir_select",
+            {"pool": str(examples / "pool.parquet"), "target": str(examples / "target.jsonl"), "k": 3},
+            db=tmp_path / "c.duckdb",
+        ).notes
+        == []
+    )

@@ -34,7 +34,8 @@ from sqlsel.duck import run_sql, sql_identifier
 from sqlsel.errors import SqlselError
 from sqlsel.functions import models_fixed
 from sqlsel.inputs import PARTS, PARTS_MARKER, Input, check_key_counts, key_column
-from sqlsel.portable import is_driver_statement, portability_problems, relations_read, spark_statement
+from sqlsel.portable import cached_problems, is_driver_statement, relations_read, spark_statement
+from sqlsel.relations import is_table_name
 from sqlsel.runner import RESULT_TABLE, _Run
 from sqlsel.spark.functions import (
     ModelSnapshot,
@@ -67,6 +68,7 @@ class SparkRun(_Run):
         self.views: list[str] = []  # temporary views the run made on Spark, removed when it ends
         self.spark_inputs: dict[str, Any] = {}
         self.snapshot = ModelSnapshot()  # the models the registered row functions carry
+        self.models: set[str] = set()  # the models the recipe's functions read, by name
         self.quiet: logging.Logger | None = None
         self.engine_info: dict[str, Any] = {}  # what the run record keeps of Spark: master, version, partitions
         self.quiet_level = logging.NOTSET
@@ -80,9 +82,9 @@ class SparkRun(_Run):
             raise SqlselError("--memory sets DuckDB's memory_limit; on Spark set spark.executor.memory instead.")
 
     def _check_statements(self, statements: list[Any]) -> None:
-        problems = portability_problems(self.recipe)
+        problems = cached_problems(self.recipe)
         if problems:
-            listed = "\n  ".join(str(p) for p in problems)
+            listed = "\n  ".join(problems)
             raise SqlselError(f"Recipe {self.recipe.name} does not run on Spark as written:\n  {listed}")
         if self.spark is None:
             self.spark = spark_session(self.master, self.threads)
@@ -274,7 +276,7 @@ class SparkRun(_Run):
 
     def _relation(self, text: str, scalar: dict[str, Any]) -> Any:
         """A set-level function's source (a table name or a query) as a Spark DataFrame."""
-        if " " in text.strip():
+        if not is_table_name(text.strip()):
             return self.spark.sql(spark_statement(text, scalar).sql(dialect="spark"))
         frame = self.spark.table(_table_name(text)[1])
         return frame.drop(_ORDER) if _ORDER in frame.columns else frame
@@ -336,7 +338,7 @@ class SparkRun(_Run):
                 if pname in _WRITES:
                     writes.append(_table_name(text))
                 elif pname in _READS:
-                    reads.extend(relations_read(text) if " " in text.strip() else [_table_name(text)])
+                    reads.extend([_table_name(text)] if is_table_name(text.strip()) else relations_read(text))
         return reads, writes
 
     def _to_driver(self, what: str, db: str, name: str) -> None:
