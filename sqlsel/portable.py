@@ -222,9 +222,10 @@ _RULES_VERSION = 1
 def cached_problems(recipe: Recipe) -> list[str]:
     """:func:`portability_problems` as text, kept per installation by the recipe's text (no sqlglot import
     for a recipe seen before): what a DuckDB run says of a recipe that would not carry to Spark."""
+    from sqlsel import __version__
     from sqlsel.cache import cache_key, read_cached, write_cached
 
-    key = cache_key(_RULES_VERSION, recipe.text)
+    key = cache_key(_RULES_VERSION, __version__, recipe.text)  # the version: macros and rules ship with it
     cached = read_cached("portability", key)
     if cached is not None and isinstance(cached.get("problems"), list):
         return [str(p) for p in cached["problems"]]

@@ -116,18 +116,20 @@ def real_sample(tmp_path_factory):
     [
         ("dsir_select", {"k": 500, "seed": 11}),
         ("zipfit_select", {"k": 300, "mode": "fast"}),
-        ("semdedup", {"clusters": 50}),
+        ("semdedup", {"clusters": 20}),
+        ("exact_dedup", {"normalize": True, "removed": True}),
     ],
-    ids=["dsir_select", "zipfit_select", "semdedup"],
+    ids=["dsir_select", "zipfit_select", "semdedup", "exact_dedup"],
 )
 def test_a_10k_real_sample_selects_the_same_on_both_engines(spark, examples, real_sample, tmp_path, recipe, extra):
     params = {"pool": str(real_sample), **extra}
-    if recipe != "semdedup":
+    if recipe in ("dsir_select", "zipfit_select"):
         params["target"] = str(examples / "target.jsonl")
     on_spark, on_duckdb = both(spark, recipe, params, tmp_path)
     assert on_spark.rows_out == on_duckdb.rows_out > 0
     assert on_spark.selection_digest == on_duckdb.selection_digest
-    assert_same_selection(on_spark.table, on_duckdb.table, SCORES[recipe])
+    assert on_spark.metrics == on_duckdb.metrics
+    assert_same_selection(on_spark.table, on_duckdb.table, SCORES.get(recipe, "dup_of"))
 
 
 def test_a_sampled_kmeans_fit_on_the_executors_equals_duckdbs(spark, examples, tmp_path):
