@@ -355,7 +355,9 @@ class _Run:
         """
         from sqlsel.portable import cached_problems
 
-        problems = cached_problems(self.recipe)
+        problems: list[str] = []
+        with contextlib.suppress(Exception):  # a note must never fail a run that DuckDB can do
+            problems = cached_problems(self.recipe)
         if problems:
             self.notes.append(
                 f"recipe {self.recipe.name} would not run on Spark as written ({len(problems)} "
@@ -422,9 +424,9 @@ class _Run:
         return columns
 
     def _statements(self, statements: list[Any], scalar: dict[str, Any]) -> None:
-        if self.columns:
-            text = ";\n".join(s.query.strip().rstrip(";") for s in statements) + ";"
-            statements = split_statements(self.con, with_columns(text, self.columns), str(self.recipe.path))
+        if self.columns:  # each statement with its column parameters spliced in, parsed again
+            path = str(self.recipe.path)
+            statements = [split_statements(self.con, with_columns(s.query, self.columns), path)[0] for s in statements]
         last = statements[-1]
         for index, statement in enumerate(statements, 1):
             self.interrupts.check()

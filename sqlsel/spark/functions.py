@@ -129,7 +129,8 @@ def _ipc(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
-_OPENED: dict[str, tuple[duckdb.DuckDBPyConnection, FunctionContext]] = {}
+_OPENED: dict[str, tuple[duckdb.DuckDBPyConnection, FunctionContext]] = {}  # by snapshot digest, oldest first
+_KEEP_OPEN = 4
 _OPEN_LOCK = threading.Lock()
 
 
@@ -150,6 +151,9 @@ def snapshot_context(snapshot: ModelSnapshot) -> FunctionContext:
             ctx = function_context(con)
             assert ctx is not None
             _OPENED[key] = (con, ctx)
+            while len(_OPENED) > _KEEP_OPEN:  # a worker lives across runs and refits: keep the latest few
+                old, _ = _OPENED.pop(next(iter(_OPENED)))
+                old.close()
         return _OPENED[key][1]
 
 
