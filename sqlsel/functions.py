@@ -58,7 +58,7 @@ KEY = "KEY"
 KEY_MACROS = "keys.sql"
 
 #: Built-in function families, in registration order (``sqlsel/udfs/<family>.py``).
-FAMILIES = ("sampling", "dsir", "zipfit", "embed", "kmeans", "quotas", "vectors", "diversity", "dedup")
+FAMILIES = ("sampling", "dsir", "zipfit", "embed", "kmeans", "quotas", "vectors", "diversity", "dedup", "langid")
 
 
 @dataclass(frozen=True)
