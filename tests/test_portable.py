@@ -79,3 +79,20 @@ def test_a_duckdb_run_says_when_its_recipe_would_not_carry_to_spark(examples, tm
         ).notes
         == []
     )
+
+
+def test_sqlsel_check_lists_what_does_not_carry_and_exits_1(tmp_path):
+    from click.testing import CliRunner
+
+    from sqlsel.cli import cli
+
+    fine = CliRunner().invoke(cli, ["check", "dsir_select"])
+    assert fine.exit_code == 0 and "dsir_select: runs on spark as written" in fine.output
+    recipe = tmp_path / "mine.sql"
+    recipe.write_text("-- param pool: table; rows\nSELECT id, hash(text) AS h, l[1:2] AS s FROM pool;\n")
+    bad = CliRunner().invoke(cli, ["check", str(recipe)])
+    assert bad.exit_code == 1
+    assert sorted(bad.output.splitlines()) == [
+        "mine: statement 1 (line 2): a list slice x[a:b] does not carry to Spark; use list_slice(x, a, b)",
+        "mine: statement 1 (line 2): hash() (a different function on Spark) does not carry to Spark; use sel_key_hash(key) or md5",
+    ]
