@@ -50,6 +50,7 @@ __all__ = [
     "function_context",
     "concatenated",
     "KernelPool",
+    "call_impl",
 ]
 
 #: The pseudo-type of a parameter that takes a row key of any integer or string type (see kernels/keys.py).
@@ -501,6 +502,19 @@ def models_fixed(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
 
 
+def call_impl(spec: FunctionSpec, ctx: FunctionContext, arrays: list[pa.Array]) -> Any:
+    """``spec``'s implementation on ``arrays``, a ValueError or TypeError of it as a SqlselError naming the function.
+
+    Both engines call implementations through this: DuckDB's adapter and Spark's UDF body.
+    """
+    try:
+        return spec.impl(ctx, *arrays)
+    except SqlselError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise SqlselError(f"{spec.name}: {exc}") from exc
+
+
 def _adapter(spec: FunctionSpec, ctx: FunctionContext) -> Callable[..., Any]:
     """The callable DuckDB sees: one positional parameter per SQL argument, Arrow in and out."""
 
@@ -508,12 +522,7 @@ def _adapter(spec: FunctionSpec, ctx: FunctionContext) -> Callable[..., Any]:
         arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in args]
         if arrays:
             ctx.count_rows(spec.name, len(arrays[0]))
-        try:
-            return spec.impl(ctx, *arrays)
-        except SqlselError:
-            raise
-        except (ValueError, TypeError) as exc:
-            raise SqlselError(f"{spec.name}: {exc}") from exc
+        return call_impl(spec, ctx, arrays)
 
     params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in spec.params]
     call.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]

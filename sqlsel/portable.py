@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlsel.connection import SCRATCH
-from sqlsel.recipe import Recipe
+from sqlsel.recipe import Recipe, line_of
 from sqlsel.resources import sql_files
 
 _LEN = re.compile(r"\blen\s*\(", re.IGNORECASE)
@@ -65,9 +65,6 @@ def parse_statement(sql: str) -> Any:
     import sqlglot
 
     return sqlglot.parse_one(sql, read="duckdb")
-
-
-_parse = parse_statement
 
 
 def _rules() -> list[tuple[Callable[[Any], bool], str, str]]:
@@ -149,7 +146,7 @@ def is_driver_statement(sql: str) -> bool:
 def _calls(sql: str) -> frozenset[str]:
     from sqlglot import exp
 
-    return frozenset(c.name.lower() for c in _parse(sql).find_all(exp.Anonymous))
+    return frozenset(c.name.lower() for c in parse_statement(sql).find_all(exp.Anonymous))
 
 
 def portability_problems(recipe: Recipe) -> list[Problem]:
@@ -169,9 +166,11 @@ def portability_problems(recipe: Recipe) -> list[Problem]:
     rules = _rules()
     for index, sql in enumerate(statements, 1):
         try:
-            tree = expand_macros(_parse(sql))
+            tree = expand_macros(parse_statement(sql))
         except sqlglot.errors.SqlglotError as exc:
-            problems.append(Problem(index, _line(recipe.text, sql), f"SQL sqlglot cannot read ({exc})", "simplify it"))
+            problems.append(
+                Problem(index, line_of(recipe.text, sql), f"SQL sqlglot cannot read ({exc})", "simplify it")
+            )
             continue
         if is_driver_statement(sql):
             continue  # runs on the driver's DuckDB as written
@@ -180,7 +179,7 @@ def portability_problems(recipe: Recipe) -> list[Problem]:
             problems.append(
                 Problem(
                     index,
-                    _line(recipe.text, sql),
+                    line_of(recipe.text, sql),
                     "len() (Spark's length() reads strings only)",
                     "use array_length(x) for a list, length(x) for a string",
                 )
@@ -189,19 +188,19 @@ def portability_problems(recipe: Recipe) -> list[Problem]:
             for test, construct, portable in rules:
                 if construct not in seen and test(node):
                     seen.add(construct)
-                    problems.append(Problem(index, _line(recipe.text, sql), construct, portable))
+                    problems.append(Problem(index, line_of(recipe.text, sql), construct, portable))
         for qualify in tree.find_all(exp.Qualify):
             if _outside_windows(qualify.this):
                 problems.append(
                     Problem(
                         index,
-                        _line(recipe.text, sql),
+                        line_of(recipe.text, sql),
                         "QUALIFY comparing with a joined table's column (sqlglot moves the filter out of the join)",
                         "compute the window in a subquery beside that column and filter it with WHERE",
                     )
                 )
         for name in _macro_calls(tree):
-            problems.append(Problem(index, _line(recipe.text, sql), f"the table macro {name}", "inline its query"))
+            problems.append(Problem(index, line_of(recipe.text, sql), f"the table macro {name}", "inline its query"))
     return problems
 
 
@@ -232,14 +231,6 @@ def cached_problems(recipe: Recipe) -> list[str]:
     problems = [str(p) for p in portability_problems(recipe)]
     write_cached("portability", key, {"problems": problems})
     return problems
-
-
-def _line(text: str, sql: str) -> int | None:
-    first = next((ln.strip() for ln in sql.splitlines() if ln.strip() and not ln.strip().startswith("--")), "")
-    for number, line in enumerate(text.splitlines(), 1):
-        if first and line.strip() == first:
-            return number
-    return None
 
 
 @functools.lru_cache(maxsize=1)
@@ -317,7 +308,7 @@ def spark_statement(sql: str, params: Mapping[str, Any]) -> Any:
     """The sqlglot tree of one Spark statement: macros expanded, parameters bound, scratch names local."""
     from sqlglot import exp
 
-    tree = expand_macros(_parse(sql))
+    tree = expand_macros(parse_statement(sql))
 
     def rewrite(node: Any) -> Any:
         if isinstance(node, exp.Placeholder) and node.name in params:
@@ -335,7 +326,7 @@ def relations_read(sql: str) -> list[tuple[str, str]]:
     """The (database, name) of every table a statement reads, CTE names left out."""
     from sqlglot import exp
 
-    tree = _parse(sql)
+    tree = parse_statement(sql)
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
     out: list[tuple[str, str]] = []
     for table in tree.find_all(exp.Table):

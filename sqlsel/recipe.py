@@ -50,7 +50,8 @@ from sqlsel.resources import resource_dir
 
 __all__ = [
     "with_columns",
-    "placeholders",
+    "first_line",
+    "line_of",
     "Param",
     "Recipe",
     "load_recipe",
@@ -320,13 +321,18 @@ def with_columns(sql: str, columns: Mapping[str, str]) -> str:
     return sql
 
 
-def placeholders(sql: str) -> list[str]:
-    """The ``$name`` parameters one statement uses (DuckDB's parser), in order of first use."""
-    con = duckdb.connect()
-    try:
-        return [n for s in con.extract_statements(sql) for n in sorted(s.named_parameters)]
-    finally:
-        con.close()
+def first_line(sql: str) -> str:
+    """A statement's first line of SQL (comments skipped): how runs and messages name it."""
+    return next((ln.strip() for ln in sql.splitlines() if ln.strip() and not ln.strip().startswith("--")), "")
+
+
+def line_of(text: str, statement: str) -> int | None:
+    """The line of the recipe ``text`` where ``statement`` starts, when it can be found."""
+    first = first_line(statement)
+    for number, line in enumerate(text.splitlines(), 1):
+        if first and line.strip() == first:
+            return number
+    return None
 
 
 def _argument(node: Any) -> Argument:

@@ -68,7 +68,15 @@ from sqlsel.inputs import (
     temporary_path,
 )
 from sqlsel.lance import drop_tables
-from sqlsel.recipe import Recipe, load_recipe, split_statements, statement_facts, with_columns
+from sqlsel.recipe import (
+    Recipe,
+    first_line,
+    line_of,
+    load_recipe,
+    split_statements,
+    statement_facts,
+    with_columns,
+)
 
 __all__ = ["RunResult", "StatementProgress", "run_recipe", "OUTPUT_FORMATS", "ENGINES"]
 
@@ -434,7 +442,7 @@ class _Run:
             if missing:
                 raise SqlselError(f"The recipe uses ${missing[0]} but declares no parameter of that name.")
             progress = StatementProgress(
-                index, len(statements), _first_line(statement.query), self._rows_read(statement.query)
+                index, len(statements), first_line(statement.query), self._rows_read(statement.query)
             )
             self._emit(progress)
             assert self.ctx is not None
@@ -587,7 +595,7 @@ class _Run:
             return exc
         message = error_message(exc)
         if index is not None and sql is not None and "UDF" not in str(exc):  # not a function's own error
-            line = _line_of(self.recipe.text, sql)
+            line = line_of(self.recipe.text, sql)
             message += f" (recipe {self.recipe.name}, statement {index}{f' at line {line}' if line else ''})"
         if "invalid UTF-8" in message or "Invalid unicode" in message:
             return InputError(f"{message} Fix the file's encoding (e.g. iconv -c) or drop the bad rows.")
@@ -658,18 +666,6 @@ def _rows_out(statement: Any, rows: list[tuple[Any, ...]]) -> int:
     if statement.type in kinds and len(rows) == 1 and len(rows[0]) == 1 and isinstance(rows[0][0], int):
         return int(rows[0][0])
     return len(rows)
-
-
-def _first_line(sql: str) -> str:
-    return next((ln.strip() for ln in sql.splitlines() if ln.strip() and not ln.strip().startswith("--")), "")
-
-
-def _line_of(text: str, statement: str) -> int | None:
-    first = _first_line(statement)
-    for number, line in enumerate(text.splitlines(), 1):
-        if first and line.strip() == first:
-            return number
-    return None
 
 
 def _digest(con: duckdb.DuckDBPyConnection) -> str:

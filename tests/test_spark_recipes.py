@@ -50,6 +50,17 @@ def both(spark, recipe, params, tmp_path, **kwargs):
     return on_spark, on_duckdb
 
 
+def same_selection_count(spark, recipe, pool, extra, examples, tmp_path):
+    """Run ``recipe`` on ``pool`` (and the example target, if it takes one) on both engines; the same rows, by digest."""
+    params = {"pool": str(pool), **extra}
+    if recipe in ("dsir_select", "zipfit_select"):
+        params["target"] = str(examples / "target.jsonl")
+    on_spark, on_duckdb = both(spark, recipe, params, tmp_path)
+    assert on_spark.rows_out == on_duckdb.rows_out > 0
+    assert on_spark.selection_digest == on_duckdb.selection_digest
+    return on_spark, on_duckdb
+
+
 def assert_same_selection(a, b, score):
     assert a.column("id").to_pylist() == b.column("id").to_pylist()
     if score in a.column_names:
@@ -61,12 +72,7 @@ def assert_same_selection(a, b, score):
     ("recipe", "extra"), CASES, ids=lambda v: v if isinstance(v, str) else "-".join(map(str, v.values()))
 )
 def test_spark_selects_what_duckdb_selects(spark, examples, scored_pool, tmp_path, recipe, extra):
-    params = {"pool": str(scored_pool), **extra}
-    if recipe in ("dsir_select", "zipfit_select"):
-        params["target"] = str(examples / "target.jsonl")
-    on_spark, on_duckdb = both(spark, recipe, params, tmp_path)
-    assert on_spark.rows_out == on_duckdb.rows_out > 0
-    assert on_spark.selection_digest == on_duckdb.selection_digest
+    on_spark, on_duckdb = same_selection_count(spark, recipe, scored_pool, extra, examples, tmp_path)
     assert on_spark.table.schema.names == on_duckdb.table.schema.names
     assert on_spark.metrics.keys() == on_duckdb.metrics.keys()
     for name, value in on_duckdb.metrics.items():
@@ -122,12 +128,7 @@ def real_sample(tmp_path_factory):
     ids=["dsir_select", "zipfit_select", "semdedup", "exact_dedup"],
 )
 def test_a_10k_real_sample_selects_the_same_on_both_engines(spark, examples, real_sample, tmp_path, recipe, extra):
-    params = {"pool": str(real_sample), **extra}
-    if recipe in ("dsir_select", "zipfit_select"):
-        params["target"] = str(examples / "target.jsonl")
-    on_spark, on_duckdb = both(spark, recipe, params, tmp_path)
-    assert on_spark.rows_out == on_duckdb.rows_out > 0
-    assert on_spark.selection_digest == on_duckdb.selection_digest
+    on_spark, on_duckdb = same_selection_count(spark, recipe, real_sample, extra, examples, tmp_path)
     assert on_spark.metrics == on_duckdb.metrics
     assert_same_selection(on_spark.table, on_duckdb.table, SCORES.get(recipe, "dup_of"))
 

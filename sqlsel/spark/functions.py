@@ -35,7 +35,7 @@ import pyarrow as pa
 from sqlsel.catalog import PAYLOAD_TABLES
 from sqlsel.duck import run_sql
 from sqlsel.errors import SqlselError
-from sqlsel.functions import KEY, FunctionContext, FunctionSpec, load_families
+from sqlsel.functions import KEY, FunctionContext, FunctionSpec, call_impl, load_families
 
 __all__ = ["ModelSnapshot", "model_snapshot", "row_functions", "driver_functions", "register_row_functions"]
 
@@ -89,7 +89,6 @@ class ModelSnapshot:
     """Catalog rows of some models, as Arrow IPC bytes: small, picklable, the same on every executor."""
 
     tables: dict[str, bytes] = field(default_factory=dict)  # catalog table -> its rows for these models
-    names: tuple[str, ...] = ()
 
     @property
     def digest(self) -> str:
@@ -119,7 +118,7 @@ def model_snapshot(ctx: FunctionContext, names: list[str] | None = None) -> Mode
     tables = {"sel_models": models}
     for table in PAYLOAD_TABLES:
         tables[table] = ctx.arrow(f"SELECT * FROM {table} WHERE list_contains(?, model_id)", [ids])
-    return ModelSnapshot({t: _ipc(rows) for t, rows in tables.items()}, tuple(sorted(stored.values())))
+    return ModelSnapshot({t: _ipc(rows) for t, rows in tables.items()})
 
 
 def _ipc(table: pa.Table) -> bytes:
@@ -189,12 +188,7 @@ def udf_body(spec: FunctionSpec, snapshot: ModelSnapshot) -> Any:
                 converted.append(pa.array(key_hashes(array), pa.uint64()))
             else:
                 converted.append(array if array.type == wanted else array.cast(wanted))
-        try:
-            result = spec.impl(ctx, *converted)
-        except SqlselError:
-            raise
-        except (ValueError, TypeError) as exc:
-            raise SqlselError(f"{spec.name}: {exc}") from exc
+        result = call_impl(spec, ctx, converted)
         result = result.combine_chunks() if isinstance(result, pa.ChunkedArray) else result
         if result.type != result_type:
             result = result.cast(result_type)

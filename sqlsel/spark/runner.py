@@ -39,6 +39,7 @@ from sqlsel.relations import is_table_name
 from sqlsel.runner import RESULT_TABLE, _Run
 from sqlsel.spark.functions import (
     ModelSnapshot,
+    default_values,
     driver_functions,
     model_snapshot,
     register_row_functions,
@@ -161,7 +162,7 @@ class SparkRun(_Run):
 
     def _metric(self, sql: str, params: dict[str, Any]) -> Any:
         if is_driver_statement(sql):
-            return self._driver_sql("a metric", sql, params)[0][0]
+            return self._driver_sql("a metric", sql, params, params)[0][0]
         return self.spark.sql(spark_statement(sql, params).sql(dialect="spark")).collect()[0][0]
 
     def _ordered_output(self, keyed: bool) -> Any:
@@ -286,19 +287,18 @@ class SparkRun(_Run):
         done = self._partitioned(statement, scalar)
         if done is not None:
             return done
-        rows = self._driver_sql(f"statement {index}", statement.query, scalar)
+        used = {n: scalar[n] for n in statement.named_parameters}
+        rows = self._driver_sql(f"statement {index}", statement.query, scalar, used)
         self._register_functions()
         return len(rows)
 
-    def _driver_sql(self, what: str, sql: str, scalar: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """``sql`` run by the driver's DuckDB after copying the Spark relations it reads; what it creates goes back."""
+    def _driver_sql(self, what: str, sql: str, scalar: dict[str, Any], params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """``sql`` run by the driver's DuckDB with ``params`` (the ones it uses) after copying the Spark relations
+        it reads (relation arguments may be ``scalar`` parameters); what it creates goes back to Spark."""
         reads, writes = self._driver_relations(sql, scalar)
         for db, name in reads + writes:  # a table written that exists already is read as it is (it may stay so)
             if db in ("", SCRATCH) and name in self.views and name not in self.spark_inputs:
                 self._to_driver(what, db, name)
-        from sqlsel.recipe import placeholders
-
-        params = {n: scalar[n] for n in placeholders(sql) if n in scalar}
         with models_fixed(self.con):
             rows = run_sql(self.con, sql, params)
         for db, name in writes:
@@ -378,19 +378,13 @@ def _single_call(sql: str, scalar: dict[str, Any], con: duckdb.DuckDBPyConnectio
     spec = driver_functions().get(call.name.lower()) if isinstance(call, exp.Anonymous) else None
     if spec is None:
         return None
-    values: dict[str, Any] = dict(_defaults(spec))
+    values: dict[str, Any] = default_values(spec)
     for name, arg in zip(spec.params, call.expressions, strict=False):
         if arg.find(exp.Column, exp.Subquery, exp.Select) is not None:
             return None
         used = {p.name: scalar[p.name] for p in arg.find_all(exp.Placeholder) if p.name in scalar}
         values[name] = run_sql(con, f"SELECT {arg.sql(dialect='duckdb')}", used)[0][0]
     return spec.name, values
-
-
-def _defaults(spec: Any) -> dict[str, Any]:
-    from sqlsel.spark.functions import default_values
-
-    return default_values(spec)
 
 
 def _table_name(text: str) -> tuple[str, str]:

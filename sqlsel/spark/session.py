@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlsel.errors import MissingExtraError, SqlselError
 
-__all__ = ["spark_session", "require_pyspark", "spark_version", "is_connect"]
+__all__ = ["spark_session", "require_pyspark", "is_connect"]
 
 MIN_VERSION = (4, 1)
 
@@ -98,7 +98,3 @@ def _local_cores(master: str) -> int:
 def is_connect(spark: Any) -> bool:
     """Whether ``spark`` is a Spark Connect session (no SparkContext, no RDDs)."""
     return type(spark).__module__.startswith("pyspark.sql.connect")
-
-
-def spark_version(spark: Any) -> str:
-    return str(spark.version)
