@@ -59,7 +59,19 @@ KEY = "KEY"
 KEY_MACROS = "keys.sql"
 
 #: Built-in function families, in registration order (``sqlsel/udfs/<family>.py``).
-FAMILIES = ("sampling", "dsir", "zipfit", "embed", "kmeans", "quotas", "vectors", "diversity", "dedup", "langid")
+FAMILIES = (
+    "sampling",
+    "dsir",
+    "zipfit",
+    "embed",
+    "kmeans",
+    "quotas",
+    "vectors",
+    "diversity",
+    "dedup",
+    "minhash",
+    "langid",
+)
 
 
 @dataclass(frozen=True)

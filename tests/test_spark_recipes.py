@@ -25,10 +25,12 @@ CASES = [
     ("diverse_topk", {"k": 20}),
     ("diverse_topk", {"k": 20, "method": "mmr", "lambda": 0.7}),
     ("diverse_topk", {"k": 20, "method": "threshold", "tau": 0.5}),
+    ("minhash_dedup", {"threshold": 0.5, "removed": True}),
+    ("minhash_dedup", {"threshold": 0.6, "verify": True, "keep": "score", "removed": True}),
 ]
 #: The column each recipe scores rows by, compared to 1e-9 relative.
 SCORES = {"dsir_select": "log_weight", "zipfit_select": "zipfit", "semdedup": "max_sim", "d4": "centroid_distance"}
-SCORES |= {"balanced_sample": "centroid_distance", "diverse_topk": "nearest_sim"}
+SCORES |= {"balanced_sample": "centroid_distance", "diverse_topk": "nearest_sim", "minhash_dedup": "jaccard"}
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +126,9 @@ def real_sample(tmp_path_factory):
         ("zipfit_select", {"k": 300, "mode": "fast"}),
         ("semdedup", {"clusters": 20}),
         ("exact_dedup", {"normalize": True, "removed": True}),
+        ("minhash_dedup", {"threshold": 0.7, "removed": True}),
     ],
-    ids=["dsir_select", "zipfit_select", "semdedup", "exact_dedup"],
+    ids=["dsir_select", "zipfit_select", "semdedup", "exact_dedup", "minhash_dedup"],
 )
 def test_a_10k_real_sample_selects_the_same_on_both_engines(spark, examples, real_sample, tmp_path, recipe, extra):
     on_spark, on_duckdb = same_selection_count(spark, recipe, real_sample, extra, examples, tmp_path)

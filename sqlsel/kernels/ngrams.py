@@ -24,29 +24,20 @@ Example:
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from sqlsel.kernels import _compiled
 from sqlsel.kernels.rows import utf8_rows
+from sqlsel.kernels.tokens import ASCII_LOWER, WORDPUNCT, tokenize
 
 __all__ = ["NgramFeatures", "ngram_features", "sha256_mod", "token_counts"]
 
-# Byte classes for the ASCII fast path, derived from the regex itself so they cannot drift:
-# 0 = whitespace (separates tokens), 1 = word character, 2 = other (punctuation runs).
-_ASCII_CLASS = np.array(
-    [1 if re.fullmatch(r"\w", chr(c)) else 0 if re.fullmatch(r"\s", chr(c)) else 2 for c in range(256)],
-    dtype=np.int8,
-)
-
 _P = np.uint64((0x100000001B3 * 0x9E3779B1 | 1) % 2**64)  # odd base of the polynomial fingerprint (mod 2**64)
 _SPACE = np.uint64(ord(" "))
-_ASCII_LOWER = np.array([ord(chr(c).lower()) if c < 128 else c for c in range(256)], dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -78,108 +69,6 @@ class NgramFeatures:
             np.concatenate([p.tokens for p in parts]),
             np.concatenate([p.valid for p in parts]),
         )
-
-
-@dataclass
-class _Tokens:
-    """Tokens of a group of documents as byte ranges of one buffer."""
-
-    data: np.ndarray  # uint8 buffer
-    starts: np.ndarray  # int64 token starts into data
-    ends: np.ndarray  # int64 token ends
-    doc: np.ndarray  # int64 document (batch row) of every token
-
-    @staticmethod
-    def empty() -> _Tokens:
-        none = np.zeros(0, np.int64)
-        return _Tokens(np.zeros(0, np.uint8), none, none, none)
-
-
-def _runs(cls: np.ndarray, doc_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Maximal runs of one non-zero class inside each document: (starts, ends, document)."""
-    n = len(cls)
-    boundary = np.empty(n, dtype=bool)
-    boundary[0] = True
-    np.not_equal(cls[1:], cls[:-1], out=boundary[1:])
-    inner = doc_offsets[1:-1]
-    boundary[inner[inner < n]] = True
-    run_starts = np.flatnonzero(boundary)
-    run_ends = np.append(run_starts[1:], n)
-    is_token = cls[run_starts] != 0
-    starts, ends = run_starts[is_token], run_ends[is_token]
-    per_doc = np.diff(np.searchsorted(starts, doc_offsets))
-    doc = np.repeat(np.arange(len(doc_offsets) - 1), per_doc)
-    return starts.astype(np.int64), ends.astype(np.int64), doc
-
-
-def _ascii_tokens(texts: pa.Array, rows: np.ndarray) -> _Tokens:
-    """Tokenize ASCII rows in place (no copy; lowercasing happens when bytes are read)."""
-    utf8 = utf8_rows(texts)
-    data, offsets = utf8.data, utf8.offsets
-    starts, ends, doc = _compiled.ascii_tokens(data, offsets, rows.astype(np.int64), _ASCII_CLASS)
-    base = int(offsets[0])  # keep only this batch's bytes (the buffer may hold a whole table)
-    return _Tokens(data[base : int(offsets[-1])], starts - base, ends - base, doc)
-
-
-_UNICODE_CLASS: dict[int, int] = {}
-
-
-def _classify(cps: np.ndarray) -> np.ndarray:
-    """Class of every code point under Python's ``re`` (``\\w``, ``\\s`` or other)."""
-    cls = np.empty(len(cps), np.int8)
-    low = cps < 128
-    cls[low] = _ASCII_CLASS[cps[low]]
-    high = cps[~low]
-    if len(high):
-        uniq = np.unique(high)
-        for cp in uniq.tolist():
-            if cp not in _UNICODE_CLASS:
-                ch = chr(cp)
-                _UNICODE_CLASS[cp] = 1 if re.fullmatch(r"\w", ch) else 0 if re.fullmatch(r"\s", ch) else 2
-        table = np.array([_UNICODE_CLASS[cp] for cp in uniq.tolist()], np.int8)
-        cls[~low] = table[np.searchsorted(uniq, high)]
-    return cls
-
-
-def _unicode_tokens(texts: list[str], rows: np.ndarray) -> _Tokens:
-    """Tokenize with Python's ``str.lower`` and ``re`` classes, vectorised over code points."""
-    lowered = [t.lower() for t in texts]
-    joined = "".join(lowered)
-    cps = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
-    data = np.frombuffer(joined.encode("utf-8"), np.uint8)
-    if len(cps) == 0:
-        return _Tokens.empty()
-    cp_offsets = np.zeros(len(lowered) + 1, np.int64)
-    np.cumsum([len(t) for t in lowered], out=cp_offsets[1:])
-    width = 1 + (cps >= 0x80).astype(np.int64) + (cps >= 0x800) + (cps >= 0x10000)
-    byte_at = np.zeros(len(cps) + 1, np.int64)
-    np.cumsum(width, out=byte_at[1:])
-    starts, ends, doc = _runs(_classify(cps), cp_offsets)
-    return _Tokens(data, byte_at[starts], byte_at[ends], rows[doc].astype(np.int64))
-
-
-def _tokenize(texts: pa.Array) -> tuple[_Tokens, np.ndarray]:
-    """Tokens of every non-null row (each row's tokens contiguous and in order), and validity."""
-    valid = ~np.asarray(texts.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    ascii_mask = np.asarray(pc.fill_null(pc.string_is_ascii(texts), False).to_numpy(zero_copy_only=False))
-    ascii_rows = np.flatnonzero(ascii_mask & valid)
-    other_rows = np.flatnonzero(~ascii_mask & valid)
-    parts = [_ascii_tokens(texts, ascii_rows)] if len(ascii_rows) else []
-    if len(other_rows):
-        parts.append(_unicode_tokens(texts.take(pa.array(other_rows)).to_pylist(), other_rows))
-    if not parts:
-        return _Tokens.empty(), valid
-    if len(parts) == 1:
-        return parts[0], valid
-    a, b = parts
-    shift = len(a.data)
-    toks = _Tokens(
-        np.concatenate([a.data, b.data]),
-        np.concatenate([a.starts, b.starts + shift]),
-        np.concatenate([a.ends, b.ends + shift]),
-        np.concatenate([a.doc, b.doc]),
-    )
-    return toks, valid
 
 
 class _BucketTable:
@@ -247,7 +136,7 @@ def ngram_features(texts: pa.Array | pa.ChunkedArray, buckets: int = 10000, ngra
     if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
         texts = texts.cast(pa.large_string())
     n = len(texts)
-    toks, valid = _tokenize(texts)
+    toks, valid = tokenize(texts, WORDPUNCT)
     ntok = np.bincount(toks.doc, minlength=n).astype(np.int64)
     tok_start = np.zeros(n, np.int64)  # index of each document's first token (ASCII rows come first)
     if len(toks.doc):
@@ -262,7 +151,7 @@ def ngram_features(texts: pa.Array | pa.ChunkedArray, buckets: int = 10000, ngra
     slots, shift = table.snapshot()
     out, miss_pos, miss_idx, new_keys, new_offsets, new_bytes = _compiled.grams_to_buckets(
         toks.data,
-        _ASCII_LOWER,
+        ASCII_LOWER,
         toks.starts,
         toks.ends,
         toks.doc,
@@ -295,5 +184,5 @@ def token_counts(texts: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Number of wordpunct tokens of every document (0 for NULL)."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    toks, _ = _tokenize(texts)
+    toks, _ = tokenize(texts, WORDPUNCT)
     return np.bincount(toks.doc, minlength=len(texts)).astype(np.int64)
