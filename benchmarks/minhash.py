@@ -184,7 +184,7 @@ def quality(gt: dict, ids: np.ndarray, removed_ids: np.ndarray, dup_of: np.ndarr
     kept = np.bincount(cluster, weights=(~removed[valid]).astype(float), minlength=len(reps))
     multi = sizes >= 2
     one_kept = float(np.mean(kept[multi] == 1))
-    none_kept = float(np.mean(kept[multi] == 0))
+    none_kept = float(np.mean(kept[multi] == 0))  # wholly removed for a row of a larger cluster they joined
     # removals: exact Jaccard with the row named as duplicate, else with any candidate partner
     rows = np.array([position[int(v)] for v in removed_ids], np.int64)
     partners = np.array([position[int(v)] for v in dup_of], np.int64)
@@ -285,7 +285,8 @@ def main() -> int:
         results[name] = q
         print(
             f"{name}: {q['removed']:,} rows removed; of {q['true_clusters']:,} clusters at Jaccard >= 0.9, "
-            f"{100 * q['one_kept']:.2f}% keep exactly one row ({100 * q['none_kept']:.2f}% none); "
+            f"{100 * q['one_kept']:.2f}% keep exactly one row ({100 * q['none_kept']:.2f}% none, "
+            f"{100 * (1 - q['one_kept'] - q['none_kept']):.2f}% several); "
             f"{100 * q['partner_07']:.2f}% of removed rows have a partner with exact Jaccard >= 0.7 "
             f"({100 * q['direct_07']:.2f}% with the row named as dup_of)"
         )

@@ -7,12 +7,14 @@ characters after Unicode lowercasing (Arrow's ``utf8_lower``) and turning every 
 into one space, trimmed; a shorter text is one shingle. A text with no shingle (empty, blank, or
 only punctuation in word mode) has no signature: NULL, so it is never a candidate.
 
-Each shingle is hashed to 64 bits (splitmix64's finalizer over a weighted sum of its tokens' hashes);
-permutation ``j`` maps a shingle hash ``h`` to ``(a_j·h + b_j) mod 2^64 >> 32`` (multiply-add-shift,
-a 2-universal family) with odd ``a_j`` and ``b_j`` drawn from ``numpy.random.default_rng(seed)``;
-the signature is the minimum of each permutation over the shingle set, ``num_perm`` uint32 values.
-The fraction of equal positions of two signatures estimates their sets' Jaccard similarity
-(standard error ``sqrt(J(1−J)/num_perm)``).
+Each shingle is hashed to 64 bits (splitmix64's finalizer over a weighted sum of its tokens' hashes;
+exact Jaccard compares these); permutation ``j`` maps the top 32 bits ``h`` of a shingle's hash to
+``(a_j·h + b_j) mod 2^32`` (a bijection: ``a_j`` is odd) with ``a_j`` and ``b_j`` drawn from
+``numpy.random.default_rng(seed)``, and the signature is the minimum of each permutation over the
+shingle set, ``num_perm`` uint32 values. 32-bit arithmetic runs 8 lanes wide; the shingle hashes it
+permutes are already mixed, so a linear family is enough (``tests/test_minhash_kernel.py`` checks the
+estimates' bias and spread). The fraction of equal positions of two signatures estimates their
+sets' Jaccard similarity (standard error ``sqrt(J(1−J)/num_perm)``).
 
 LSH cuts a signature into ``bands`` bands of ``rows`` values; two texts are candidates when some
 band is equal, with probability ``1 − (1 − J^rows)^bands``. :func:`lsh_params` picks them from a
@@ -31,7 +33,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -114,10 +116,10 @@ def shingles(texts: pa.Array | pa.ChunkedArray, ngram: int = 5, unit: str = "wor
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The multipliers (odd) and increments of the ``num_perm`` permutations of ``seed``."""
+    """The multipliers (odd) and increments, uint32, of the ``num_perm`` permutations of ``seed``."""
     rng = np.random.default_rng(seed % 2**64)
-    a = rng.integers(0, 2**64, num_perm, dtype=np.uint64, endpoint=False) | np.uint64(1)
-    b = rng.integers(0, 2**64, num_perm, dtype=np.uint64, endpoint=False)
+    a = rng.integers(0, 2**32, num_perm, dtype=np.uint32, endpoint=False) | np.uint32(1)
+    b = rng.integers(0, 2**32, num_perm, dtype=np.uint32, endpoint=False)
     return a, b
 
 
@@ -185,35 +187,51 @@ def _mix(z):  # pragma: no cover - compiled
     return z ^ (z >> np.uint64(31))
 
 
+@cache
+def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Python's ``str.lower`` and ``\\w`` of the lowered character for every code point below 0x10000.
+
+    ``lower[cp]`` is -1 where Python's lowercasing is not one code point of its own: a longer result
+    (U+0130) or one that depends on context (U+03A3, final sigma). Rows holding such a character, or
+    one above the BMP, take the Python path.
+    """
+    lower = np.full(0x10000, -1, np.int32)
+    word = np.zeros(0x10000, np.bool_)
+    for cp in range(0x10000):
+        if 0xD800 <= cp < 0xE000 or cp == 0x03A3:
+            continue
+        low = chr(cp).lower()
+        if len(low) == 1:
+            lower[cp] = ord(low)
+            word[cp] = WORDS.classify(low) == 1
+    return lower, word
+
+
 def _word_token_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """64-bit hashes of every row's lowercased ``\\w+`` tokens: (hashes, first, count, valid).
 
-    Row i's tokens are ``hashes[first[i]:first[i] + count[i]]``. ASCII rows are hashed in one compiled
-    pass over their bytes; other rows are tokenized with Python's semantics first.
+    Row i's tokens are ``hashes[first[i]:first[i] + count[i]]``. One compiled pass decodes each row's
+    UTF-8 and lowercases and classifies its characters by table; the rare row with a character the
+    tables do not cover is tokenized by Python itself (the same hashes).
     """
     valid = ~np.asarray(texts.is_null().to_numpy(zero_copy_only=False), bool)
-    ascii_mask = np.asarray(pc.fill_null(pc.string_is_ascii(texts), False).to_numpy(zero_copy_only=False))
-    ascii_rows = np.flatnonzero(ascii_mask & valid)
-    other_rows = np.flatnonzero(~ascii_mask & valid)
+    rows = np.flatnonzero(valid)
     count = np.zeros(len(texts), np.int64)
-    parts = []
-    if len(ascii_rows):
-        utf8 = utf8_rows(texts)
-        hashes, per_row = _ascii_word_hashes(utf8.data, utf8.offsets, ascii_rows, WORDS.ascii, ASCII_LOWER)
-        count[ascii_rows] = per_row
-        parts.append((hashes, ascii_rows, per_row))
-    if len(other_rows):
-        toks, _ = tokenize(texts.take(pa.array(other_rows)), WORDS)
-        per_row = np.bincount(toks.doc, minlength=len(other_rows)).astype(np.int64)
-        count[other_rows] = per_row
-        parts.append((_token_hashes(toks.data, toks.starts, toks.ends, ASCII_LOWER), other_rows, per_row))
     first = np.zeros(len(texts), np.int64)
-    at = 0
-    for hashes, rows, per_row in parts:  # each part's rows are in order, their tokens consecutive
-        first[rows] = at + np.cumsum(per_row) - per_row
-        at += len(hashes)
-    all_hashes = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.uint64)
-    return all_hashes, first, count, valid
+    if not len(rows):
+        return np.zeros(0, np.uint64), first, count, valid
+    utf8 = utf8_rows(texts)
+    lower, word = _bmp_tables()
+    hashes, per_row, python_rows = _utf8_word_hashes(utf8.data, utf8.offsets, rows, lower, word)
+    count[rows] = per_row
+    first[rows] = np.cumsum(per_row) - per_row
+    if len(python_rows):
+        toks, _ = tokenize(texts.take(pa.array(python_rows)), WORDS)
+        extra = np.bincount(toks.doc, minlength=len(python_rows)).astype(np.int64)
+        count[python_rows] = extra
+        first[python_rows] = len(hashes) + np.cumsum(extra) - extra
+        hashes = np.concatenate([hashes, _token_hashes(toks.data, toks.starts, toks.ends, ASCII_LOWER)])
+    return hashes, first, count, valid
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -221,46 +239,96 @@ def _token_end(h, length):  # pragma: no cover - compiled
     return _mix(h ^ np.uint64(length))
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _add_byte(h, b):  # pragma: no cover - compiled
+    return (h + np.uint64(b) + np.uint64(1)) * _BYTE_BASE
+
+
 @njit(nogil=True, cache=True)
-def _ascii_word_hashes(data, offsets, rows, classes, lower):  # pragma: no cover - compiled
-    """Hashes of the word tokens of ASCII ``rows`` (read through ``lower``), in one pass each; and counts."""
-    total = 0
+def _utf8_word_hashes(data, offsets, rows, lower, word):  # pragma: no cover - compiled
+    """Hashes of the lowercased word tokens of ``rows``, their counts, and the rows left to Python.
+
+    A token's hash is over the UTF-8 bytes of its lowercased characters, as :func:`_token_hashes`
+    computes it from Python's own lowercasing.
+    """
+    bound = 0  # tokens start at an ASCII word byte after a non-word one, or at a non-ASCII character
     for d in rows:
-        prev = 0
+        prev = False
         for i in range(offsets[d], offsets[d + 1]):
-            c = classes[data[i]]
-            total += (c != 0) & (prev == 0)
-            prev = c
-    out = np.empty(total, np.uint64)
+            b0 = data[i]
+            if b0 < 0x80:
+                w = word[b0]
+                bound += w and not prev
+                prev = w
+            elif b0 >= 0xC0:
+                bound += 1
+                prev = False
+    out = np.empty(bound, np.uint64)
     per_row = np.zeros(len(rows), np.int64)
+    python_rows = np.empty(len(rows), np.int64)
+    n_python = 0
     t = 0
     for k in range(len(rows)):
         d = rows[k]
-        prev = 0
-        h = np.uint64(0)
-        start = 0
         before = t
-        for i in range(offsets[d], offsets[d + 1]):
-            c = classes[data[i]]
-            if c != 0:
-                if prev == 0:
+        in_word = False
+        h = np.uint64(0)
+        length = 0
+        i = offsets[d]
+        stop = offsets[d + 1]
+        fallback = False
+        while i < stop:
+            b0 = data[i]
+            if b0 < 0x80:
+                cp = np.int64(b0)
+                i += 1
+            elif b0 < 0xE0:
+                cp = (np.int64(b0 & 0x1F) << 6) | np.int64(data[i + 1] & 0x3F)
+                i += 2
+            elif b0 < 0xF0:
+                cp = (np.int64(b0 & 0x0F) << 12) | (np.int64(data[i + 1] & 0x3F) << 6) | np.int64(data[i + 2] & 0x3F)
+                i += 3
+            else:
+                fallback = True
+                break
+            low = lower[cp]
+            if low < 0:
+                fallback = True
+                break
+            if word[cp]:
+                if not in_word:
+                    in_word = True
                     h = np.uint64(0)
-                    start = i
-                h = (h + np.uint64(lower[data[i]]) + np.uint64(1)) * _BYTE_BASE
-            elif prev != 0:
-                out[t] = _token_end(h, i - start)
+                    length = 0
+                if low < 0x80:
+                    h = _add_byte(h, low)
+                    length += 1
+                elif low < 0x800:
+                    h = _add_byte(_add_byte(h, 0xC0 | (low >> 6)), 0x80 | (low & 0x3F))
+                    length += 2
+                else:
+                    h = _add_byte(h, 0xE0 | (low >> 12))
+                    h = _add_byte(_add_byte(h, 0x80 | ((low >> 6) & 0x3F)), 0x80 | (low & 0x3F))
+                    length += 3
+            elif in_word:
+                in_word = False
+                out[t] = _token_end(h, length)
                 t += 1
-            prev = c
-        if prev != 0:
-            out[t] = _token_end(h, offsets[d + 1] - start)
+        if fallback:
+            t = before
+            python_rows[n_python] = d
+            n_python += 1
+            continue
+        if in_word:
+            out[t] = _token_end(h, length)
             t += 1
         per_row[k] = t - before
-    return out, per_row
+    return out[:t], per_row, python_rows[:n_python]
 
 
 @njit(nogil=True, cache=True)
 def _token_hashes(data, starts, ends, lower):  # pragma: no cover - compiled
-    """The same hash as :func:`_ascii_word_hashes` of tokens given as byte ranges."""
+    """The hash :func:`_utf8_word_hashes` gives, of tokens given as byte ranges (read through ``lower``)."""
     out = np.empty(len(starts), np.uint64)
     for t in range(len(starts)):
         h = np.uint64(0)
@@ -328,18 +396,18 @@ def _char_shingles(data, offsets_in, ngram):  # pragma: no cover - compiled
 
 @njit(nogil=True, cache=True)
 def _minimums(hashes, offsets, a, b):  # pragma: no cover - compiled
+    """Each row's minimum of every permutation ``(a_j·h + b_j) mod 2^32`` of its shingles' 32-bit hashes."""
     n = len(offsets) - 1
     p = len(a)
     out = np.empty((n, p), np.uint32)
-    low = np.empty(p, np.uint64)
+    low = np.empty(p, np.uint32)
     for d in range(n):
-        low[:] = np.uint64(0xFFFFFFFFFFFFFFFF)
+        low[:] = np.uint32(0xFFFFFFFF)
         for i in range(offsets[d], offsets[d + 1]):
-            h = hashes[i]
-            for j in range(p):
-                low[j] = min(low[j], a[j] * h + b[j])
-        for j in range(p):
-            out[d, j] = np.uint32(low[j] >> np.uint64(32))
+            h = np.uint32(hashes[i] >> np.uint64(32))
+            for j in range(p):  # min(), not a branch: the loop compiles to 8-lane 32-bit vector code
+                low[j] = min(low[j], np.uint32(a[j] * h + b[j]))
+        out[d] = low
     return out
 
 
