@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from sqlsel.connection import connect, register
 from sqlsel.errors import SqlselError
+from sqlsel.report import Report, report
 from sqlsel.runner import RunResult, run_recipe
 
 __version__ = "0.1.0"
 
-__all__ = ["connect", "register", "run_recipe", "RunResult", "SqlselError", "__version__"]
+__all__ = ["connect", "register", "run_recipe", "RunResult", "report", "Report", "SqlselError", "__version__"]

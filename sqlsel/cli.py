@@ -145,12 +145,57 @@ def run(
         con.close()
     if result.table is not None:
         print_table(result.table.column_names, result.table.slice(0, 20).to_pylist(), result.rows_out)
+    _echo_result(result)
+
+
+def _echo_result(result: Any) -> None:
     where = f" to {result.output_path}" if result.output_path else ""
     metrics = "".join(f", {k}={v:.6g}" if isinstance(v, float) else f", {k}={v}" for k, v in result.metrics.items())
     name = f"run {result.run_id}" if result.run_id is not None else "run (not recorded: the catalog is read-only)"
     click.echo(f"{name}: {result.rows_out} rows{where} in {result.elapsed_s:.1f}s{metrics}", err=True)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
+
+
+@cli.command()
+@click.argument("run_id", type=int)
+@db_option
+@click.option("--out", help="Output file or folder (default: print the rows, as the run did without --out).")
+@click.option("--strict", is_flag=True, help="Refuse to run when an input changed since the recorded run.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True)
+@click.option("--master", help="Spark master for --engine spark.")
+def rerun(run_id: int, db: Path, out: str | None, strict: bool, engine: str, master: str | None) -> None:
+    """Run recorded run RUN_ID again (its recipe text, parameters, seed) and say if it selects the same rows.
+
+    Models the recipe fits go under names of their own (NAME_rerunRUN_ID); inputs changed since the
+    run are listed (or refused with --strict). Exits 1 when the selection differs.
+    """
+    from sqlsel.connection import connect
+    from sqlsel.progress import ProgressView
+    from sqlsel.reruns import rerun as rerun_run
+
+    con = connect(db)
+    try:
+        with ProgressView():
+            done = rerun_run(con, run_id, out=out, strict=strict, engine=engine, master=master)
+    finally:
+        con.close()
+    for change in done.changed_inputs:
+        click.echo(f"warning: input changed since run {run_id}: {change}", err=True)
+    if done.result.table is not None:
+        print_table(done.result.table.column_names, done.result.table.slice(0, 20).to_pylist(), done.result.rows_out)
+    _echo_result(done.result)
+    if done.recorded_digest is None:
+        click.echo(f"run {run_id} recorded no selection (status not ok): nothing to compare", err=True)
+    elif done.same:
+        click.echo(f"same selection as run {run_id} (digest {done.recorded_digest[:12]})", err=True)
+    else:
+        click.echo(
+            f"DIFFERENT selection from run {run_id}: digest {done.result.selection_digest[:12]}, recorded "
+            f"{done.recorded_digest[:12]} (sqlsel runs diff {run_id} {done.result.run_id} says what differs)",
+            err=True,
+        )
+        raise SystemExit(1)
 
 
 @cli.command()
@@ -271,6 +316,62 @@ def runs_show(ctx: click.Context, run_id: int, db: Path | None, as_json: bool) -
     from sqlsel.display import print_run
 
     print_run(record)
+
+
+@cli.command()
+@click.argument("run_id", type=int)
+@read_db_option
+@click.option(
+    "--by", "by", multiple=True, metavar="COLUMN", help="A pool column to compare pool and output by (repeatable)."
+)
+@click.option(
+    "--out", "out", default="report.html", show_default=True, help="The HTML file; its .json is written beside it."
+)
+def report(run_id: int, db: Path | None, by: tuple[str, ...], out: str) -> None:
+    """Write a self-contained HTML report of run RUN_ID (and report.json with every number shown)."""
+    from sqlsel.report import report as build
+
+    con = _read_only(db)
+    try:
+        html_path, json_path = build(con, run_id, by=list(by)).write(out)
+    finally:
+        con.close()
+    click.echo(f"wrote {html_path} and {json_path}", err=True)
+
+
+@runs.command("diff")
+@click.argument("a", type=int)
+@click.argument("b", type=int)
+@read_db_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def runs_diff(ctx: click.Context, a: int, b: int, db: Path | None, as_json: bool) -> None:
+    """What differs between runs A and B: recipe, versions, parameters, inputs, and the rows they selected."""
+    from sqlsel.reruns import diff_runs
+
+    con = _read_only(db if db is not None else ctx.parent.params.get("db") if ctx.parent else None)
+    try:
+        diff = diff_runs(con, a, b)
+    finally:
+        con.close()
+    if as_json:
+        _echo_json(diff)
+        return
+    for section in ("fields", "params", "inputs"):
+        for name, (x, y) in diff[section].items():
+            click.echo(f"{section[:-1] if section != 'inputs' else 'input'} {name}: {x!r} -> {y!r}")
+    if not any(diff[s] for s in ("fields", "params", "inputs")):
+        click.echo("same recipe, versions, parameters and inputs")
+    keys = diff["keys"]
+    if keys.get("overlap") is None:
+        same = "same" if keys["same_digest"] else "different"
+        click.echo(f"selections: {same} digest; overlap unknown: {keys['why']}")
+    else:
+        n_a, n_b = keys["selected"]
+        click.echo(
+            f"selections: {'same' if keys['same_digest'] else 'different'} digest; run {a} selected {n_a:,} keys, "
+            f"run {b} {n_b:,}, both {keys['overlap']:,} (Jaccard {keys['jaccard']:.4f})"
+        )
 
 
 @cli.command()

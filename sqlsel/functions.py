@@ -70,6 +70,7 @@ FAMILIES = (
     "diversity",
     "dedup",
     "minhash",
+    "quality",
     "langid",
 )
 

@@ -108,3 +108,32 @@ def spark():
     session = spark_session("local[2]")
     yield session
     session.stop()
+
+
+#: Small parameters for every bundled recipe, run on ``recipe_pool`` (reruns, reports).
+RECIPE_CASES = {
+    "dsir_select": {"k": 30},
+    "zipfit_select": {"k": 30, "mode": "fast"},
+    "balanced_sample": {"n": 100, "clusters": "8"},
+    "ccs_select": {"score": "quality", "n": 100, "strata": 5},
+    "semdedup": {"clusters": 8, "eps": 0.2},
+    "d4": {"clusters": 6, "eps": 0.2, "ratio": 0.5},
+    "diverse_topk": {"k": 20},
+    "exact_dedup": {"normalize": True},
+    "minhash_dedup": {"threshold": 0.5, "removed": True},
+    "quality_filter": {"filters": "gopher_repetition,fineweb"},
+}
+
+
+@pytest.fixture(scope="session")
+def recipe_pool(tmp_path_factory):
+    """The first 600 example rows with a quality column (text length / 100)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(EXAMPLES / "pool.parquet").slice(0, 600)
+    quality = pc.divide(pc.cast(pc.utf8_length(table.column("text")), pa.float64()), 100.0)
+    path = tmp_path_factory.mktemp("recipes") / "pool.parquet"
+    pq.write_table(table.append_column("quality", quality), path)
+    return path

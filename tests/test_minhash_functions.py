@@ -72,7 +72,7 @@ def test_components_of_string_keys_name_the_smallest(con):
 
 
 def test_components_refuse_a_source_without_pairs(con):
-    with pytest.raises(Exception, match="reads columns a and b"):
+    with pytest.raises(Exception, match="reads columns a, b"):
         con.execute("SELECT sel_connected_components('sel_scratch.cc', 'SELECT 1 AS a')").fetchall()
 
 

@@ -27,6 +27,7 @@ CASES = [
     ("diverse_topk", {"k": 20, "method": "threshold", "tau": 0.5}),
     ("minhash_dedup", {"threshold": 0.5, "removed": True}),
     ("minhash_dedup", {"threshold": 0.6, "verify": True, "keep": "score", "removed": True}),
+    ("quality_filter", {"removed": True}),
 ]
 #: The column each recipe scores rows by, compared to 1e-9 relative.
 SCORES = {"dsir_select": "log_weight", "zipfit_select": "zipfit", "semdedup": "max_sim", "d4": "centroid_distance"}

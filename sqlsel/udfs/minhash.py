@@ -13,14 +13,12 @@ The ``minhash_dedup`` recipe puts these together.
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sqlsel.errors import InputError, ParameterError, did_you_mean
+from sqlsel.errors import ParameterError, did_you_mean
 from sqlsel.functions import FunctionContext, concatenated, constant_argument, sql_function
-from sqlsel.kernels.keys import key_type_problem
 from sqlsel.kernels.minhash import (
     UNITS,
     band_hashes,
@@ -32,7 +30,7 @@ from sqlsel.kernels.minhash import (
     shingles,
     signatures,
 )
-from sqlsel.relations import relation_query, write_rows
+from sqlsel.relations import describe_source, relation_query, write_rows
 
 _SHINGLES = """Shingles are ngram consecutive lowercased \\w+ words (unit 'word'; a text with fewer words
     is one shingle of all of them) or ngram consecutive characters of the lowercased text with
@@ -203,18 +201,8 @@ def sel_connected_components(ctx: FunctionContext, into: pa.Array, source: pa.Ar
         return pa.array([], pa.int64())
     into_table = str(constant_argument(into, "into_table"))
     name = str(constant_argument(source, "source"))
-    cur_sql = relation_query(name, "a, b")
-    try:
-        key_type = str(ctx.query(f"DESCRIBE {cur_sql}")[0][1])
-        pairs = ctx.arrow(f"{cur_sql} WHERE a IS NOT NULL AND b IS NOT NULL")
-    except duckdb.Error as exc:  # a missing table or column: say what is read
-        raise InputError(
-            f"sel_connected_components cannot read {name!r}: {str(exc).splitlines()[0]}. It reads columns a and b "
-            "(node keys) from a table or view (not a TEMP one: use sel_scratch.<name>) or a query."
-        ) from None
-    problem = key_type_problem(key_type)
-    if problem is not None:
-        raise InputError(f"sel_connected_components: the nodes of {name!r} are {problem}.")
+    key_type = describe_source(ctx, name, "sel_connected_components", ("a", "b"))  # a and b: node keys
+    pairs = ctx.arrow(relation_query(name, "a, b") + " WHERE a IS NOT NULL AND b IS NOT NULL")
     left, right = (pairs.column(c).combine_chunks() for c in ("a", "b"))
     if left.type != right.type:
         right = right.cast(left.type)

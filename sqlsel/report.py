@@ -1,0 +1,257 @@
+"""What a run selected and why, from its record and its output: the data of ``sqlsel report``.
+
+:func:`report` gathers, for one recorded run, every number a person looks at: the run (recipe, hash,
+parameters, seed, versions, inputs, time per statement), the funnel (rows in, rows after each
+statement, the recipe's metrics, rows out), the distribution of the recipe's score among the rows it
+output (for DSIR also over the whole pool, with the cut marked), the composition of pool and output
+by ``by`` columns, cluster sizes of dedup runs, and sample rows. It reads the pool at most once more,
+and only the columns it needs. :mod:`sqlsel.report_html` draws it::
+
+    >>> r = report(con, 3, by=["source"])          # doctest: +SKIP
+    >>> r.data["funnel"]["rows_out"]               # doctest: +SKIP
+    1000
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from sqlsel.catalog import get_run
+from sqlsel.duck import run_sql, sql_identifier, sql_string
+from sqlsel.errors import SqlselError
+from sqlsel.recipe import parse_recipe
+from sqlsel.reruns import _output_files
+
+__all__ = ["Report", "report", "SCORE_COLUMNS"]
+
+#: The column of each bundled recipe's output that explains the choice (its score or similarity).
+SCORE_COLUMNS = {
+    "dsir_select": "log_weight",
+    "zipfit_select": "zipfit",
+    "balanced_sample": "centroid_distance",
+    "semdedup": "max_sim",
+    "d4": "centroid_distance",
+    "diverse_topk": "nearest_sim",
+    "exact_dedup": "copies",
+    "minhash_dedup": "jaccard",
+}
+#: Over the whole pool, where the run's model still exists: the same score as the output's.
+POOL_SCORES = {"dsir_select": "sel_dsir_weight(text, {model})"}
+_TOP = 15  # values of a --by column shown; the rest are summed as "(other)"
+_SAMPLE = 5
+_TEXT = 240
+
+
+@dataclass
+class Report:
+    """A run's report: ``data`` holds every number shown (JSON-able); ``to_html()`` draws it."""
+
+    data: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps({**self.data, "notes": self.notes}, indent=2, default=str)
+
+    def to_html(self) -> str:
+        from sqlsel.report_html import render
+
+        return render(self)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def write(self, html_path: str | Path) -> tuple[Path, Path]:
+        """Write the HTML file and ``<stem>.json`` beside it; return both paths."""
+        html = Path(html_path)
+        html.write_text(self.to_html(), encoding="utf-8")
+        data = html.with_suffix(".json")
+        data.write_text(self.to_json() + "\n", encoding="utf-8")
+        return html, data
+
+
+def report(con: duckdb.DuckDBPyConnection, run_id: int, by: list[str] | tuple[str, ...] = ()) -> Report:
+    """The report of run ``run_id`` (see the module docstring); ``by`` names pool columns to compare."""
+    record = get_run(con, run_id)
+    if record is None:
+        raise SqlselError(f"No run {run_id} in the catalog (sqlsel runs lists them).")
+    recipe_name = Path(str(record["recipe"])).stem
+    params = record.get("params") or {}
+    rep = Report({"run": _run_section(record), "statements": record.get("statements") or []})
+    key = record.get("key_column") or "id"
+    output = _output_files(record.get("output_path"))
+    pool_param = _pool_param(record)
+    pool = _reader(params.get(pool_param)) if pool_param else None
+    if output is None:
+        rep.notes.append("the output is not on disk (or was not written): only the record is shown")
+    rep.data["funnel"] = _funnel(con, record, pool)
+    score = SCORE_COLUMNS.get(recipe_name)
+    if recipe_name == "ccs_select":
+        score = params.get("score")
+    columns = _columns(con, output) if output else []
+    if score and score in columns:
+        scores = _scores(con, output, str(score), recipe_name, record, pool, rep.notes)
+        if scores["selected"]["n"] or "pool" in scores:  # a column of NULLs (no row removed) has nothing to draw
+            rep.data["scores"] = scores
+    if output and "cluster_size" in columns:
+        rep.data["cluster_sizes"] = _counts(con, f"SELECT cluster_size AS v, count(*) AS n FROM {output} GROUP BY v")
+    if output and pool and by:
+        rep.data["composition"] = {c: _composition(con, pool, output, key, c, rep.notes) for c in by}
+    if output:
+        rep.data["samples"] = _samples(con, output, key, columns, str(score) if score else None)
+        if rep.data.get("scores"):
+            rep.data["nearest_cut"] = _samples(con, output, key, columns, str(score), ascending=True)
+        if pool and "dup_of" in columns and "text" in columns:
+            rep.data["duplicate_pairs"] = _pairs(con, output, pool, key)
+    return rep
+
+
+def _run_section(record: dict[str, Any]) -> dict[str, Any]:
+    fields = ["run_id", "recipe", "query_hash", "status", "seed", "engine", "sqlsel_version", "duckdb_version"]
+    fields += ["threads", "memory_limit", "key_column", "rows_out", "selection_digest", "output_path", "error"]
+    run = {f: record.get(f) for f in fields}
+    run["params"] = record.get("params") or {}
+    run["inputs"] = [{"path": i.get("path"), "size": i.get("size")} for i in record.get("inputs") or []]
+    started, ended = record.get("started"), record.get("ended")
+    run["started"] = str(started) if started else None
+    run["seconds"] = (ended - started).total_seconds() if started and ended else None
+    run["metrics"] = record.get("metrics") or {}
+    return run
+
+
+def _pool_param(record: dict[str, Any]) -> str | None:
+    """The recipe's keyed table parameter (its pool), from the recorded recipe text."""
+    text = record.get("recipe_text")
+    if not text:
+        return None
+    recipe = parse_recipe(text, Path(str(record["recipe"])).stem, Path(str(record["recipe"])))
+    return recipe.keyed[0] if recipe.keyed else None
+
+
+def _reader(value: Any) -> str | None:
+    if not isinstance(value, str) or value.startswith("<"):
+        return None
+    suffix = Path(value).suffix.lower()
+    reader = "read_parquet" if suffix == ".parquet" else "read_json_auto" if suffix in (".jsonl", ".json") else None
+    return f"{reader}({sql_string(value)})" if reader else None
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    return [r[0] for r in run_sql(con, f"DESCRIBE SELECT * FROM {relation}")]
+
+
+def _funnel(con: duckdb.DuckDBPyConnection, record: dict[str, Any], pool: str | None) -> dict[str, Any]:
+    rows_in = None
+    if pool:
+        try:
+            rows_in = run_sql(con, f"SELECT count(*) FROM {pool}")[0][0]
+        except duckdb.Error:
+            rows_in = None
+    stages = [{"statement": s.get("sql"), "rows": s.get("rows")} for s in record.get("statements") or []]
+    return {
+        "rows_in": rows_in,
+        "stages": stages,
+        "metrics": record.get("metrics") or {},
+        "rows_out": record.get("rows_out"),
+    }
+
+
+def _values(con: duckdb.DuckDBPyConnection, sql: str) -> np.ndarray:
+    """The finite values of column ``v`` of a query, as float64 (one pass over its rows)."""
+    v = con.sql(sql).fetchnumpy()["v"]
+    v = np.asarray(v.filled(np.nan) if np.ma.isMaskedArray(v) else v, dtype=np.float64)
+    return v[np.isfinite(v)]
+
+
+def _histogram(values: np.ndarray, bins: int | list[float] = 40) -> dict[str, Any]:
+    """Counts of ``values`` in ``bins`` equal bins between their minimum and maximum (or in given edges)."""
+    if not len(values):
+        return {"edges": [], "counts": [], "n": 0}
+    counts, edges = np.histogram(values, bins=bins)
+    return {"edges": edges.tolist(), "counts": counts.tolist(), "n": len(values)}
+
+
+def _scores(
+    con: duckdb.DuckDBPyConnection,
+    output: str,
+    column: str,
+    recipe: str,
+    record: dict[str, Any],
+    pool: str | None,
+    notes: list[str],
+) -> dict[str, Any]:
+    selected = _values(con, f"SELECT {sql_identifier(column)}::DOUBLE AS v FROM {output}")
+    result: dict[str, Any] = {"column": column, "selected": _histogram(selected)}
+    result["cut"] = float(selected.min()) if len(selected) else None
+    model = (record.get("params") or {}).get("model")
+    if recipe in POOL_SCORES and pool and model:
+        fitted = run_sql(con, "SELECT run_id FROM sel_models WHERE name = ?", [model])
+        if fitted and fitted[0][0] == record["run_id"]:
+            expr = POOL_SCORES[recipe].format(model=sql_string(model))
+            scores = _values(con, f"SELECT {expr} AS v FROM {pool} WHERE text IS NOT NULL")
+            result["pool"] = _histogram(scores)
+            result["selected"] = _histogram(selected, result["pool"]["edges"])  # the same bins, to compare
+            if result["cut"] is not None:
+                result["pool_above_cut"] = int((scores >= result["cut"]).sum())
+        else:
+            notes.append(f"model {model!r} was refitted by a later run: the pool's scores are not shown")
+    return result
+
+
+def _counts(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, list[Any]]:
+    rows = run_sql(con, f"{sql} ORDER BY v")
+    return {"values": [r[0] for r in rows], "counts": [r[1] for r in rows]}
+
+
+def _composition(
+    con: duckdb.DuckDBPyConnection, pool: str, output: str, key: str, column: str, notes: list[str]
+) -> dict[str, Any]:
+    col, k = sql_identifier(column), sql_identifier(key)
+    try:
+        rows = run_sql(
+            con,
+            f"WITH p AS (SELECT {k} AS k, {col}::VARCHAR AS v FROM {pool}), "
+            f"s AS (SELECT DISTINCT {k} AS k FROM {output}) "
+            "SELECT coalesce(v, '(null)') AS v, count(*) AS pool, count(s.k) AS selected "
+            "FROM p LEFT JOIN s USING (k) GROUP BY 1 ORDER BY pool DESC, v",
+        )
+    except duckdb.Error as exc:
+        notes.append(f"composition by {column!r} is not shown: {str(exc).splitlines()[0]}")
+        return {}
+    top, rest = rows[:_TOP], rows[_TOP:]
+    if rest:
+        top.append(("(other)", sum(r[1] for r in rest), sum(r[2] for r in rest)))
+    return {"values": [r[0] for r in top], "pool": [r[1] for r in top], "selected": [r[2] for r in top]}
+
+
+def _samples(
+    con: duckdb.DuckDBPyConnection,
+    output: str,
+    key: str,
+    columns: list[str],
+    score: str | None,
+    ascending: bool = False,
+) -> list[dict[str, Any]]:
+    """A few output rows: the highest scored, or with ``ascending`` the lowest (nearest the cut)."""
+    shown = [key] + ([score] if score and score != key else [])
+    shown += [c for c in ("dup_of", "reason", "cluster", "source") if c in columns and c not in shown]
+    text = f", left(text, {_TEXT}) AS text" if "text" in columns else ""
+    order = f"ORDER BY {sql_identifier(score)} {'ASC' if ascending else 'DESC'} NULLS LAST" if score else ""
+    rel = con.sql(f"SELECT {', '.join(sql_identifier(c) for c in shown)}{text} FROM {output} {order} LIMIT {_SAMPLE}")
+    return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
+
+
+def _pairs(con: duckdb.DuckDBPyConnection, output: str, pool: str, key: str) -> list[dict[str, Any]]:
+    """Removed rows beside the row each duplicates (its text read from the pool)."""
+    k = sql_identifier(key)
+    rel = con.sql(
+        f"SELECT o.{k} AS {k}, left(o.text, {_TEXT}) AS text, o.dup_of, left(p.text, {_TEXT}) AS dup_of_text "
+        f"FROM {output} o JOIN (SELECT {k}, text FROM {pool}) p ON p.{k} = o.dup_of "
+        f"ORDER BY o.{k} LIMIT {_SAMPLE}"
+    )
+    return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
