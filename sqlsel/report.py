@@ -15,16 +15,20 @@ and only the columns it needs. :mod:`sqlsel.report_html` draws it::
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from sqlsel.catalog import get_run
 from sqlsel.duck import run_sql, sql_identifier, sql_string
 from sqlsel.errors import SqlselError
+from sqlsel.kernels.ngrams import ngram_features, sha256_mod
 from sqlsel.recipe import parse_recipe
 from sqlsel.reruns import _output_files
 
@@ -41,8 +45,14 @@ SCORE_COLUMNS = {
     "exact_dedup": "copies",
     "minhash_dedup": "jaccard",
 }
-#: Over the whole pool, where the run's model still exists: the same score as the output's.
-POOL_SCORES = {"dsir_select": "sel_dsir_weight(text, {model})"}
+#: Over the whole pool, where the run's model is still the current one: the same score as the output's
+#: (formatted with the run's parameters as SQL literals, and ``has_embedding``: whether the pool has that column).
+POOL_SCORES = {
+    "dsir_select": "sel_dsir_weight(text, {model})",
+    "zipfit_select": "CASE WHEN {mode} = 'fast' THEN sel_zipfit_fast(text, {model}) ELSE sel_zipfit(text, {model}) END",
+    "balanced_sample": "sel_centroid_distance(sel_recipe_embedding({embedding}, text, {embedder}, {dim}, "
+    "{has_embedding}), {model})",
+}
 _TOP = 15  # values of a --by column shown; the rest are summed as "(other)"
 _SAMPLE = 5
 _TEXT = 240
@@ -98,6 +108,11 @@ def report(con: duckdb.DuckDBPyConnection, run_id: int, by: list[str] | tuple[st
         scores = _scores(con, output, str(score), recipe_name, record, pool, rep.notes)
         if scores["selected"]["n"] or "pool" in scores:  # a column of NULLs (no row removed) has nothing to draw
             rep.data["scores"] = scores
+    model = _current_model(con, record)
+    if output and model and recipe_name == "dsir_select" and "text" in columns:
+        rep.data["dsir_grams"] = _dsir_grams(con, output, model)
+    if output and model and recipe_name == "balanced_sample" and "clusters" in columns:
+        rep.data["quotas"] = _quotas(con, output, model)
     if output and "cluster_size" in columns:
         rep.data["cluster_sizes"] = _counts(con, f"SELECT cluster_size AS v, count(*) AS n FROM {output} GROUP BY v")
     if output and pool and by:
@@ -190,9 +205,12 @@ def _scores(
     result["cut"] = float(selected.min()) if len(selected) else None
     model = (record.get("params") or {}).get("model")
     if recipe in POOL_SCORES and pool and model:
-        fitted = run_sql(con, "SELECT run_id FROM sel_models WHERE name = ?", [model])
-        if fitted and fitted[0][0] == record["run_id"]:
-            expr = POOL_SCORES[recipe].format(model=sql_string(model))
+        if _current_model(con, record) is not None:
+            has_embedding = "embedding" in _columns(con, pool)
+            literals = {k: sql_string(v) if isinstance(v, str) else repr(v) for k, v in record["params"].items()}
+            literals |= {"has_embedding": str(has_embedding).lower()}
+            literals["embedding"] = "embedding" if has_embedding else "NULL::FLOAT[]"
+            expr = POOL_SCORES[recipe].format(**literals)
             scores = _values(con, f"SELECT {expr} AS v FROM {pool} WHERE text IS NOT NULL")
             result["pool"] = _histogram(scores)
             result["selected"] = _histogram(selected, result["pool"]["edges"])  # the same bins, to compare
@@ -255,3 +273,71 @@ def _pairs(con: duckdb.DuckDBPyConnection, output: str, pool: str, key: str) -> 
         f"ORDER BY o.{k} LIMIT {_SAMPLE}"
     )
     return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
+
+
+def _current_model(con: duckdb.DuckDBPyConnection, record: dict[str, Any]) -> tuple[int, str, dict] | None:
+    """(model_id, name, params) of the model the run fitted, while it is still the current one under its name."""
+    name = (record.get("params") or {}).get("model")
+    if not name:
+        return None
+    rows = run_sql(con, "SELECT model_id, run_id, params FROM sel_models WHERE name = ?", [name])
+    if not rows or rows[0][1] != record["run_id"]:
+        return None
+    params = rows[0][2]
+    return rows[0][0], str(name), json.loads(params) if isinstance(params, str) else dict(params or {})
+
+
+_WORDPUNCT = re.compile(r"\w+|[^\w\s]+")
+_GRAM_DOCS = 2000  # output rows whose grams name the buckets
+
+
+def _dsir_grams(con: duckdb.DuckDBPyConnection, output: str, model: tuple[int, str, dict]) -> list[dict[str, Any]]:
+    """The hashed n-gram buckets whose share grew most from the raw pool to the output, with grams in them.
+
+    Shares are of all n-gram occurrences: the pool's from the model's raw counts, the output's from its
+    rows' features. A bucket is named by the most frequent grams of the output's texts that hash to it.
+    """
+    model_id, _, params = model
+    buckets, ngrams = int(params.get("buckets", 10000)), int(params.get("ngrams", 2))
+    raw = np.zeros(buckets)
+    for bucket, count in run_sql(con, "SELECT bucket, raw_count FROM sel_dsir_buckets WHERE model_id = ?", [model_id]):
+        raw[bucket] = count
+    texts = [r[0] for r in run_sql(con, f"SELECT text FROM {output} WHERE text IS NOT NULL LIMIT {_GRAM_DOCS}")]
+    if not texts or raw.sum() == 0:
+        return []
+    features = ngram_features(pa.array(texts, pa.large_string()), buckets, ngrams)
+    chosen = np.bincount(features.buckets, minlength=buckets).astype(float)
+    moved = chosen / chosen.sum() - raw / raw.sum()
+    top = [int(b) for b in np.argsort(-moved)[:10]]
+    grams: Counter[str] = Counter()
+    for text in texts[:500]:
+        tokens = _WORDPUNCT.findall(text.lower())
+        for n in range(1, ngrams + 1):
+            grams.update(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    names = list(grams)
+    where = sha256_mod(pa.array(names, pa.string()), buckets) if names else np.zeros(0, np.int32)
+    in_bucket: dict[int, list[str]] = {b: [] for b in top}
+    for gram, bucket in sorted(zip(names, where.tolist(), strict=True), key=lambda gb: -grams[gb[0]]):
+        if bucket in in_bucket and len(in_bucket[bucket]) < 4:
+            in_bucket[bucket].append(gram)
+    return [
+        {
+            "bucket": b,
+            "pool_share_pct": 100 * raw[b] / raw.sum(),
+            "output_share_pct": 100 * chosen[b] / chosen.sum(),
+            "grams": " · ".join(in_bucket[b]),
+        }
+        for b in top
+    ]
+
+
+def _quotas(con: duckdb.DuckDBPyConnection, output: str, model: tuple[int, str, dict]) -> dict[str, list[int]]:
+    """Per finest cluster: the rows it had when the model was fitted, and the rows the output took from it."""
+    rows = run_sql(
+        con,
+        f"SELECT c.cluster, c.size, coalesce(o.n, 0) FROM sel_kmeans_centroids c "
+        f"LEFT JOIN (SELECT clusters[1] AS leaf, count(*) AS n FROM {output} GROUP BY leaf) o ON o.leaf = c.cluster "
+        "WHERE c.model_id = ? AND c.level = 1 ORDER BY c.cluster",
+        [model[0]],
+    )
+    return {"cluster": [r[0] for r in rows], "had": [r[1] for r in rows], "given": [r[2] for r in rows]}

@@ -149,6 +149,17 @@ def _composition(column: str, comp: dict[str, Any]) -> str:
     return _figure(draw, height=height) + _table([column, "pool rows", "output rows"], rows)
 
 
+def _quotas(quotas: dict[str, list[int]]) -> str:
+    def draw(ax: Any) -> None:
+        ax.scatter(quotas["had"], quotas["given"], s=12, color="#8172b2")
+        ax.set_title("Rows each finest cluster gave to the output against the rows it had")
+        ax.set_xlabel("rows in the cluster (at the fit)")
+        ax.set_ylabel("rows in the output")
+
+    capped = max(quotas["given"]) if quotas["given"] else 0
+    return _figure(draw) + f"<p>{len(quotas['cluster']):,} clusters; the largest quota is {capped:,} rows.</p>"
+
+
 def _cluster_sizes(sizes: dict[str, list[Any]]) -> str:
     def draw(ax: Any) -> None:
         ax.bar([str(v) for v in sizes["values"]], sizes["counts"], color="#55a868")
@@ -172,6 +183,14 @@ def render(report: Report) -> str:
         parts += ["<h2>Scores</h2>", _scores(d["scores"])]
     for column, comp in (d.get("composition") or {}).items():
         parts += [f"<h2>Composition by {html.escape(column)}</h2>", _composition(column, comp)]
+    if d.get("dsir_grams"):
+        rows = [[g["bucket"], g["pool_share_pct"], g["output_share_pct"], g["grams"]] for g in d["dsir_grams"]]
+        parts += [
+            "<h2>n-gram buckets that grew most from pool to output</h2>",
+            _table(["bucket", "% of pool n-grams", "% of output n-grams", "grams of the output in it"], rows),
+        ]
+    if d.get("quotas"):
+        parts += ["<h2>Quota each cluster gave against what it had</h2>", _quotas(d["quotas"])]
     if "cluster_sizes" in d:
         parts += ["<h2>Duplicate clusters</h2>", _cluster_sizes(d["cluster_sizes"])]
     for name, title in (

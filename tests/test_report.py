@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 
+import pyarrow as pa
 import pytest
 
 import sqlsel
@@ -38,11 +39,14 @@ def test_every_recipe_gets_a_report(recipe, recipe_pool, tmp_path):
     con.close()
 
 
-def test_dsir_shows_the_pools_scores_and_the_cut(recipe_pool, tmp_path):
-    con, result = run("dsir_select", recipe_pool, tmp_path)
+@pytest.mark.parametrize("recipe", ["dsir_select", "zipfit_select", "balanced_sample"])
+def test_the_pools_scores_are_shown_beside_the_outputs(recipe, recipe_pool, tmp_path):
+    con, result = run(recipe, recipe_pool, tmp_path)
     scores = report(con, result.run_id).data["scores"]
-    assert scores["pool"]["n"] == 600 and scores["selected"]["n"] == 30
-    assert scores["pool_above_cut"] >= 30
+    assert scores["pool"]["n"] == 600 and scores["selected"]["n"] == result.rows_out
+    assert scores["selected"]["edges"] == scores["pool"]["edges"]  # the same bins
+    if recipe == "zipfit_select":  # a top-k: exactly the output scores at least its lowest
+        assert scores["pool_above_cut"] == result.rows_out
     con.close()
 
 
@@ -90,3 +94,23 @@ def test_the_report_renders_in_chromium_offline(recipe_pool, tmp_path):
     print(f"screenshot: {shot}")
     assert len(sizes) >= 3 and all(w > 0 for w in sizes)
     assert not errors and [u for u in requests if not u.startswith(("file:", "data:"))] == []
+
+
+def test_dsir_names_the_buckets_that_grew_by_grams_that_hash_into_them(recipe_pool, tmp_path):
+    from sqlsel.kernels.ngrams import sha256_mod
+
+    con, result = run("dsir_select", recipe_pool, tmp_path)
+    grown = report(con, result.run_id).data["dsir_grams"]
+    assert grown[0]["output_share_pct"] > grown[0]["pool_share_pct"]
+    for row in grown:
+        grams = [g for g in row["grams"].split(" · ") if g]
+        assert all(b == row["bucket"] for b in sha256_mod(pa.array(grams), 10000).tolist())
+    con.close()
+
+
+def test_balanced_sampling_shows_each_clusters_quota_against_its_size(recipe_pool, tmp_path):
+    con, result = run("balanced_sample", recipe_pool, tmp_path)
+    quotas = report(con, result.run_id).data["quotas"]
+    assert sum(quotas["given"]) == result.rows_out and sum(quotas["had"]) == 600
+    assert all(g <= h for g, h in zip(quotas["given"], quotas["had"], strict=True))
+    con.close()
