@@ -60,7 +60,7 @@ def main() -> int:
     ap.add_argument("--docs", type=int, default=0, help="use a seeded sample of this many documents (0: all)")
     args = ap.parse_args()
     if not args.corpus.exists():
-        print(f"corpus not found: {args.corpus}; build it with ../shared/bench/build_corpus.py", file=sys.stderr)
+        print(f"corpus not found: {args.corpus}; build it with benchmarks/build_corpus.py", file=sys.stderr)
         return 2
     import sqlsel
 

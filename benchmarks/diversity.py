@@ -3,7 +3,7 @@
     python benchmarks/diversity.py [--corpus PATH] [--rows 1000000] [--kcenter-rows 200000] [--k 10000]
                                    [--clusters 1000] [--eps 0.001,0.01,0.05,0.1] [--skip-speed] [--skip-kcenter]
 
-1. Real duplicates: the corpus (../shared/bench) holds exact duplicate texts (man pages, headers across
+1. Real duplicates: the corpus (benchmarks/build_corpus.py) holds exact duplicate texts (man pages, headers across
    architectures) and near-duplicates. sel_hash_embed(text, 256) per document, a k-means model of
    --clusters clusters, then sel_semdedup at each ε: rows removed, against the number of exact
    duplicate texts, and a sample of removed pairs.
@@ -245,7 +245,7 @@ def main() -> int:
     ap.add_argument("--skip-kcenter", action="store_true")
     args = ap.parse_args()
     if not args.corpus.exists():
-        print(f"corpus not found: {args.corpus}; build it with ../shared/bench/build_corpus.py", file=sys.stderr)
+        print(f"corpus not found: {args.corpus}; build it with benchmarks/build_corpus.py", file=sys.stderr)
         return 2
     dups = real_duplicates(args.corpus, args.clusters, [float(e) for e in args.eps.split(",")])
     if args.skip_speed:

@@ -1,7 +1,7 @@
 """DSIR benchmark: sqlsel vs data-selection 1.0.3 on the real mixed-domain corpus, in one run.
 
 Task: the target is 300 held-out documents of one source (default kernel_docs); the pool is every
-other document of the corpus built by ../shared/bench/build_corpus.py (~181k documents, ~240 MB).
+other document of the corpus built by benchmarks/build_corpus.py (~181k documents, ~240 MB).
 
     python benchmarks/dsir.py [--corpus PATH] [--source kernel_docs] [--k 2000] [--skip-reference]
 

@@ -2,7 +2,7 @@
 
     python benchmarks/kmeans.py [--corpus PATH] [--rows 1000000] [--dim 384] [--clusters 1000,100]
 
-The vectors are real: sel_hash_embed(text, 384) of every corpus document (../shared/bench), repeated
+The vectors are real: sel_hash_embed(text, 384) of every corpus document (benchmarks/build_corpus.py), repeated
 with small Gaussian jitter up to --rows, written to a Parquet file of (id, embedding FLOAT[384]).
 Each measurement runs in a fresh process that reports its time and peak RSS (VmHWM):
 
@@ -110,7 +110,7 @@ def main() -> int:
     ap.add_argument("--skip-reference", action="store_true", help="leave out the reference's every-row fit")
     args = ap.parse_args()
     if not args.corpus.exists():
-        print(f"corpus not found: {args.corpus}; build it with ../shared/bench/build_corpus.py", file=sys.stderr)
+        print(f"corpus not found: {args.corpus}; build it with benchmarks/build_corpus.py", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

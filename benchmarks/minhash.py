@@ -245,7 +245,7 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "data" / "minhash")
     args = parser.parse_args()
     if not args.corpus.exists():
-        raise SystemExit(f"{args.corpus} is missing: build it with ../shared/bench/build_corpus.py")
+        raise SystemExit(f"{args.corpus} is missing: build it with benchmarks/build_corpus.py")
     args.work.mkdir(parents=True, exist_ok=True)
     table = pq.read_table(args.corpus, columns=["id", "text"])
     if args.limit:

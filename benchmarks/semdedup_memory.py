@@ -82,7 +82,7 @@ def main() -> None:
     pool = HERE / "data" / f"paragraph_pool_{args.rows}x{args.dim}.parquet"
     if not pool.exists():
         if not args.corpus.exists():
-            raise SystemExit(f"{args.corpus} is missing: build it with ../shared/bench/build_corpus.py")
+            raise SystemExit(f"{args.corpus} is missing: build it with benchmarks/build_corpus.py")
         print(f"writing {pool.name}: {args.rows:,} × {args.dim} hash embeddings of the corpus's paragraphs …")
         write_paragraph_pool(args.corpus, pool, args.rows, args.dim)
     size_gb = pool.stat().st_size / 1e9

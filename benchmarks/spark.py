@@ -1,7 +1,7 @@
 """Spark benchmark: the same recipe on DuckDB and on Spark local[N], whole processes, in one run.
 
 Task: `dsir_select` (target: 300 held-out kernel_docs documents; pool: the other ~181k documents of the
-corpus built by ../shared/bench/build_corpus.py) and `semdedup` (hash embeddings of the same pool,
+corpus built by benchmarks/build_corpus.py) and `semdedup` (hash embeddings of the same pool,
 100 clusters). Each side is `sqlsel run RECIPE` as a user runs it, a fresh process on Parquet in
 DuckDB's default layout (122,880 rows per row group), a fresh catalog per run.
 
@@ -91,7 +91,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=1, help="whole-process runs per side (the median is reported)")
     args = ap.parse_args()
     if not args.corpus.exists():
-        raise SystemExit(f"no corpus at {args.corpus}: build it with ../shared/bench/build_corpus.py")
+        raise SystemExit(f"no corpus at {args.corpus}: build it with benchmarks/build_corpus.py")
     master = f"local[{args.threads}]"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

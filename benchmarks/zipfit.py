@@ -2,7 +2,7 @@
 
 Task: the target is M = 100 held-out documents of one source (default kernel_docs); the pool is
 N = 20,000 other documents, 10% from the target's source and 90% from the rest of the corpus built by
-../shared/bench/build_corpus.py. Every side scores every pool document; precision is the share of
+benchmarks/build_corpus.py. Every side scores every pool document; precision is the share of
 the top k = N/10 that comes from the target's source.
 
     python benchmarks/zipfit.py [--corpus PATH] [--source kernel_docs] [--n 20000] [--m 100]

@@ -121,7 +121,7 @@ INDEX_TYPES = {
 }
 METRICS = ("cosine", "l2", "dot")
 #: IVF indexes need enough rows to train their partitions: IVF_PQ below 256 rows silently indexes
-#: nothing (PLATFORM.md), so smaller tables are searched exactly instead.
+#: nothing (docs/PLATFORM.md), so smaller tables are searched exactly instead.
 MIN_INDEX_ROWS = 256
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from sqlsel.kernels.quotas import best_cut, hierarchical_quotas, stratified_quotas, water_fill
 
-# REFERENCES.md §8.2: leaves [5000, 3000, 1000, 500, 200, 100, 50, 10] under tops of size [8000, 1700, 160]
+# docs/REFERENCES.md §8.2: leaves [5000, 3000, 1000, 500, 200, 100, 50, 10] under tops of size [8000, 1700, 160]
 LEAVES = np.array([5000, 3000, 1000, 500, 200, 100, 50, 10])
 TOP_OF = [np.array([0, 0, 1, 1, 1, 2, 2, 2])]
 

@@ -51,7 +51,7 @@ def words_into(b, w, at):  # pragma: no cover - compiled
 
 
 @njit(nogil=True, cache=True, inline="always")
-def U(i):  # pragma: no cover - compiled
+def unsigned_index(i):  # pragma: no cover - compiled
     """An index as unsigned: numba then skips the negative-index wraparound on every access."""
     return np.uint64(i)
 
@@ -71,7 +71,7 @@ def _make_parse(track_reads, record_spans):
         if ip == 0:
             if n < MF_LIMIT + 1:
                 return _last_literals(n, anchor, op, need), op, need, ip, anchor, safe, found
-            table[_hash(w[U(0)])] = 0
+            table[_hash(w[unsigned_index(0)])] = 0
             ip = 1
             hi = 4
         while True:
@@ -85,7 +85,7 @@ def _make_parse(track_reads, record_spans):
             forward = ip
             step = 1
             attempts = 1 << SKIP_TRIGGER
-            h = _hash(w[U(forward)])
+            h = _hash(w[unsigned_index(forward)])
             if track_reads:
                 hi = max(hi, forward + 4)
             while True:
@@ -97,15 +97,19 @@ def _make_parse(track_reads, record_spans):
                 attempts += 1
                 if forward > mflimit_plus_one:
                     return _last_literals(n, anchor, op, need), op, need, ip, anchor, safe, found
-                next_h = _hash(w[U(forward)])
+                next_h = _hash(w[unsigned_index(forward)])
                 if track_reads:
                     hi = max(hi, forward + 4, candidate + 4)
                 table[h] = current
                 h = next_h
-                if w[U(candidate)] == w[U(ip)]:
+                if w[unsigned_index(candidate)] == w[unsigned_index(ip)]:
                     break
             match = candidate
-            while ip > anchor and match > 0 and (w[U(ip - 1)] & 0xFF) == (w[U(match - 1)] & 0xFF):
+            while (
+                ip > anchor
+                and match > 0
+                and (w[unsigned_index(ip - 1)] & 0xFF) == (w[unsigned_index(match - 1)] & 0xFF)
+            ):
                 ip -= 1
                 match -= 1
             literals = ip - anchor
@@ -117,16 +121,16 @@ def _make_parse(track_reads, record_spans):
             while True:  # encode the match; a match may follow a match directly
                 op += 2  # offset
                 i, j = ip + MIN_MATCH, match + MIN_MATCH
-                while i + 3 < match_limit and w[U(i)] == w[U(j)]:
+                while i + 3 < match_limit and w[unsigned_index(i)] == w[unsigned_index(j)]:
                     i += 4
                     j += 4
-                while i < match_limit and (w[U(i)] & 0xFF) == (w[U(j)] & 0xFF):
+                while i < match_limit and (w[unsigned_index(i)] & 0xFF) == (w[unsigned_index(j)] & 0xFF):
                     i += 1
                     j += 1
                 length = i - ip - MIN_MATCH
                 if record_spans:
-                    spans[U(2 * found)] = ip
-                    spans[U(2 * found + 1)] = i
+                    spans[unsigned_index(2 * found)] = ip
+                    spans[unsigned_index(2 * found + 1)] = i
                     found += 1
                 if track_reads:
                     hi = max(hi, min(i + 4, match_limit))
@@ -137,13 +141,13 @@ def _make_parse(track_reads, record_spans):
                 anchor = ip
                 if ip >= mflimit_plus_one:
                     return _last_literals(n, anchor, op, need), op, need, ip, anchor, safe, found
-                table[_hash(w[U(ip - 2)])] = ip - 2
-                h = _hash(w[U(ip)])
+                table[_hash(w[unsigned_index(ip - 2)])] = ip - 2
+                h = _hash(w[unsigned_index(ip)])
                 if track_reads:
                     hi = max(hi, ip + 4)
                 candidate = np.int64(table[h])
                 table[h] = ip
-                if w[U(candidate)] == w[U(ip)]:
+                if w[unsigned_index(candidate)] == w[unsigned_index(ip)]:
                     match = candidate
                     op += 1  # token of a sequence without literals
                     continue

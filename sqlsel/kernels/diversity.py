@@ -1,7 +1,7 @@
 """Diverse selection and semantic dedup on embedding matrices: SemDeDup, k-center greedy, MMR, threshold-greedy.
 
 Pure functions on float32 matrices (rows = items, in a fixed order: callers sort by id first), re-
-implemented from the references' rules (REFERENCES.md §3, §5, §6):
+implemented from the references' rules (docs/REFERENCES.md §3, §5, §6):
 
 * :func:`semdedup` — within each cluster, order the items (``hard``: farthest from the centroid
   first; ``easy``: closest first; ``random``: seeded), and remove item j when its maximum cosine

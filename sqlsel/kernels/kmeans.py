@@ -2,7 +2,7 @@
 
 Every step runs on faiss-cpu's compiled, multi-threaded code (k-means++ initialisation, Lloyd
 iterations, exact nearest-centroid search); this module adds the input checks, the hierarchy and the
-resampling rule of the ssl-data-curation reference (REFERENCES.md §8.1):
+resampling rule of the ssl-data-curation reference (docs/REFERENCES.md §8.1):
 
 * :func:`kmeans` — k-means++ (or a seeded random pick of rows) then ``iterations`` Lloyd steps, seeded.
 * :func:`assign` — nearest centroid (lowest index on ties) and squared L2 distance per row.

@@ -1,7 +1,7 @@
 """Sample quotas: how many rows to take from each cluster or stratum so the total is exactly n.
 
 Two rules from the literature, re-implemented from their descriptions (docs in
-``../shared/notes/REFERENCES.md`` §8.2 and §9):
+``docs/REFERENCES.md`` §8.2 and §9):
 
 * :func:`water_fill` — Vo et al. 2024's balanced sampling. Find the largest integer cut x with
   Σ min(x, size_i) ≤ n; every cluster gets min(x, size_i); the remainder n − Σ (fewer than the
