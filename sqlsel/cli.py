@@ -396,15 +396,26 @@ def models(db: Path | None, as_json: bool) -> None:
 @cli.command()
 @db_option
 @click.option("--list", "list_only", is_flag=True, help="Only list migrations and whether they are applied.")
-def migrate(db: Path, list_only: bool) -> None:
-    """Apply pending catalog migrations (each in one transaction)."""
+@click.option(
+    "--storage-version",
+    metavar="VERSION",
+    help="Rewrite the catalog in this DuckDB storage version (e.g. v1.4.0, which the DuckDB 1.5 CLI reads; latest).",
+)
+def migrate(db: Path, list_only: bool, storage_version: str | None) -> None:
+    """Apply pending catalog migrations (each in one transaction); convert its storage version."""
     from sqlsel.catalog import migrate as apply
     from sqlsel.catalog import migrations
+    from sqlsel.connection import convert_storage, create_catalog_file
 
     if list_only and not db.is_file():
         click.echo(f"{db} does not exist yet; `sqlsel migrate --db {db}` creates it with every migration:")
         con = duckdb.connect(":memory:")  # lists them all as pending, creating nothing
     else:
+        if not db.exists():
+            create_catalog_file(db, storage_version)
+        elif storage_version is not None:
+            convert_storage(db, storage_version)
+            click.echo(f"rewrote {db} in storage version {storage_version}")
         con = duckdb.connect(str(db), read_only=list_only)
     try:
         if not list_only:

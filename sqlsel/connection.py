@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,7 +26,16 @@ from sqlsel.functions import KEY_MACROS, register_functions
 from sqlsel.lance import drop_tables
 from sqlsel.resources import sql_files
 
-__all__ = ["connect", "register", "SCRATCH", "CATALOG"]
+__all__ = [
+    "connect",
+    "register",
+    "SCRATCH",
+    "CATALOG",
+    "STORAGE_VERSION",
+    "storage_version",
+    "create_catalog_file",
+    "convert_storage",
+]
 
 #: An in-memory database attached to every connection for intermediate tables (e.g. embeddings a
 #: recipe computes once): unlike TEMP tables, set-level functions such as sel_kmeans_fit can read
@@ -33,6 +43,16 @@ __all__ = ["connect", "register", "SCRATCH", "CATALOG"]
 SCRATCH = "sel_scratch"
 #: The name a read-only catalog is attached under.
 CATALOG = "sel_catalog"
+#: The storage version new catalog files are written in: the oldest DuckDB release whose format holds
+#: everything sqlsel stores, so the current DuckDB CLI release (1.5.6, which reads storage versions
+#: up to v1.4.x) opens a catalog that DuckDB 2.0 wrote. ``$SQLSEL_STORAGE_VERSION`` chooses another
+#: (e.g. ``latest``); ``sqlsel migrate --storage-version`` converts an existing catalog.
+STORAGE_VERSION = "v1.4.0"
+
+
+def storage_version() -> str:
+    """The storage version for new catalogs: ``$SQLSEL_STORAGE_VERSION`` or :data:`STORAGE_VERSION`."""
+    return os.environ.get("SQLSEL_STORAGE_VERSION", STORAGE_VERSION)
 
 
 def connect(database: str | Path | None = None, *, read_only: bool = False, **config: Any) -> duckdb.DuckDBPyConnection:
@@ -64,6 +84,8 @@ def connect(database: str | Path | None = None, *, read_only: bool = False, **co
             con.close()
             raise
     try:
+        if database is not None and not Path(database).exists():
+            create_catalog_file(Path(database))
         con = duckdb.connect(str(database) if database is not None else ":memory:", config=config)
     except duckdb.IOException as exc:
         if any(
@@ -79,6 +101,52 @@ def connect(database: str | Path | None = None, *, read_only: bool = False, **co
     except BaseException:
         con.close()
         raise
+
+
+def create_catalog_file(path: Path, version: str | None = None) -> None:
+    """An empty database file in ``version`` (default :func:`storage_version`).
+
+    DuckDB keeps a file's storage version when it reopens it, so the catalog stays readable by that release.
+    """
+    version = version or storage_version()
+    maker = duckdb.connect(":memory:")
+    try:
+        run_sql(maker, f"ATTACH {sql_string(str(path))} AS new_catalog (STORAGE_VERSION {sql_string(version)})")
+        run_sql(maker, "DETACH new_catalog")
+    except duckdb.Error as exc:
+        path.unlink(missing_ok=True)
+        raise SqlselError(
+            f"Cannot create catalog {str(path)!r} in storage version {version!r}: {str(exc).splitlines()[0]}. "
+            "Set SQLSEL_STORAGE_VERSION to a DuckDB release such as v1.4.0, or to latest."
+        ) from None
+    finally:
+        maker.close()
+
+
+def convert_storage(path: Path, version: str) -> None:
+    """Rewrite catalog ``path`` in storage version ``version``: every table, view, sequence and macro copied.
+
+    The copy is written beside the catalog and renamed over it only once complete, so a failure leaves
+    the catalog as it was. The LanceDB folder beside it is not touched (its records are rows, copied).
+    """
+    if not path.is_file():
+        raise CatalogNotFoundError(str(path))
+    tmp = path.with_name(path.name + ".converting")
+    tmp.unlink(missing_ok=True)
+    create_catalog_file(tmp, version)
+    con = duckdb.connect(":memory:")
+    try:
+        run_sql(con, f"ATTACH {sql_string(str(path))} AS old_catalog (READ_ONLY)")
+        run_sql(con, f"ATTACH {sql_string(str(tmp))} AS new_catalog")
+        run_sql(con, "COPY FROM DATABASE old_catalog TO new_catalog")
+        run_sql(con, "DETACH new_catalog")
+        run_sql(con, "DETACH old_catalog")
+    except BaseException:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    con.close()
+    os.replace(tmp, path)
 
 
 def _spill_folder() -> str:

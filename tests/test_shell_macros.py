@@ -1,0 +1,121 @@
+"""Fitted models in a plain DuckDB shell: the pure-SQL sqlsel_ macros equal the sel_ functions, in the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+import sqlsel
+from tests.conftest import EXAMPLES
+
+#: Characters whose lowercase DuckDB's lower() gives differently from Python's str.lower (README lists them).
+LOWER_DIFFERS = ("\u0130", "\u03a3")
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """A catalog with a DSIR model and a k-means model fitted on stored embeddings, and the pool they scored."""
+    folder = tmp_path_factory.mktemp("shell")
+    con = sqlsel.connect()
+    table = con.sql(
+        f"SELECT id, text, sel_hash_embed(text, 32) AS embedding FROM '{EXAMPLES / 'pool.parquet'}' "
+        "WHERE id < 400 ORDER BY id"
+    ).to_arrow_table()
+    con.close()
+    pool = folder / "pool.parquet"
+    pq.write_table(table, pool)
+    db = folder / "catalog.duckdb"
+    target = str(EXAMPLES / "target.jsonl")
+    sqlsel.run_recipe("dsir_select", {"pool": str(pool), "target": target, "k": 20}, db=db)
+    sqlsel.run_recipe("balanced_sample", {"pool": str(pool), "n": 50, "clusters": "6", "embedder": "column"}, db=db)
+    return db, pool
+
+
+PYTHON = """
+SELECT id, sel_dsir_weight(text, 'dsir_select') AS w, sel_gumbel(id, 3) AS g,
+       sel_cluster(embedding, 'balanced_sample') AS c, sel_centroid_distance(embedding, 'balanced_sample') AS d
+FROM read_parquet('{pool}') ORDER BY id
+"""
+SHELL = """
+SELECT id, sqlsel_dsir_weight(text, 'dsir_select') AS w, sqlsel_gumbel(id, 3) AS g,
+       sqlsel_cluster(embedding, 'balanced_sample') AS c, sqlsel_centroid_distance(embedding, 'balanced_sample') AS d
+FROM read_parquet('{pool}') ORDER BY id
+"""
+
+
+def assert_same(python_rows, shell_rows, texts):
+    assert len(python_rows) == len(shell_rows) == len(texts)
+    for p, s, text in zip(python_rows, shell_rows, texts, strict=True):
+        assert p["id"] == s["id"] and p["g"] == s["g"] and p["c"] == s["c"]
+        assert s["d"] == pytest.approx(p["d"], rel=1e-12)
+        if not any(ch in text for ch in LOWER_DIFFERS):
+            assert s["w"] == pytest.approx(p["w"], rel=1e-12, abs=1e-12)
+
+
+def test_the_sql_macros_equal_the_python_functions(fitted):
+    db, pool = fitted
+    con = sqlsel.connect(db, read_only=True)
+    python_rows = con.sql(PYTHON.format(pool=pool)).to_arrow_table().to_pylist()
+    shell_rows = con.sql(SHELL.format(pool=pool)).to_arrow_table().to_pylist()
+    con.close()
+    assert_same(python_rows, shell_rows, pq.read_table(pool).column("text").to_pylist())
+
+
+def duckdb_cli() -> str:
+    found = shutil.which("duckdb", path=str(Path(sys.executable).parent)) or shutil.which("duckdb")
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the test extra installs duckdb-cli; CI must have it")
+        pytest.skip("no duckdb CLI here (pip install duckdb-cli==1.5.6)")
+    return found
+
+
+def test_the_duckdb_cli_scores_with_the_catalogs_models(fitted):
+    db, pool = fitted
+    cli = duckdb_cli()
+    version = subprocess.run([cli, "--version"], capture_output=True, text=True, check=True).stdout
+    done = subprocess.run(
+        [cli, "-readonly", "-json", str(db), "-c", SHELL.format(pool=pool)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    con = sqlsel.connect(db, read_only=True)
+    python_rows = con.sql(PYTHON.format(pool=pool)).to_arrow_table().to_pylist()
+    con.close()
+    assert_same(python_rows, json.loads(done.stdout), pq.read_table(pool).column("text").to_pylist())
+    print(f"{version.strip()}: {len(python_rows)} rows scored alike")
+
+
+def test_a_catalog_converted_to_another_storage_version_keeps_everything(fitted, tmp_path):
+    from sqlsel.connection import convert_storage
+
+    db, _ = fitted
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(db, copy)
+    query = "SELECT (SELECT count(*) FROM sel_runs), (SELECT count(*) FROM sel_models), (SELECT count(*) FROM sel_dsir_buckets)"
+    reader = sqlsel.connect(copy, read_only=True)
+    before = reader.sql(query).fetchall()
+    reader.close()
+    convert_storage(copy, "latest")
+    con = sqlsel.connect(copy)
+    assert con.sql(query).fetchall() == before
+    assert (
+        con.sql("SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = 'copy'").fetchall()[0][0]
+        != "v1.4.0+"
+    )
+    result = sqlsel.run_recipe("exact_dedup", {"pool": str(EXAMPLES / "pool.parquet")}, con=con)
+    assert result.run_id == before[0][0] + 1  # the run id sequence carried over
+    con.close()
+
+
+def test_new_catalogs_are_readable_by_duckdb_1_4_and_later(tmp_path):
+    con = sqlsel.connect(tmp_path / "new.duckdb")
+    version = con.sql("SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = 'new'").fetchall()
+    con.close()
+    assert version == [("v1.4.0+",)]
