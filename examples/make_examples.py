@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import random
-import re
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -20,22 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent / "benchmarks"))
+from build_corpus import chunks  # noqa: E402  (the corpus's chunking: blank-line blocks packed to 2,000 chars)
+
 DOCS = Path("/usr/share/doc/python3.11/html/_sources")
-MAX_CHARS, MIN_CHARS = 2000, 200
-
-
-def chunks(text: str):
-    buf = ""
-    for block in re.split(r"\n\s*\n", text):
-        block = block.strip("\n")
-        if not block.strip():
-            continue
-        if buf and len(buf) + len(block) + 2 > MAX_CHARS:
-            yield buf
-            buf = ""
-        buf = f"{buf}\n\n{block}" if buf else block[: MAX_CHARS * 2]
-    if buf:
-        yield buf
+MIN_CHARS = 200
 
 
 def collect(paths, source):
