@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sqlsel
 from tests.conftest import EXAMPLES
@@ -119,3 +121,50 @@ def test_new_catalogs_are_readable_by_duckdb_1_4_and_later(tmp_path):
     version = con.sql("SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = 'new'").fetchall()
     con.close()
     assert version == [("v1.4.0+",)]
+
+
+CCS_IN_THE_SHELL = """
+WITH kept AS (
+    SELECT id, score FROM (SELECT id, quality AS score FROM read_parquet('{pool}'))
+    WHERE score IS NOT NULL AND sel_is_finite(score)
+    QUALIFY row_number() OVER (ORDER BY score, id) > floor({hard_cut} * (SELECT count(*) FROM read_parquet('{pool}')))),
+strata AS (SELECT id, sel_stratum(score, min(score) OVER (), max(score) OVER (), {strata}) AS stratum FROM kept),
+sizes AS (SELECT stratum, count(*) AS size FROM strata GROUP BY stratum),
+quotas AS (
+    SELECT unnest(s) AS stratum, unnest(sqlsel_stratified_quotas(z, {n})) AS quota
+    FROM (SELECT list(stratum ORDER BY stratum) AS s, list(size ORDER BY stratum) AS z FROM sizes))
+SELECT id FROM (
+    SELECT id, quota, row_number() OVER (PARTITION BY stratum ORDER BY sqlsel_gumbel(id, {seed}), id) AS pick
+    FROM strata JOIN quotas USING (stratum))
+WHERE pick <= quota ORDER BY id
+"""
+
+
+def test_a_ccs_selection_in_the_shell_equals_the_recipes(tmp_path):
+    con = sqlsel.connect()
+    table = con.sql(
+        f"SELECT id, text, length(text) / 100.0 AS quality FROM '{EXAMPLES / 'pool.parquet'}' ORDER BY id"
+    ).to_arrow_table()
+    con.close()
+    pool = tmp_path / "pool.parquet"
+    pq.write_table(table, pool)
+    db = tmp_path / "catalog.duckdb"
+    params = {"n": 150, "strata": 7, "hard_cut": 0.1, "seed": 5}
+    chosen = sqlsel.run_recipe("ccs_select", {"pool": str(pool), "score": "quality", **params}, db=db)
+    sql = CCS_IN_THE_SHELL.format(pool=pool, **params)
+    done = subprocess.run([duckdb_cli(), "-readonly", "-json", str(db), "-c", sql], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert [r["id"] for r in json.loads(done.stdout)] == chosen.table.column("id").to_pylist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 60), min_size=1, max_size=12), st.integers(0, 400))
+def test_the_quota_macro_is_the_kernels_allocation(sizes, budget):
+    import numpy as np
+
+    from sqlsel.kernels.quotas import stratified_quotas
+
+    con = sqlsel.connect()
+    got = con.execute("SELECT sqlsel_stratified_quotas($1::BIGINT[], $2)", [sizes, budget]).fetchall()[0][0]
+    con.close()
+    assert got == stratified_quotas(np.array(sizes), budget).tolist()

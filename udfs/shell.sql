@@ -70,3 +70,25 @@ CREATE OR REPLACE MACRO sqlsel_centroid_distance(embedding, model) AS (
                                         lambda p: ((p[1] - p[2])::DOUBLE ** 2))))
     FROM sel_kmeans_centroids c JOIN sel_models m USING (model_id)
     WHERE m.name = model AND c.level = 1 AND c.cluster = sqlsel_cluster(embedding, model));
+
+-- sel_stratified_quotas (CCS): a budget over strata of the given sizes, smallest stratum first (ties by
+-- index), each taking min(size, remaining // strata left); then the floor-division shortfall is handed
+-- out again in the same order. Both passes fold the sorted strata with list_reduce; DuckDB 1.5 wants the
+-- accumulator of a list's own element type, so every element is a state struct carrying its size (and,
+-- in the second pass, its first take). (sel_stratum, a score's stratum, is pure SQL: udfs/quotas.sql.)
+CREATE OR REPLACE MACRO sqlsel_quota_state(rem, left_, q, size, take) AS
+    {'rem': rem::BIGINT, 'left': left_::BIGINT, 'q': q::BIGINT[], 'size': size::BIGINT, 'take': take::BIGINT};
+
+CREATE OR REPLACE MACRO sqlsel_stratified_quotas(sizes, budget) AS list_transform(
+    [list_sort(list_transform(sizes, lambda s, i: [s::BIGINT, i::BIGINT]))], lambda ranked:
+    list_transform([list_reduce(list_transform(ranked, lambda p: sqlsel_quota_state(0, 0, [], p[1], 0)),
+        lambda acc, e: sqlsel_quota_state(acc.rem - least(e.size, acc.rem // acc.left), acc.left - 1,
+                                          list_append(acc.q, least(e.size, acc.rem // acc.left)), 0, 0),
+        sqlsel_quota_state(least(budget, list_sum(sizes)), len(sizes), [], 0, 0))],
+    lambda first: list_transform([list_reduce(
+        list_transform(list_zip(ranked, first.q), lambda z: sqlsel_quota_state(0, 0, [], z[1][1], z[2])),
+        lambda acc, e: sqlsel_quota_state(acc.rem - least(e.size - e.take, acc.rem), 0,
+                                          list_append(acc.q, e.take + least(e.size - e.take, acc.rem)), 0, 0),
+        sqlsel_quota_state(first.rem, 0, [], 0, 0))],
+    lambda second: list_transform(range(1, len(sizes) + 1), lambda k:
+        second.q[list_position(list_transform(ranked, lambda p: p[2]), k)]))[1])[1])[1];
