@@ -28,7 +28,6 @@ import pyarrow as pa
 from sqlsel.catalog import get_run
 from sqlsel.duck import run_sql, sql_identifier, sql_string
 from sqlsel.errors import SqlselError
-from sqlsel.kernels.ngrams import ngram_features, sha256_mod
 from sqlsel.recipe import parse_recipe
 from sqlsel.reruns import _output_files
 
@@ -297,6 +296,8 @@ def _dsir_grams(con: duckdb.DuckDBPyConnection, output: str, model: tuple[int, s
     Shares are of all n-gram occurrences: the pool's from the model's raw counts, the output's from its
     rows' features. A bucket is named by the most frequent grams of the output's texts that hash to it.
     """
+    from sqlsel.kernels.ngrams import ngram_features, sha256_mod  # numba: not at `import sqlsel`
+
     model_id, _, params = model
     buckets, ngrams = int(params.get("buckets", 10000)), int(params.get("ngrams", 2))
     raw = np.zeros(buckets)
