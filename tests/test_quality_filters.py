@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import re
-import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -116,13 +115,11 @@ def test_a_ten_megabyte_text_is_scored():
     big = "The quick brown fox jumps over the lazy dog. " * 230_000
     assert len(big) > 10_000_000
     texts = pa.array([big])
-    start = time.perf_counter()
     assert quality.gopher_repetition(texts).to_pylist()[0]["reason"] == "top_3_gram"
     assert quality.gopher_quality(texts).to_pylist()[0]["reason"] == "gopher_long_doc"
     assert quality.fineweb_quality(texts).to_pylist()[0]["reason"] == "line_punct_ratio"  # ends in a space
     c4 = quality.c4_quality(texts).to_pylist()[0]
     assert c4["keep"] and c4["sentences"] == 230_000
-    assert time.perf_counter() - start < 120
 
 
 def test_sql_functions_take_defaults_and_thresholds(tmp_path):
