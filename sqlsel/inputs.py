@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from sqlsel.duck import run_sql, sql_identifier
+from sqlsel.duck import run_sql, sql_identifier, sql_string
 from sqlsel.errors import InputError, OutputError, RowKeyError
 from sqlsel.kernels.keys import key_type_problem
 from sqlsel.processes import alive
@@ -40,6 +40,7 @@ __all__ = [
     "check_not_an_input",
     "temporary_path",
     "remove_stale_temporaries",
+    "table_function",
 ]
 
 OUTPUT_FORMATS = {".parquet": "parquet", ".jsonl": "json", ".csv": "csv"}
@@ -108,6 +109,27 @@ def _registered(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> Input:
     _relation(con, kind, files).create_view(raw, replace=True)
     records = [{"path": os.path.abspath(f), "size": os.path.getsize(f), "mtime": os.path.getmtime(f)} for f in files]
     return Input(name, kind, [os.path.abspath(f) for f in files], records)
+
+
+def table_function(path: str | Path | None) -> str | None:
+    """DuckDB SQL reading a file, a glob or a folder of Parquet parts as inputs are read, or None.
+
+    None where nothing is there to read, or the extension is not one sqlsel reads (reports and reruns
+    look at recorded inputs and outputs, which may be gone since).
+    """
+    if not path:
+        return None
+    p = Path(path)
+    if p.is_dir():
+        p = p / "*.parquet"
+    if not (glob.glob(str(p)) if glob.has_magic(str(p)) else p.is_file()):
+        return None
+    kind = _READERS.get(p.suffix.lower())
+    if kind == "parquet":
+        return f"read_parquet({sql_string(str(p))})"
+    if kind == "json":
+        return f"read_json({sql_string(str(p))}, format = 'newline_delimited')"
+    return f"read_csv({sql_string(str(p))})" if kind == "csv" else None
 
 
 def _relation(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], filename: bool = False) -> Any:

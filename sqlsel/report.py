@@ -28,8 +28,8 @@ import pyarrow as pa
 from sqlsel.catalog import get_run
 from sqlsel.duck import run_sql, sql_identifier, sql_string
 from sqlsel.errors import SqlselError
+from sqlsel.inputs import table_function
 from sqlsel.recipe import parse_recipe
-from sqlsel.reruns import _output_files
 
 __all__ = ["Report", "report", "SCORE_COLUMNS"]
 
@@ -93,9 +93,9 @@ def report(con: duckdb.DuckDBPyConnection, run_id: int, by: list[str] | tuple[st
     params = record.get("params") or {}
     rep = Report({"run": _run_section(record), "statements": record.get("statements") or []})
     key = record.get("key_column") or "id"
-    output = _output_files(record.get("output_path"))
+    output = table_function(record.get("output_path"))
     pool_param = _pool_param(record)
-    pool = _reader(params.get(pool_param)) if pool_param else None
+    pool = _pool_reader(params.get(pool_param)) if pool_param else None
     if output is None:
         rep.notes.append("the output is not on disk (or was not written): only the record is shown")
     rep.data["funnel"] = _funnel(con, record, pool)
@@ -103,11 +103,11 @@ def report(con: duckdb.DuckDBPyConnection, run_id: int, by: list[str] | tuple[st
     if recipe_name == "ccs_select":
         score = params.get("score")
     columns = _columns(con, output) if output else []
+    model = _current_model(con, record)
     if score and score in columns:
-        scores = _scores(con, output, str(score), recipe_name, record, pool, rep.notes)
+        scores = _scores(con, output, str(score), recipe_name, record, pool, model, rep.notes)
         if scores["selected"]["n"] or "pool" in scores:  # a column of NULLs (no row removed) has nothing to draw
             rep.data["scores"] = scores
-    model = _current_model(con, record)
     if output and model and recipe_name == "dsir_select" and "text" in columns:
         rep.data["dsir_grams"] = _dsir_grams(con, output, model)
     if output and model and recipe_name == "balanced_sample" and "clusters" in columns:
@@ -147,12 +147,9 @@ def _pool_param(record: dict[str, Any]) -> str | None:
     return recipe.keyed[0] if recipe.keyed else None
 
 
-def _reader(value: Any) -> str | None:
-    if not isinstance(value, str) or value.startswith("<"):
-        return None
-    suffix = Path(value).suffix.lower()
-    reader = "read_parquet" if suffix == ".parquet" else "read_json_auto" if suffix in (".jsonl", ".json") else None
-    return f"{reader}({sql_string(value)})" if reader else None
+def _pool_reader(value: Any) -> str | None:
+    """The pool as recorded (a path or glob; an in-memory input is recorded as ``<…>``), read again."""
+    return None if not isinstance(value, str) or value.startswith("<") else table_function(value)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
@@ -197,14 +194,15 @@ def _scores(
     recipe: str,
     record: dict[str, Any],
     pool: str | None,
+    model: tuple[int, str, dict] | None,
     notes: list[str],
 ) -> dict[str, Any]:
     selected = _values(con, f"SELECT {sql_identifier(column)}::DOUBLE AS v FROM {output}")
     result: dict[str, Any] = {"column": column, "selected": _histogram(selected)}
     result["cut"] = float(selected.min()) if len(selected) else None
-    model = (record.get("params") or {}).get("model")
-    if recipe in POOL_SCORES and pool and model:
-        if _current_model(con, record) is not None:
+    name = (record.get("params") or {}).get("model")
+    if recipe in POOL_SCORES and pool and name:
+        if model is not None:
             has_embedding = "embedding" in _columns(con, pool)
             literals = {k: sql_string(v) if isinstance(v, str) else repr(v) for k, v in record["params"].items()}
             literals |= {"has_embedding": str(has_embedding).lower()}
@@ -216,7 +214,7 @@ def _scores(
             if result["cut"] is not None:
                 result["pool_above_cut"] = int((scores >= result["cut"]).sum())
         else:
-            notes.append(f"model {model!r} was refitted by a later run: the pool's scores are not shown")
+            notes.append(f"model {name!r} was refitted by a later run: the pool's scores are not shown")
     return result
 
 

@@ -23,8 +23,9 @@ from typing import Any
 import duckdb
 
 from sqlsel.catalog import get_run
-from sqlsel.duck import sql_identifier, sql_string
+from sqlsel.duck import sql_identifier
 from sqlsel.errors import InputError, SqlselError
+from sqlsel.inputs import table_function
 from sqlsel.recipe import parse_recipe
 from sqlsel.runner import RunResult, run_recipe
 
@@ -159,7 +160,7 @@ def _input_fact(record: dict[str, Any] | None) -> str | None:
 
 
 def _overlap(con: duckdb.DuckDBPyConnection, ra: dict[str, Any], rb: dict[str, Any]) -> dict[str, Any]:
-    paths = [_output_files(r.get("output_path")) for r in (ra, rb)]
+    paths = [table_function(r.get("output_path")) for r in (ra, rb)]
     missing = [r["run_id"] for r, p in zip((ra, rb), paths, strict=True) if p is None]
     if missing:
         return {"overlap": None, "why": f"the output of run {missing[0]} is not on disk (or was not written)"}
@@ -175,16 +176,3 @@ def _overlap(con: duckdb.DuckDBPyConnection, ra: dict[str, Any], rb: dict[str, A
     except duckdb.Error as exc:
         return {"overlap": None, "why": f"cannot read the outputs: {str(exc).splitlines()[0]}"}
     return {"selected": [n_a, n_b], "overlap": both, "jaccard": both / max(n_a + n_b - both, 1)}
-
-
-def _output_files(path: str | None) -> str | None:
-    """A DuckDB table function reading a run's output file or folder of parts, or None when it is gone."""
-    if not path:
-        return None
-    p = Path(path)
-    if p.is_dir():
-        return f"read_parquet({sql_string(str(p / '*.parquet'))})" if any(p.glob("*.parquet")) else None
-    if not p.is_file():
-        return None
-    reader = {".parquet": "read_parquet", ".jsonl": "read_json_auto", ".csv": "read_csv_auto"}.get(p.suffix.lower())
-    return f"{reader}({sql_string(str(p))})" if reader else None

@@ -165,3 +165,20 @@ def test_integer_parameters_outside_their_sql_type_are_refused(tmp_path, target)
 
     with pytest.raises(ParameterError, match="seed is BIGINT: it must be between"):
         dsir(pool_of(tmp_path, "i"), target, seed=2**64)
+
+
+def test_table_function_reads_what_inputs_read_and_says_none_when_gone(tmp_path):
+    from sqlsel.inputs import table_function
+
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "part-0.parquet").write_bytes(b"")
+    (tmp_path / "a.jsonl").write_text("{}\n")
+    (tmp_path / "a.txt").write_text("x")
+    assert table_function(tmp_path / "parts").startswith("read_parquet(") and "*.parquet" in table_function(
+        tmp_path / "parts"
+    )
+    assert table_function(tmp_path / "a.jsonl").endswith("format = 'newline_delimited')")
+    assert table_function(str(tmp_path / "*.jsonl")).startswith("read_json(")
+    assert [
+        table_function(p) for p in (tmp_path / "gone.parquet", tmp_path / "a.txt", None, str(tmp_path / "*.csv"))
+    ] == [None] * 4

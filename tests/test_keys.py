@@ -15,19 +15,6 @@ from hypothesis import strategies as st
 from sqlsel.kernels.keys import key_hashes
 from sqlsel.kernels.sampling import gumbel, uniform
 
-# splitmix64 in plain DuckDB SQL: 64-bit products through UHUGEINT, each step's input bound once by a lambda
-PURE_SQL = [
-    "CREATE MACRO mul64(a, b) AS ((a::UHUGEINT * b::UHUGEINT) % 18446744073709551616)::UBIGINT",
-    """CREATE MACRO mix64(z) AS list_transform(list_transform(list_transform([z::UBIGINT],
-        lambda a: mul64(xor(a, a >> 30), 13787848793156543929)),
-        lambda b: mul64(xor(b, b >> 27), 10723151780598845931)),
-        lambda c: xor(c, c >> 31))[1]""",
-    """CREATE MACRO uniform_sql(h, seed) AS ((mix64(((mix64(h)::UHUGEINT
-        + mul64((seed::HUGEINT % 18446744073709551616 + 18446744073709551616) % 18446744073709551616,
-                11400714819323198485)::UHUGEINT + 11400714819323198485) % 18446744073709551616)::UBIGINT)
-        >> 11)::DOUBLE + 0.5) / 9007199254740992.0""",
-]
-
 
 def test_integers_hash_by_value_modulo_2_64():
     assert key_hashes(pa.array([0, 17, -1], pa.int64())).tolist() == [0, 17, 2**64 - 1]
@@ -78,14 +65,12 @@ def test_floating_point_keys_are_refused(con):
 
 
 def test_uniform_is_expressible_in_plain_duckdb_sql(con):
-    """The noise needs no Python: plain DuckDB SQL gives the same bits (integers and strings alike)."""
-    for statement in PURE_SQL:
-        con.execute(statement)
+    """The noise needs no Python: udfs/shell.sql's sqlsel_uniform gives the same bits (integers and strings alike)."""
     keys = [0, 1, -1, 2**63 - 1, -(2**63), 123456789]
     for seed in (0, 7, -3):
-        sql = con.execute("SELECT uniform_sql(sel_key_hash(k), $2) FROM unnest($1::BIGINT[]) t(k)", [keys, seed])
+        sql = con.execute("SELECT sqlsel_uniform(k, $2) FROM unnest($1::BIGINT[]) t(k)", [keys, seed])
         assert [r[0] for r in sql.fetchall()] == uniform(key_hashes(np.array(keys)), seed).tolist()
-    text = con.execute("SELECT uniform_sql(sel_key_hash('doc-17'), 5)").fetchall()[0][0]
+    text = con.execute("SELECT sqlsel_uniform('doc-17', 5)").fetchall()[0][0]
     assert text == uniform(key_hashes(pa.array(["doc-17"])), 5)[0]
 
 

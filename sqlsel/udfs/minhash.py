@@ -30,6 +30,7 @@ from sqlsel.kernels.minhash import (
     shingles,
     signatures,
 )
+from sqlsel.kernels.vectors import list_array
 from sqlsel.relations import describe_source, relation_query, write_rows
 
 _SHINGLES = """Shingles are ngram consecutive lowercased \\w+ words (unit 'word'; a text with fewer words
@@ -73,9 +74,7 @@ def sel_minhash(
         return sig.values, sig.valid
 
     values, valid = concatenated(ctx.map_rows(work, len(text), 128))
-    offsets = pa.array(np.arange(len(text) + 1, dtype=np.int32) * perms)
-    flat = pa.array(values.reshape(-1).view(np.int32))
-    return pa.ListArray.from_arrays(offsets, flat, mask=pa.array(~valid))
+    return list_array(values.view(np.int32), mask=~valid)  # INTEGER holds the uint32 values' bits
 
 
 def _matrix(signature: pa.Array, what: str) -> np.ndarray:
@@ -119,9 +118,7 @@ def sel_lsh_buckets(
         int(constant_argument(bands, "bands")),
         int(constant_argument(rows, "rows")),
     )
-    buckets = band_hashes(values, b, r)
-    offsets = pa.array(np.arange(len(values) + 1, dtype=np.int32) * b)
-    return pa.ListArray.from_arrays(offsets, pa.array(buckets.reshape(-1)))
+    return list_array(band_hashes(values, b, r))
 
 
 def lsh_shape(threshold: float, num_perm: int, bands: int, rows: int) -> tuple[int, int]:
