@@ -32,7 +32,7 @@ from _fresh import run_fresh
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE / "data" / "corpus.parquet"
-BUILD = HERE.parent.parent / "shared" / "bench" / "build_corpus.py"
+BUILD = HERE / "build_corpus.py"
 
 
 def prepare(corpus: Path, source: str, n_target: int, work: Path) -> dict:

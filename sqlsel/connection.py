@@ -210,9 +210,10 @@ def _catalog_views(con: duckdb.DuckDBPyConnection) -> None:
     for table, columns in current.items():
         if table not in stored:
             continue  # the catalog predates this table: it stays empty
-        select = ", ".join(f'"{c}"' if c in stored[table] else f'NULL::{kind} AS "{c}"' for c, kind in columns)
+        # qualified: a macro parameter of a column's name (sqlsel_cluster's level) would clash with a bare one
+        select = ", ".join(f'stored."{c}"' if c in stored[table] else f'NULL::{kind} AS "{c}"' for c, kind in columns)
         run_sql(con, f'DROP TABLE "{table}"')
-        run_sql(con, f'CREATE VIEW "{table}" AS SELECT {select} FROM {CATALOG}.main."{table}"')
+        run_sql(con, f'CREATE VIEW "{table}" AS SELECT {select} FROM {CATALOG}.main."{table}" AS stored')
 
 
 def _memory_name(con: duckdb.DuckDBPyConnection) -> str:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
@@ -36,18 +37,20 @@ def fitted(tmp_path_factory):
     db = folder / "catalog.duckdb"
     target = str(EXAMPLES / "target.jsonl")
     sqlsel.run_recipe("dsir_select", {"pool": str(pool), "target": target, "k": 20}, db=db)
-    sqlsel.run_recipe("balanced_sample", {"pool": str(pool), "n": 50, "clusters": "6", "embedder": "column"}, db=db)
+    sqlsel.run_recipe("balanced_sample", {"pool": str(pool), "n": 50, "clusters": "6,3", "embedder": "column"}, db=db)
     return db, pool
 
 
 PYTHON = """
 SELECT id, sel_dsir_weight(text, 'dsir_select') AS w, sel_gumbel(id, 3) AS g,
-       sel_cluster(embedding, 'balanced_sample') AS c, sel_centroid_distance(embedding, 'balanced_sample') AS d
+       sel_cluster(embedding, 'balanced_sample') AS c, sel_centroid_distance(embedding, 'balanced_sample') AS d,
+       sel_cluster(embedding, 'balanced_sample', 2) AS c2, sel_centroid_distance(embedding, 'balanced_sample', 2) AS d2
 FROM read_parquet('{pool}') ORDER BY id
 """
 SHELL = """
 SELECT id, sqlsel_dsir_weight(text, 'dsir_select') AS w, sqlsel_gumbel(id, 3) AS g,
-       sqlsel_cluster(embedding, 'balanced_sample') AS c, sqlsel_centroid_distance(embedding, 'balanced_sample') AS d
+       sqlsel_cluster(embedding, 'balanced_sample') AS c, sqlsel_centroid_distance(embedding, 'balanced_sample') AS d,
+       sqlsel_cluster(embedding, 'balanced_sample', 2) AS c2, sqlsel_centroid_distance(embedding, 'balanced_sample', 2) AS d2
 FROM read_parquet('{pool}') ORDER BY id
 """
 
@@ -55,8 +58,8 @@ FROM read_parquet('{pool}') ORDER BY id
 def assert_same(python_rows, shell_rows, texts):
     assert len(python_rows) == len(shell_rows) == len(texts)
     for p, s, text in zip(python_rows, shell_rows, texts, strict=True):
-        assert p["id"] == s["id"] and p["g"] == s["g"] and p["c"] == s["c"]
-        assert s["d"] == pytest.approx(p["d"], rel=1e-12)
+        assert (p["id"], p["g"], p["c"], p["c2"]) == (s["id"], s["g"], s["c"], s["c2"])
+        assert (s["d"], s["d2"]) == pytest.approx((p["d"], p["d2"]), rel=1e-12)
         if not any(ch in text for ch in LOWER_DIFFERS):
             assert s["w"] == pytest.approx(p["w"], rel=1e-12, abs=1e-12)
 
@@ -68,6 +71,35 @@ def test_the_sql_macros_equal_the_python_functions(fitted):
     shell_rows = con.sql(SHELL.format(pool=pool)).to_arrow_table().to_pylist()
     con.close()
     assert_same(python_rows, shell_rows, pq.read_table(pool).column("text").to_pylist())
+
+
+def test_the_hashed_features_equal_at_every_order_and_the_largest_modulus(fitted):
+    _, pool = fitted
+    con = sqlsel.connect()
+    differ = con.sql(
+        f"SELECT count(*) FROM read_parquet('{pool}') WHERE sqlsel_ngram_buckets(text, 16777216, 8) "
+        "IS DISTINCT FROM sel_ngram_buckets(text, 16777216, 8) OR sqlsel_ngram_buckets(text, 7, 3) "
+        "IS DISTINCT FROM sel_ngram_buckets(text, 7, 3)"
+    ).fetchall()
+    con.close()
+    assert differ == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ("sqlsel_cluster(embedding, 'balanced_sample', 3)", "level must be between 1 and 2"),
+        ("sqlsel_cluster([1.0, 2.0], 'balanced_sample')", "embedding has 2 dimensions; model balanced_sample has 32"),
+        ("sqlsel_centroid_distance(embedding, 'nope')", "no k-means model named nope"),
+    ],
+)
+def test_the_cluster_macros_refuse_what_sel_cluster_refuses(fitted, call, message):
+    db, pool = fitted
+    con = sqlsel.connect(db, read_only=True)
+    with pytest.raises(duckdb.Error, match=message):
+        con.sql(f"SELECT {call} FROM read_parquet('{pool}')").fetchall()
+    assert con.sql("SELECT sqlsel_cluster(NULL, 'balanced_sample', 2)").fetchall() == [(None,)]
+    con.close()
 
 
 def duckdb_cli() -> str:
