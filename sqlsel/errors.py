@@ -13,6 +13,8 @@ __all__ = [
     "SqlselError",
     "UnknownNameError",
     "UnknownModelError",
+    "UnknownVectorTableError",
+    "UnknownIndexError",
     "UnknownRecipeError",
     "UnknownFunctionError",
     "UnknownAlgorithmError",
@@ -57,6 +59,15 @@ class UnknownNameError(SqlselError):
 
 class UnknownModelError(UnknownNameError):
     kind = "model"
+
+
+class UnknownVectorTableError(UnknownNameError):
+    kind = "vector table"
+
+
+class UnknownIndexError(UnknownNameError):
+    kind = "vector index"
+    plural = "vector indexes"
 
 
 class UnknownRecipeError(UnknownNameError):

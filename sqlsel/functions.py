@@ -45,6 +45,8 @@ __all__ = [
     "sql_function",
     "register_functions",
     "load_families",
+    "row_functions",
+    "driver_functions",
     "constant_argument",
     "models_fixed",
     "function_context",
@@ -583,3 +585,15 @@ def register_functions(
         if macro is not None:
             run_sql(con, macro)
     return ctx
+
+
+def row_functions(specs: dict[str, FunctionSpec] | None = None) -> dict[str, FunctionSpec]:
+    """Functions computed row by row without writing anything: what Spark runs on its executors."""
+    specs = specs if specs is not None else load_families()
+    return {name: spec for name, spec in specs.items() if not (spec.side_effects or spec.on_driver)}
+
+
+def driver_functions(specs: dict[str, FunctionSpec] | None = None) -> dict[str, FunctionSpec]:
+    """Functions that write the catalog, read whole relations or take them as lists: run on the driver."""
+    specs = specs if specs is not None else load_families()
+    return {name: spec for name, spec in specs.items() if spec.side_effects or spec.on_driver}

@@ -8,7 +8,7 @@ Recipes are DuckDB SQL, the canonical dialect. On Spark a recipe's statements sp
   and ``sel_scratch.name`` becomes the temporary view ``name``. ``error(msg)`` becomes
   ``raise_error(msg)``.
 * **Driver statements** call a function that writes the catalog or reads a whole relation (a fit,
-  ``sel_semdedup``, …: :func:`sqlsel.spark.functions.driver_functions`). They run unchanged on the
+  ``sel_semdedup``, …: :func:`sqlsel.functions.driver_functions`). They run unchanged on the
   driver's DuckDB over copies of the (small) relations they read; see :mod:`sqlsel.spark.runner`.
 
 :func:`portability_problems` names every construct of a Spark statement that sqlglot would pass
@@ -33,6 +33,8 @@ from typing import Any
 from sqlsel.connection import SCRATCH
 from sqlsel.recipe import Recipe, line_of
 from sqlsel.resources import sql_files
+
+SHELL_MACROS = "shell.sql"
 
 _LEN = re.compile(r"\blen\s*\(", re.IGNORECASE)
 
@@ -135,7 +137,7 @@ def _rules() -> list[tuple[Callable[[Any], bool], str, str]]:
 
 def is_driver_statement(sql: str) -> bool:
     """Whether a statement calls a function that writes the catalog or reads a whole relation."""
-    from sqlsel.spark.functions import driver_functions
+    from sqlsel.functions import driver_functions
 
     names = set(driver_functions())
     facts = _calls(sql)
@@ -235,12 +237,17 @@ def cached_problems(recipe: Recipe) -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def _macros() -> dict[str, tuple[list[str], Any]]:
-    """The scalar macros of ``udfs/*.sql``: name -> (parameters, body)."""
+    """The scalar macros of ``udfs/*.sql``: name -> (parameters, body).
+
+    ``udfs/shell.sql`` is left out: its ``sqlsel_`` macros are for a plain DuckDB shell, never in a recipe.
+    """
     import sqlglot
     from sqlglot import exp
 
     macros: dict[str, tuple[list[str], Any]] = {}
     for path in sql_files("udfs"):
+        if path.name == SHELL_MACROS:
+            continue
         for tree in sqlglot.parse(path.read_text(), read="duckdb"):
             if not isinstance(tree, exp.Create) or str(tree.args.get("kind", "")).upper() != "MACRO":
                 continue

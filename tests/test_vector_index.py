@@ -47,7 +47,7 @@ def test_a_small_table_is_searched_exactly(con):
 
 
 def test_a_batch_larger_than_one_lance_query_keeps_every_rows_neighbours(con):
-    from sqlsel.udfs.vectors import QUERY_ROWS
+    from sqlsel.lance import QUERY_ROWS
 
     x = store(con, QUERY_ROWS + 72)  # under 256 rows: exact search, so the answer is known
     sql(con, "SELECT sel_index_build('ix', 'v')")
@@ -57,7 +57,8 @@ def test_a_batch_larger_than_one_lance_query_keeps_every_rows_neighbours(con):
 
 def test_parallel_searches_give_the_same_answer(con):
     from sqlsel.functions import FunctionContext
-    from sqlsel.udfs.vectors import QUERY_ROWS, knn, open_index
+    from sqlsel.lance import QUERY_ROWS, knn
+    from sqlsel.stored import open_index
 
     x = store(con, 2000)
     sql(con, "SELECT sel_index_build('ix', 'v')")

@@ -35,7 +35,14 @@ import pyarrow as pa
 from sqlsel.catalog import PAYLOAD_TABLES
 from sqlsel.duck import run_sql
 from sqlsel.errors import SqlselError
-from sqlsel.functions import KEY, FunctionContext, FunctionSpec, call_impl, load_families
+from sqlsel.functions import (
+    KEY,
+    FunctionContext,
+    FunctionSpec,
+    call_impl,
+    driver_functions,
+    row_functions,
+)
 
 __all__ = ["ModelSnapshot", "model_snapshot", "row_functions", "driver_functions", "register_row_functions"]
 
@@ -70,18 +77,6 @@ def spark_type(duckdb_type: str) -> str:
         fields = [f.strip().split(" ", 1) for f in duckdb_type[len("STRUCT(") : -1].split(",")]
         return "struct<" + ",".join(f"{name}:{spark_type(kind.strip())}" for name, kind in fields) + ">"
     return _SPARK_TYPES[duckdb_type]
-
-
-def row_functions(specs: dict[str, FunctionSpec] | None = None) -> dict[str, FunctionSpec]:
-    """Functions computed row by row without writing anything: what Spark runs on its executors."""
-    specs = specs if specs is not None else load_families()
-    return {name: spec for name, spec in specs.items() if not (spec.side_effects or spec.on_driver)}
-
-
-def driver_functions(specs: dict[str, FunctionSpec] | None = None) -> dict[str, FunctionSpec]:
-    """Functions that write the catalog, read whole relations or take them as lists: run on the driver."""
-    specs = specs if specs is not None else load_families()
-    return {name: spec for name, spec in specs.items() if spec.side_effects or spec.on_driver}
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 A set-level function whose every decision stays within a group of rows (SemDeDup: a k-means cluster)
 runs on Spark as ``groupBy(cluster).applyInArrow(...)``: each executor gets one cluster's rows as an
 Arrow table and runs the same per-part kernel that DuckDB's run uses past its memory budget
-(:func:`sqlsel.udfs.diversity._dedup_part`), so the rows removed are the same as on DuckDB. The
+(:func:`sqlsel.udfs.diversity.dedup_part`), so the rows removed are the same as on DuckDB. The
 model travels in the function (a :class:`~sqlsel.spark.functions.ModelSnapshot`).
 
 :data:`PARTITIONED` maps a function to its Spark form; the Spark runner uses it for a statement that
@@ -57,8 +57,8 @@ def _dedup_cluster(
         from sqlsel.kernels.keys import key_hashes, sortable_keys
         from sqlsel.kernels.vectors import VectorError, vector_matrix
         from sqlsel.relations import VectorBatch, check_unique
-        from sqlsel.udfs.diversity import _check_dim, _dedup_part, _DedupRule, _sorted_part
-        from sqlsel.udfs.kmeans import load_hierarchy
+        from sqlsel.stored import load_hierarchy
+        from sqlsel.udfs.diversity import DedupRule, check_model_dim, dedup_part, sorted_part
 
         ids = table.column("id").combine_chunks()
         if ids.null_count:
@@ -68,12 +68,12 @@ def _dedup_cluster(
         except VectorError as exc:
             raise SqlselError(f"sel_semdedup: row id {ids[exc.row].as_py()!r}: {exc}") from None
         tree = load_hierarchy(snapshot_context(snapshot), model)
-        _check_dim(x.shape[1], tree, model)
+        check_model_dim(x.shape[1], tree, model)
         clusters = table.column("cluster").to_numpy().astype(np.float64)
         batch = VectorBatch(np.array(sortable_keys(ids), copy=True), key_hashes(ids), x, {"cluster": clusters})
-        part = _sorted_part([batch], "")
+        part = sorted_part([batch], "")
         check_unique(part.keys, "sel_semdedup", "its source")
-        result = _dedup_part(part, tree, _DedupRule(eps, keep, seed, 1))
+        result = dedup_part(part, tree, DedupRule(eps, keep, seed, 1))
         id_type = ids.type
         return pa.table(
             {

@@ -37,6 +37,7 @@ from sqlsel.kernels.diversity import (
 )
 from sqlsel.kernels.sampling import uniform
 from sqlsel.kernels.vectors import permute_rows
+from sqlsel.lance import VectorIndex, knn
 from sqlsel.relations import (
     VectorBatch,
     Vectors,
@@ -51,8 +52,7 @@ from sqlsel.relations import (
     vector_batches,
     write_rows,
 )
-from sqlsel.udfs.kmeans import Hierarchy, load_hierarchy
-from sqlsel.udfs.vectors import VectorIndex, knn, open_index
+from sqlsel.stored import Hierarchy, load_hierarchy, open_index
 
 _INTO = """ into_table is a qualified table name (sel_scratch.<name> keeps it in memory; it cannot be TEMP),
     written in a transaction of the function's own: a caller's ROLLBACK does not undo it."""
@@ -142,7 +142,7 @@ def sel_semdedup(
     name = str(_one(source, "source"))
     given = ("cluster",) if "cluster" in column_names(ctx, name) else ()
     key_type = describe_source(ctx, name, "sel_semdedup", ("id", "embedding", *given))
-    rule = _DedupRule(float(_one(eps, "eps")), keep_rule, int(constant_argument(seed, "seed") or 0), ctx.threads())
+    rule = DedupRule(float(_one(eps, "eps")), keep_rule, int(constant_argument(seed, "seed") or 0), ctx.threads())
     index_name = constant_argument(index, "index")
     rows, dim = source_rows(ctx, name, "sel_semdedup"), tree.dim  # rows of any other size are refused as read
     into_table = str(_one(into, "into_table"))
@@ -154,35 +154,35 @@ def sel_semdedup(
         parts = _cluster_parts(ctx, name, model_name, given, key_type, budget // 4, stream_batch_rows(dim))
         results = []
         for part in parts:
-            _check_dim(part.x.shape[1], tree, model_name)
-            results.append(_dedup_part(part, tree, rule))
+            check_model_dim(part.x.shape[1], tree, model_name)
+            results.append(dedup_part(part, tree, rule))
         table = pa.concat_tables(results)
         count = write_rows(ctx, into_table, table, key_type, ("id", "dup_of"))
     else:
         data = read_vectors(ctx, name, "sel_semdedup", extra=given)
-        _check_dim(data.x.shape[1], tree, model_name)
+        check_model_dim(data.x.shape[1], tree, model_name)
         neighbours = None if index_name is None else _index_candidates(ctx, str(index_name), data, rule.threads)
-        count = write_rows(ctx, into_table, _dedup_part(data, tree, rule, neighbours), key_type, ("id", "dup_of"))
+        count = write_rows(ctx, into_table, dedup_part(data, tree, rule, neighbours), key_type, ("id", "dup_of"))
     return pa.array([count] * len(source), pa.int64())
 
 
 @dataclass(frozen=True)
-class _DedupRule:
+class DedupRule:
     eps: float
     keep: str
     seed: int
     threads: int
 
 
-def _check_dim(dim: int, tree: Hierarchy, model: str) -> None:
+def check_model_dim(dim: int, tree: Hierarchy, model: str) -> None:
     if dim != tree.dim:
         raise ParameterError(
             f"sel_semdedup: the embeddings have {dim} values but model {model!r} was fitted on {tree.dim}"
         )
 
 
-def _dedup_part(
-    data: Vectors, tree: Hierarchy, rule: _DedupRule, neighbours: tuple[np.ndarray, np.ndarray] | None = None
+def dedup_part(
+    data: Vectors, tree: Hierarchy, rule: DedupRule, neighbours: tuple[np.ndarray, np.ndarray] | None = None
 ) -> pa.Table:
     """SemDeDup's rows for whole clusters (every row of each cluster in ``data``, sorted by key)."""
     known = "cluster" in data.extra  # the source's column, or sel_cluster's answer in a read by cluster
@@ -246,12 +246,12 @@ def _cluster_parts(
             held = [b for b in (b.take(b.extra["cluster"] == last) for b in held) if len(b.keys)]
             size = sum(b.x.nbytes for b in held)
             if any(len(b.keys) for b in done):
-                yield _sorted_part(done, key_type)
+                yield sorted_part(done, key_type)
     if held:
-        yield _sorted_part(held, key_type)
+        yield sorted_part(held, key_type)
 
 
-def _sorted_part(batches: list[VectorBatch], key_type: str) -> Vectors:
+def sorted_part(batches: list[VectorBatch], key_type: str) -> Vectors:
     """One part of whole clusters as :class:`Vectors`: rows sorted by key (the batches are released as copied)."""
     keys = np.concatenate([b.keys for b in batches])
     order = np.argsort(keys, kind="stable")

@@ -10,7 +10,6 @@ stored model per batch.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,11 +25,7 @@ from sqlsel.kernels.kmeans import (
     STRATEGIES,
     Level,
     RowStream,
-    fit_threads,
-    flat_index,
     hierarchical_kmeans,
-    nearest_centroids,
-    search_threads,
 )
 from sqlsel.kernels.vectors import VectorError, list_array, vector_matrix
 from sqlsel.relations import (
@@ -42,8 +37,8 @@ from sqlsel.relations import (
     stream_batch_rows,
     vector_batches,
 )
+from sqlsel.stored import KMEANS, Hierarchy, load_hierarchy
 
-KIND = "kmeans"
 OPTIONS: dict[str, type] = {
     "iterations": int,
     "steps": list,
@@ -57,52 +52,6 @@ OPTIONS: dict[str, type] = {
 OPTION_MINIMUM = {"iterations": 1, "sample": 0, "sample_iterations": 1, "refine": 0}
 #: What a fit uses when an option is left out; the model records them all, so a refit is the same fit.
 DEFAULT_OPTIONS = {"sample": SAMPLE, "sample_iterations": SAMPLE_ITERATIONS, "refine": REFINE}
-BATCH_ROWS = 2048  # rows DuckDB hands a Python function per call
-FIT_HINT = "Fit one with SELECT sel_kmeans_fit('name', 'table_with_id_and_embedding', '100,10', 42)."
-
-
-@dataclass(frozen=True)
-class Hierarchy:
-    """A stored model: centroids per level (finest first) and each cluster's parent one level up."""
-
-    centroids: list[np.ndarray]
-    parents: list[np.ndarray]  # parents[l][c]: cluster at level l+2 of cluster c at level l+1
-    index: Any  # exact faiss index over the level-1 centroids (kernels.kmeans.flat_index)
-
-    @property
-    def dim(self) -> int:
-        return int(self.centroids[0].shape[1])
-
-    def paths(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Cluster per level (rows × levels, level 1 first) and squared distance to the level-1 centroid."""
-        # A DuckDB batch already has a thread of its own: one OpenMP thread per search then, not one per
-        # core each; a whole relation (sel_semdedup) gets every core. omp_set_num_threads is per thread.
-        search_threads(1 if len(x) <= BATCH_ROWS else fit_threads())
-        nearest, dist = nearest_centroids(self.index, x, self.centroids[0])
-        path = np.empty((len(x), len(self.centroids)), np.int32)
-        path[:, 0] = nearest
-        for level, parent in enumerate(self.parents):
-            path[:, level + 1] = parent[path[:, level]]
-        return path, dist
-
-
-def load_hierarchy(ctx: FunctionContext, name: str) -> Hierarchy:
-    model_id, params = ctx.model(name, KIND, FIT_HINT)
-
-    def build() -> Hierarchy:
-        tbl = ctx.arrow(
-            "SELECT level, parent, centroid FROM sel_kmeans_centroids WHERE model_id = ? ORDER BY level, cluster",
-            [model_id],
-        )
-        level = tbl.column("level").to_numpy()
-        matrix = vector_matrix(tbl.column("centroid"))
-        parent = tbl.column("parent").to_numpy(zero_copy_only=False)
-        levels = len(params["clusters"])
-        centroids = [matrix[level == lv] for lv in range(1, levels + 1)]
-        parents = [parent[level == lv].astype(np.int32) for lv in range(1, levels)]
-        return Hierarchy(centroids, parents, flat_index(centroids[0]))
-
-    return ctx.cached((KIND, model_id), build)
 
 
 # ---------------------------------------------------------------------------- fitting
@@ -251,7 +200,7 @@ def fit_and_store(
         }
     )
     with ctx.writing(f"k-means model {name!r}") as cur:
-        store_model(cur, ctx.write_name(name), KIND, params, "sel_kmeans_centroids", table)
+        store_model(cur, ctx.write_name(name), KMEANS, params, "sel_kmeans_centroids", table)
     return int(sizes[0].sum())
 
 

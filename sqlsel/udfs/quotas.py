@@ -12,7 +12,7 @@ import pyarrow as pa
 from sqlsel.errors import InputError, ParameterError
 from sqlsel.functions import FunctionContext, sql_function
 from sqlsel.kernels.quotas import hierarchical_quotas, stratified_quotas
-from sqlsel.udfs.kmeans import load_hierarchy
+from sqlsel.stored import load_hierarchy
 
 
 def _lists(values: pa.Array, i: int, what: str) -> np.ndarray:

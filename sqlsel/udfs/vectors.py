@@ -10,25 +10,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
-from sqlsel.catalog import STAGED, replace_row
+from sqlsel.catalog import replace_row
 from sqlsel.duck import run_sql
 from sqlsel.errors import (
     InputError,
     ParameterError,
     SqlselError,
-    UnknownNameError,
     did_you_mean,
 )
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
-from sqlsel.kernels.keys import sortable_keys
 from sqlsel.kernels.vectors import VectorError, vector_matrix
 from sqlsel.lance import (
     INDEX_TYPES,
@@ -37,17 +31,14 @@ from sqlsel.lance import (
     build_index,
     drop_table,
     fixed_size_batches,
+    knn,
     lance_folder,
     open_db,
-    open_table,
 )
 from sqlsel.relations import relation_query, write_table
+from sqlsel.stored import open_index, open_vector_table
 
 _BATCH = 65536
-
-
-class UnknownVectorTableError(UnknownNameError):
-    kind = "vector table"
 
 
 def _folder(ctx: FunctionContext) -> Path:
@@ -146,24 +137,6 @@ def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa
     yield from rest
 
 
-def open_vector_table(ctx: FunctionContext, name: str) -> tuple[object, dict[str, object]]:
-    """The LanceDB table registered as ``name`` and its catalog row."""
-    rows = ctx.query(
-        "SELECT path, lance_table, rows, dim, version FROM sel_vector_tables WHERE name = ?", [ctx.read_name(name)]
-    )
-    if not rows:
-        known = [r[0] for r in ctx.query("SELECT name FROM sel_vector_tables WHERE NOT contains(name, ?)", [STAGED])]
-        raise UnknownVectorTableError(name, known, "Store one with SELECT sel_vectors_store('name', 'table_or_query').")
-    path, lance_table, count, dim, version = rows[0]
-    try:
-        table = open_table(Path(path), lance_table)
-    except Exception as exc:  # noqa: BLE001 - lancedb raises several kinds for a missing table
-        raise InputError(
-            f"Vector table {name!r} is registered at {path} but cannot be opened ({exc}); store it again."
-        ) from None
-    return table, {"rows": count, "dim": dim, "version": version, "path": path, "lance_table": lance_table}
-
-
 @sql_function(
     "sel_vectors_load",
     params={"name": "VARCHAR", "into": "VARCHAR"},
@@ -190,11 +163,6 @@ def sel_vectors_load(ctx: FunctionContext, name: pa.Array, into: pa.Array) -> pa
             raise type(exc)(f"sel_vectors_load: {exc}") from None
         out.append(int(meta["rows"]))  # type: ignore[call-overload]
     return pa.array(out, pa.int64())
-
-
-class UnknownIndexError(UnknownNameError):
-    kind = "vector index"
-    plural = "vector indexes"
 
 
 @sql_function(
@@ -257,49 +225,6 @@ def sel_index_build(
     return pa.array(out, pa.int64())
 
 
-@dataclass(frozen=True)
-class VectorIndex:
-    """An opened index: its Lance table and what it was built with."""
-
-    table: Any
-    metric: str
-    index_type: str
-    dim: int
-
-
-def open_index(ctx: FunctionContext, name: str, metric: str | None = None) -> VectorIndex:
-    """The index ``name``, refused when unknown, stale, or built with another metric than ``metric``."""
-
-    def build() -> VectorIndex:
-        rows = ctx.query(
-            "SELECT i.vector_table, i.lance_table, i.metric, i.index_type, i.data_version, t.lance_table, t.dim "
-            "FROM sel_vector_indexes i LEFT JOIN sel_vector_tables t ON t.name = i.vector_table WHERE i.name = ?",
-            [ctx.read_name(name)],
-        )
-        if not rows:
-            known = [
-                r[0] for r in ctx.query("SELECT name FROM sel_vector_indexes WHERE NOT contains(name, ?)", [STAGED])
-            ]
-            raise UnknownIndexError(name, known, "Build one with SELECT sel_index_build('name', 'vector_table').")
-        vector_table, built_on, distance, kind, version, current, dim = rows[0]
-        vector_table = vector_table.split(STAGED)[0]  # the name the user knows
-        fix = f"Rebuild it: SELECT sel_index_build('{name}', '{vector_table}', '{distance}', '{kind}')."
-        if current != built_on:
-            raise InputError(f"Vector index {name!r} is stale: vector table {vector_table!r} was stored again. {fix}")
-        table, _ = open_vector_table(ctx, vector_table)
-        if table.version != version:  # type: ignore[attr-defined]
-            raise InputError(f"Vector index {name!r} is stale: its Lance table changed since the build. {fix}")
-        return VectorIndex(table, distance, kind, int(dim))
-
-    index = build()  # cheap catalog reads; a rebuilt or re-stored table must never be served from a cache
-    if metric is not None and metric != index.metric:
-        raise ParameterError(
-            f"Vector index {name!r} was built with metric {index.metric!r}, not {metric!r}: its distances would "
-            f"not mean what you asked for. Build one with SELECT sel_index_build('name', 'vector_table', '{metric}')."
-        )
-    return index
-
-
 KNN_ROW = pa.struct([("id", pa.int64()), ("distance", pa.float64())])
 
 
@@ -334,51 +259,4 @@ def sel_knn(ctx: FunctionContext, embedding: pa.Array, index: pa.Array, k: pa.Ar
         )
     return pa.ListArray.from_arrays(
         pa.array(offsets), pa.StructArray.from_arrays([pa.array(ids), pa.array(distances)], fields=list(KNN_ROW))
-    )
-
-
-#: Query vectors per LanceDB search. A multi-vector search reads every probed partition of every
-#: query at once: 8,192 vectors held 10,400 files open (past a default `ulimit -n` of 1,024, and it
-#: once failed at 20,000), 128 hold ~270 and answer faster (1,220 vs 570 queries/s, 181k × 256).
-QUERY_ROWS = 128
-#: Searches at once: each holds its own files open, so two stay far below that limit. On the 2-core
-#: benchmark machine 2 answer 1.3× the queries per second of 1 (795 → 1,036/s, 60k × 256), 4 no more.
-QUERY_THREADS = 2
-
-
-def knn(index: VectorIndex, x: np.ndarray, k: int, threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Neighbour ids and distances of every row of ``x``, flattened, with list offsets (QUERY_ROWS per query).
-
-    ``threads`` > 1 runs up to QUERY_THREADS searches at once (1.3× the queries per second on 2 cores);
-    the answer does not depend on it.
-    """
-    parts = [x[start : start + QUERY_ROWS] for start in range(0, len(x), QUERY_ROWS)]
-    workers = min(threads, QUERY_THREADS, len(parts))
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            answers = list(pool.map(lambda part: _search(index, part, k), parts))
-    else:
-        answers = [_search(index, part, k) for part in parts]
-    ids = [np.zeros(0, np.int64)] + [a[0] for a in answers]
-    distances = [np.zeros(0)] + [a[1] for a in answers]
-    counts = [np.zeros(0, np.int64)] + [a[2] for a in answers]
-    offsets = np.r_[0, np.cumsum(np.concatenate(counts))].astype(np.int32)
-    return np.concatenate(ids), np.concatenate(distances), offsets
-
-
-def _search(index: VectorIndex, part: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One multi-vector search: ids and distances sorted per query, and each query's neighbour count."""
-    result = (
-        index.table.search(part, vector_column_name="embedding")
-        .distance_type(index.metric)
-        .limit(k)
-        .select(["id", "_distance"])
-        .to_arrow()
-    )
-    query = result.column("query_index").to_numpy() if len(part) > 1 else np.zeros(result.num_rows, np.int64)
-    order = np.lexsort((result.column("_distance").to_numpy(), query))
-    return (
-        sortable_keys(result.column("id"))[order],
-        result.column("_distance").to_numpy()[order].astype(np.float64),
-        np.bincount(query, minlength=len(part)),
     )
