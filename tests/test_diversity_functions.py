@@ -79,6 +79,34 @@ def test_kcenter_and_threshold_return_picks_in_order(con):
     assert all(s < 0.8 for _, _, s in kept if s is not None)
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        "sel_kcenter('sel_scratch.out', 'sel_scratch.v', 40, 3)",
+        "sel_mmr('sel_scratch.out', 'sel_scratch.v', 40, 0.5)",
+        "sel_threshold_greedy('sel_scratch.out', 'sel_scratch.v', 40, 0.9)",
+    ],
+)
+def test_nearest_sim_is_the_max_cosine_to_the_earlier_picks(con, call):
+    x, _ = clustered(n=120)
+    vectors(con, x, {"relevance": np.linspace(0, 1, 120), "score": np.arange(120.0)})
+    picks = written(con, call, order="rank")
+    e = x[[p[0] // 10 for p in picks]] / np.linalg.norm(x[[p[0] // 10 for p in picks]], axis=1, keepdims=True)
+    expected = [None] + [float((e[:i] @ e[i]).max()) for i in range(1, len(e))]
+    assert picks[0][2] is None
+    assert [p[2] for p in picks[1:]] == pytest.approx(expected[1:], abs=1e-5)
+
+
+def test_nearest_earlier_cosine_in_small_blocks_equals_one_block():
+    from sqlsel.udfs.diversity import _nearest_earlier_cosine
+
+    e = np.random.default_rng(1).normal(size=(37, 8)).astype(np.float32)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    one = _nearest_earlier_cosine(e, block=64)
+    assert np.isnan(one[0]) and np.allclose(_nearest_earlier_cosine(e, block=5)[1:], one[1:])
+    assert one[1:] == pytest.approx([(e[:i] @ e[i]).max() for i in range(1, 37)], abs=1e-6)
+
+
 def test_mmr_with_lambda_one_is_top_k_by_relevance(con):
     x, _ = clustered(n=100)
     vectors(con, x, {"relevance": np.random.default_rng(0).random(100)})

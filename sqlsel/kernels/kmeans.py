@@ -38,6 +38,7 @@ __all__ = [
     "KMeansFit",
     "Level",
     "kmeans",
+    "train_centroids",
     "assign",
     "nearest_centroids",
     "hierarchical_kmeans",
@@ -173,13 +174,27 @@ def kmeans(
     init: np.ndarray | str = "kmeans++",
 ) -> KMeansFit:
     """``iterations`` Lloyd steps from k-means++ (the reference's per-level fit: 50), from a seeded
-    random pick of ``k`` rows (``init="random"``, faiss's default), or from given centroids."""
+    random pick of ``k`` rows (``init="random"``, faiss's default), or from given centroids; every row
+    assigned to the result."""
+    x = check_vectors(x, k)
+    centroids = train_centroids(x, k, seed, iterations, init)
+    return KMeansFit(centroids, *assign(x, centroids))
+
+
+def train_centroids(
+    x: np.ndarray,
+    k: int,
+    seed: int,
+    iterations: int = 50,
+    init: np.ndarray | str = "kmeans++",
+) -> np.ndarray:
+    """The centroids :func:`kmeans` fits, without assigning ``x`` to them (a refit on a sample assigns
+    every row afterwards, not the sample)."""
     x = check_vectors(x, k)
     faiss = _faiss()
     faiss.omp_set_num_threads(fit_threads())
-    if not isinstance(init, str) and iterations <= 0:  # nothing to train: the given centroids, assigned
-        centroids = np.ascontiguousarray(init, dtype=np.float32)
-        return KMeansFit(centroids, *assign(x, centroids))
+    if not isinstance(init, str) and iterations <= 0:  # nothing to train: the given centroids
+        return np.ascontiguousarray(init, dtype=np.float32)
     km = faiss.Kmeans(
         x.shape[1],
         int(k),
@@ -194,9 +209,7 @@ def kmeans(
         km.train(x)
     else:
         km.train(x, init_centroids=np.ascontiguousarray(init, dtype=np.float32))
-    centroids = np.ascontiguousarray(km.centroids, dtype=np.float32)
-    labels, dist = assign(x, centroids)
-    return KMeansFit(centroids, labels, dist)
+    return np.ascontiguousarray(km.centroids, dtype=np.float32)
 
 
 def assign(x: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -326,7 +339,7 @@ def hierarchical_kmeans(
             picked = _resample(data, labels, dist, per_cluster, strategy, level_seed + step)
             if len(picked) < k:
                 break  # too few points to refit k clusters: keep the last fit
-            centroids = kmeans(data[picked], int(k), level_seed + step, iterations).centroids
+            centroids = train_centroids(data[picked], int(k), level_seed + step, iterations)
             labels, dist = assign(data, centroids)
             sizes = None
         if sizes is None:
@@ -355,7 +368,7 @@ def _sampled_fit(
     row for the labels and distances are all that stay.
     """
     chosen, peak = stream.sample(sample * k, seed)
-    centroids = kmeans(chosen, k, seed, sample_iterations, init="random").centroids
+    centroids = train_centroids(chosen, k, seed, sample_iterations, init="random")
     del chosen
     # integer sums (at a scale that cannot overflow) are the same in any order: a Lloyd step gives the
     # same centroids whatever blocks, threads, row order or partitions the stream has

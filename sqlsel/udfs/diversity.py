@@ -318,21 +318,39 @@ def _query_neighbours(found: VectorIndex, data: Vectors, query_rows: np.ndarray,
     return out
 
 
-def _picks(data: Vectors, selection: Selection) -> pa.Table:
-    """Selected rows in order: id, rank (1-based) and cosine similarity to the nearest earlier pick."""
-    e = normalize(data.x[selection.order])
-    nearest = np.full(len(e), np.nan)
-    for start in range(1, len(e), 4096):  # max similarity to earlier picks, a block of picks at a time
-        sims = e[start : start + 4096] @ e[: start + 4096].T
-        sims[np.arange(sims.shape[0])[:, None] + start <= np.arange(sims.shape[1])[None, :]] = -np.inf
-        nearest[start : start + 4096] = sims.max(axis=1)
+def _picks(data: Vectors, selection: Selection, cosine_scores: bool) -> pa.Table:
+    """Selected rows in order: id, rank (1-based) and cosine similarity to the nearest earlier pick.
+
+    MMR and threshold-greedy score each pick by that similarity already (``cosine_scores``); k-center
+    scores the Euclidean distance, so the cosine is computed here.
+    """
+    if cosine_scores:
+        nearest = np.where(np.isfinite(selection.score), selection.score, np.nan)
+    else:
+        nearest = _nearest_earlier_cosine(normalize(data.x[selection.order]))
     return pa.table(
         {
             "id": key_array(data, np.asarray(selection.order)),
-            "rank": pa.array(np.arange(1, len(e) + 1, dtype=np.int64)),
+            "rank": pa.array(np.arange(1, len(nearest) + 1, dtype=np.int64)),
             "nearest_sim": pa.array(nearest, mask=np.isnan(nearest)),
         }
     )
+
+
+def _nearest_earlier_cosine(e: np.ndarray, block: int = 1024) -> np.ndarray:
+    """Per row of ``e`` (unit rows), the max cosine similarity to the rows before it; NaN for the first.
+
+    Blocks of ``block`` × ``block`` similarities at a time, so memory does not grow with the rows.
+    """
+    nearest = np.full(len(e), -np.inf)
+    for start in range(0, len(e), block):
+        rows = e[start : start + block]
+        for earlier in range(0, start + len(rows), block):
+            sims = rows @ e[earlier : earlier + block].T
+            mask = np.arange(start, start + len(rows))[:, None] <= np.arange(earlier, earlier + sims.shape[1])[None, :]
+            sims[mask] = -np.inf
+            np.maximum(nearest[start : start + len(rows)], sims.max(axis=1), out=nearest[start : start + len(rows)])
+    return np.where(np.isfinite(nearest), nearest, np.nan)
 
 
 _PICKS = """ Writes table into_table (id in the source's key type, rank from 1, nearest_sim: cosine similarity to the
@@ -365,7 +383,9 @@ def sel_kcenter(ctx: FunctionContext, into: pa.Array, source: pa.Array, k: pa.Ar
     n = len(data.x)
     count = _k(_one(k, "k"), n, "sel_kcenter")
     start = int(np.lexsort((np.arange(n), uniform(data.hashes, int(constant_argument(seed, "seed") or 0))))[0])
-    return _written(ctx, into, _picks(data, kcenter_greedy(data.x, count, start)), data, ("id",), len(source))
+    return _written(
+        ctx, into, _picks(data, kcenter_greedy(data.x, count, start), cosine_scores=False), data, ("id",), len(source)
+    )
 
 
 @sql_function(
@@ -399,7 +419,7 @@ def sel_mmr(ctx: FunctionContext, into: pa.Array, source: pa.Array, k: pa.Array,
         selection = mmr(data.x, data.extra["relevance"], count, float(_one(lam, "lambda")))  # type: ignore[arg-type]
     except ValueError as exc:
         raise ParameterError(f"sel_mmr: {exc}") from None
-    return _written(ctx, into, _picks(data, selection), data, ("id",), len(source))
+    return _written(ctx, into, _picks(data, selection, cosine_scores=True), data, ("id",), len(source))
 
 
 @sql_function(
@@ -429,4 +449,4 @@ def sel_threshold_greedy(
     count = _k(_one(k, "k"), len(data.x), "sel_threshold_greedy")
     order = np.lexsort((np.arange(len(data.x)), -data.extra["score"]))
     selection = threshold_greedy(data.x, order, float(_one(tau, "tau")), limit=count)  # type: ignore[arg-type]
-    return _written(ctx, into, _picks(data, selection), data, ("id",), len(source))
+    return _written(ctx, into, _picks(data, selection, cosine_scores=True), data, ("id",), len(source))
