@@ -21,6 +21,7 @@ import json
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -257,11 +258,17 @@ class KernelPool:
             return self._pool
 
 
+#: Models a connection keeps loaded (each read again from the catalog when it is needed after eviction).
+MODEL_CACHE_ENTRIES = 8
+
+
 class FunctionContext:
     """What a function implementation may use besides its arguments: read access to the catalog.
 
     Reads go through a cursor of the registering connection (a second connection to the same
-    database), so they work while the calling query runs. Fitted models are cached by model id.
+    database), so they work while the calling query runs. Fitted models are cached by model id, the
+    ``MODEL_CACHE_ENTRIES`` most recently used; a set-level function keeps its last answer per slot
+    (:meth:`latest`). Both go with the connection.
     """
 
     def __init__(
@@ -271,7 +278,8 @@ class FunctionContext:
         self.catalog_path = catalog_path  # the catalog file (None: in memory); its LanceDB folder is beside it
         self.read_only = read_only
         self._local = threading.local()
-        self.cache: dict[Any, Any] = {}
+        self._cache: OrderedDict[Any, Any] = OrderedDict()
+        self._latest: dict[str, tuple[Any, Any]] = {}
         self.lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._fixed: dict[tuple[str, str], tuple[int, dict[str, Any]]] | None = None
@@ -423,12 +431,34 @@ class FunctionContext:
             self._fixed, self._threads_fixed = outer
 
     def cached(self, key: Any, build: Callable[[], Any]) -> Any:
-        """``self.cache[key]``, built once: models are cached by id, and a refit gets a new id."""
-        value = self.cache.get(key)
-        if value is None:
-            value = build()
-            with self.lock:
-                self.cache[key] = value
+        """The value cached under ``key``, built on first use: models are cached by id (a refit gets a new
+        id), the ``MODEL_CACHE_ENTRIES`` most recently used kept."""
+        with self.lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        value = build()
+        with self.lock:
+            self._cache[key] = value
+            self._cache.move_to_end(key)
+            while len(self._cache) > MODEL_CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return value
+
+    def latest(self, slot: str, key: Any, build: Callable[[], Any]) -> Any:
+        """The last value built in ``slot`` if it was built for ``key``, else a new one that replaces it.
+
+        For large answers worth keeping once (SemDeDup's neighbours while eps is tuned), not per key.
+        """
+        with self.lock:
+            kept = self._latest.get(slot)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        with self.lock:
+            self._latest.pop(slot, None)  # free the old answer before building the new one
+        value = build()
+        with self.lock:
+            self._latest[slot] = (key, value)
         return value
 
     @contextlib.contextmanager

@@ -74,10 +74,14 @@ def register_input(
     recipe can name them; :meth:`Input.flags` says which are there.
     """
     given = _registered(con, name, value)
-    given.optional = dict(optional or {})
-    present = {r[0].lower() for r in run_sql(con, f'DESCRIBE SELECT * FROM "{_RAW.format(name)}"')}
-    given.missing = [c for c in given.optional if c.lower() not in present]
-    return _view(con, given)
+    try:
+        given.optional = dict(optional or {})
+        present = {r[0].lower() for r in run_sql(con, f'DESCRIBE SELECT * FROM "{_RAW.format(name)}"')}
+        given.missing = [c for c in given.optional if c.lower() not in present]
+        return _view(con, given)
+    except BaseException:
+        drop_input(con, given)  # the caller never gets it to drop: no view or Arrow table is left behind
+        raise
 
 
 def _registered(con: duckdb.DuckDBPyConnection, name: str, value: Any) -> Input:

@@ -1,7 +1,7 @@
 """LanceDB beside the catalog: where vector tables live, and streaming them in and out.
 
 A file catalog ``/data/catalog.duckdb`` keeps its LanceDB database in ``/data/catalog.lance/``; an
-in-memory catalog gets a temporary folder that lives as long as the process. Tables are written
+in-memory catalog gets a temporary folder that lives as long as its connection. Tables are written
 from a stream of Arrow batches (never the whole result in memory) with the embedding column as a
 fixed-size float32 list, the type LanceDB indexes.
 
@@ -22,10 +22,10 @@ Example:
 
 from __future__ import annotations
 
-import atexit
 import shutil
 import tempfile
 import threading
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -49,20 +49,34 @@ __all__ = [
     "knn",
 ]
 
-_TEMP: dict[str, str] = {}
+_TEMP: dict[int, str] = {}  # id of the owner of an in-memory catalog -> its Lance folder
 _LOCK = threading.Lock()
 
 
-def lance_folder(catalog_path: str | None) -> Path:
-    """The LanceDB folder of a catalog file (its sibling ``<stem>.lance``), or a temporary one."""
+def lance_folder(catalog_path: str | None, owner: object) -> Path:
+    """The LanceDB folder of a catalog file (its sibling ``<stem>.lance``), or for an in-memory catalog
+    a temporary one of its own, removed when ``owner`` (the connection's function context) is collected
+    or the process exits."""
     if catalog_path:
         path = Path(catalog_path)
         return path.with_name(path.stem + ".lance")
     with _LOCK:
-        if "memory" not in _TEMP:
-            _TEMP["memory"] = tempfile.mkdtemp(prefix="sqlsel-lance-")
-            atexit.register(shutil.rmtree, _TEMP["memory"], True)
-        return Path(_TEMP["memory"])
+        folder = _TEMP.get(id(owner))
+        if folder is None:
+            folder = tempfile.mkdtemp(prefix="sqlsel-lance-")
+            _TEMP[id(owner)] = folder
+            weakref.finalize(owner, _remove_temp, id(owner), folder)
+        return Path(folder)
+
+
+def _remove_temp(owner: int, folder: str) -> None:
+    """Forget an in-memory catalog's Lance handles and remove its folder."""
+    with _LOCK:
+        _TEMP.pop(owner, None)
+        _DBS.pop(folder, None)
+        for key in [k for k in _OPEN_TABLES if k[0] == folder]:
+            del _OPEN_TABLES[key]
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 _DBS: dict[str, Any] = {}

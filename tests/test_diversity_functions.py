@@ -8,6 +8,7 @@ import pytest
 
 import sqlsel
 from sqlsel.errors import SqlselError
+from sqlsel.functions import FunctionContext
 from tests.test_diversity_kernel import brute_semdedup, clustered
 
 
@@ -281,3 +282,22 @@ def test_a_sampled_source_is_read_once(con):
         con, "SELECT sel_kcenter('sel_scratch.out', 'SELECT * FROM sel_scratch.v USING SAMPLE 50% (bernoulli)', 5)"
     )[0][0]
     assert count == 5 and len(sql(con, "SELECT * FROM sel_scratch.out")) == 5
+
+
+def test_index_neighbours_are_asked_again_for_new_vectors_under_the_same_keys(con, monkeypatch):
+    import sqlsel.udfs.diversity as diversity
+    from sqlsel.kernels.keys import key_hashes
+    from sqlsel.relations import Vectors
+
+    calls = []
+    query = diversity._query_neighbours
+    monkeypatch.setattr(diversity, "_query_neighbours", lambda *a: calls.append(1) or query(*a))
+    x, _ = clustered(n=300, d=8)
+    vectors(con, x)
+    sql(con, "SELECT sel_vectors_store('v', 'sel_scratch.v')")
+    sql(con, "SELECT sel_index_build('ix', 'v')")
+    ctx, keys, rows = FunctionContext(con), np.arange(300) * 10, np.arange(300)
+    for y in (x, x, x + np.float32(1e-3)):  # the same keys and rows asked about; the last with other vectors
+        data = Vectors(keys, "BIGINT", key_hashes(pa.array(keys)), y.astype(np.float32))
+        diversity._neighbours(ctx, "ix", data, rows)
+    assert len(calls) == 2

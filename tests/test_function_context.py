@@ -76,3 +76,16 @@ def test_cursors_of_functions_print_no_progress_bar(con):
 
     cursor = function_context(con)._new_cursor()
     assert cursor.execute("SELECT current_setting('enable_progress_bar_print')").fetchall() == [(False,)]
+
+
+def test_the_model_cache_keeps_the_most_recently_used_models(con, monkeypatch):
+    import sqlsel.functions as functions
+
+    monkeypatch.setattr(functions, "MODEL_CACHE_ENTRIES", 2)
+    ctx = FunctionContext(con)
+    built = []
+    for key in ["a", "b", "a", "c", "a", "b"]:  # c evicts b (a was used since); b is built again
+        ctx.cached(key, lambda key=key: built.append(key) or key.upper())
+    assert built == ["a", "b", "c", "b"]
+    assert ctx.latest("slot", 1, lambda: "one") == "one" and ctx.latest("slot", 1, lambda: "new") == "one"
+    assert ctx.latest("slot", 2, lambda: "two") == "two"

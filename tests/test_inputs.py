@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 import sqlsel
@@ -182,3 +183,16 @@ def test_table_function_reads_what_inputs_read_and_says_none_when_gone(tmp_path)
     assert [
         table_function(p) for p in (tmp_path / "gone.parquet", tmp_path / "a.txt", None, str(tmp_path / "*.csv"))
     ] == [None] * 4
+
+
+def test_an_input_that_fails_after_registering_leaves_nothing_behind(con, monkeypatch):
+    import sqlsel.inputs as inputs
+
+    def broken(con, given, key=None):
+        raise duckdb.BinderException("the view could not be made")
+
+    monkeypatch.setattr(inputs, "_view", broken)
+    with pytest.raises(duckdb.BinderException):
+        inputs.register_input(con, "pool", pa.table({"id": [1, 2]}))
+    left = con.sql("SELECT view_name FROM duckdb_views() WHERE view_name LIKE '%pool%' AND NOT internal").fetchall()
+    assert left == [] and "_sel_input_pool" not in {r[0] for r in con.sql("SHOW TABLES").fetchall()}

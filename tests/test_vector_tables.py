@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -84,3 +86,25 @@ def test_loaded_vectors_feed_a_kmeans_fit(con):
     sql(con, "SELECT sel_vectors_store('v', 'sel_scratch.v')")
     sql(con, "SELECT sel_vectors_load('v', 'sel_scratch.back')")
     assert sql(con, "SELECT sel_kmeans_fit('m', 'sel_scratch.back', '4', 1)") == [(40,)]
+
+
+def test_each_in_memory_catalog_has_its_own_lance_folder_removed_with_it():
+    import gc
+    import glob
+    import tempfile
+
+    def folders():
+        return set(glob.glob(os.path.join(tempfile.gettempdir(), "sqlsel-lance-*")))
+
+    before = folders()
+    a, b = sqlsel.connect(), sqlsel.connect()
+    for con in (a, b):
+        con.sql("CREATE TABLE sel_scratch.v AS SELECT range AS id, [range, 1.0]::FLOAT[] AS embedding FROM range(3)")
+        con.sql("SELECT sel_vectors_store('pts', 'sel_scratch.v')").fetchall()
+    assert len(folders() - before) == 2
+    a.close()
+    del a
+    gc.collect()
+    assert len(folders() - before) == 1
+    assert b.sql("SELECT sel_vectors_load('pts', 'sel_scratch.back')").fetchall() == [(3,)]
+    b.close()

@@ -12,13 +12,13 @@ The kernels are in :mod:`sqlsel.kernels.diversity`.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import xxhash
 
 from sqlsel.duck import sql_string
 from sqlsel.errors import InputError, ParameterError, SqlselError
@@ -287,21 +287,17 @@ NEIGHBOURS = 64  # candidates per row for index-backed SemDeDup
 def _neighbours(ctx: FunctionContext, name: str, data: Vectors, rows: np.ndarray) -> np.ndarray:
     """Row indices of the nearest neighbours of ``rows`` in a cosine index over the same rows (−1 pads).
 
-    The last answer is kept per index version and set of keys: trying several eps values on the same
-    rows queries the index once.
+    The last answer is kept per index version, keys, rows and vectors: trying several eps values on the
+    same rows queries the index once, and re-embedded rows under the same keys query it again.
     """
     found = open_index(ctx, name, metric="cosine")
     if found.dim != data.x.shape[1]:
         raise ParameterError(f"vector index {name!r} holds {found.dim}-dimensional vectors, not {data.x.shape[1]}")
-    digest = hashlib.sha256(data.hashes.tobytes() + rows.tobytes()).hexdigest()
-    key = ("neighbours", name, found.table.version, digest)
-    cached = ctx.cache.get("neighbours")
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    out = _query_neighbours(found, data, rows, ctx.threads())
-    with ctx.lock:
-        ctx.cache["neighbours"] = (key, out)
-    return out
+    digest = xxhash.xxh3_128()
+    for part in (data.hashes, rows, data.x):  # the keys, the rows asked about and their vectors
+        digest.update(np.ascontiguousarray(part).data)
+    key = (name, found.table.version, digest.hexdigest())
+    return ctx.latest("neighbours", key, lambda: _query_neighbours(found, data, rows, ctx.threads()))
 
 
 def _query_neighbours(found: VectorIndex, data: Vectors, query_rows: np.ndarray, threads: int) -> np.ndarray:
