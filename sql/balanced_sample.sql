@@ -12,9 +12,8 @@
 -- fits: model
 
 SELECT CASE WHEN $strategy = 'quality' AND NOT $pool_has_quality
-            THEN error('strategy quality needs a numeric quality column in pool (kMQ samples proportional to softmax(quality))')
-            WHEN $embedder = 'column' AND NOT $pool_has_embedding
-                 THEN error('embedder column needs an embedding column in pool; use embedder hash to embed its text') END;
+            THEN error('strategy quality needs a numeric quality column in pool (kMQ samples proportional to softmax(quality))') END,
+       sel_embedder_error($embedder, $pool_has_embedding);
 
 -- The embedding per row, computed once (rows whose text gives none, e.g. no tokens, are never selected).
 CREATE OR REPLACE TABLE sel_scratch.balanced_vectors AS

@@ -11,8 +11,7 @@
 -- optional pool: text VARCHAR, embedding FLOAT[]
 -- fits: model
 
-SELECT CASE WHEN $embedder = 'column' AND NOT $pool_has_embedding
-            THEN error('embedder column needs an embedding column in pool; use embedder hash to embed its text') END;
+SELECT sel_embedder_error($embedder, $pool_has_embedding);
 
 -- Rows whose text gives no embedding (no tokens) are never selected.
 CREATE OR REPLACE TABLE sel_scratch.d4_vectors AS

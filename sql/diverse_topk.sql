@@ -13,9 +13,8 @@
 -- metric score_max: SELECT max(s.score) FROM sel_scratch.diverse_scores s JOIN sel_scratch.diverse_vectors USING (id)
 
 SELECT CASE WHEN $method IN ('mmr', 'threshold') AND NOT $pool_has_score
-            THEN error('method ' || $method || ' needs a numeric score column in pool (its relevance)')
-            WHEN $embedder = 'column' AND NOT $pool_has_embedding
-                 THEN error('embedder column needs an embedding column in pool; use embedder hash to embed its text') END;
+            THEN error('method ' || $method || ' needs a numeric score column in pool (its relevance)') END,
+       sel_embedder_error($embedder, $pool_has_embedding);
 
 -- Rows whose text gives no embedding (no tokens) are never selected; for mmr and threshold neither are rows
 -- whose score is NULL, NaN or infinite. MMR compares relevance with cosine similarities, so the score is

@@ -2,7 +2,8 @@
 
 Parsed recipe statements (:func:`sqlsel.recipe.statement_facts`) and the LZ4 self-check of
 :mod:`sqlsel.kernels.compression` are kept as small JSON files, each under a key that names what
-it depends on (a statement's text, a library's version). Nothing in the folder is needed to run:
+it depends on (a statement's text, a library's version); numba's compiled kernels under ``numba/``,
+keyed by the kernel sources (:mod:`sqlsel.kernels`). Nothing in the folder is needed to run:
 it may be deleted at any time, and a folder that cannot be written is simply not used.
 
 The folder is ``$SQLSEL_CACHE_DIR``, else ``$XDG_CACHE_HOME/sqlsel``, else ``~/.cache/sqlsel``.

@@ -15,7 +15,6 @@ and only the columns it needs. :mod:`sqlsel.report_html` draws it::
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -284,7 +283,6 @@ def _current_model(con: duckdb.DuckDBPyConnection, record: dict[str, Any]) -> tu
     return rows[0][0], str(name), json.loads(params) if isinstance(params, str) else dict(params or {})
 
 
-_WORDPUNCT = re.compile(r"\w+|[^\w\s]+")
 _GRAM_DOCS = 2000  # output rows whose grams name the buckets
 
 
@@ -295,6 +293,7 @@ def _dsir_grams(con: duckdb.DuckDBPyConnection, output: str, model: tuple[int, s
     rows' features. A bucket is named by the most frequent grams of the output's texts that hash to it.
     """
     from sqlsel.kernels.ngrams import ngram_features, sha256_mod  # numba: not at `import sqlsel`
+    from sqlsel.kernels.tokens import WORDPUNCT, token_lists
 
     model_id, _, params = model
     buckets, ngrams = int(params.get("buckets", 10000)), int(params.get("ngrams", 2))
@@ -309,8 +308,7 @@ def _dsir_grams(con: duckdb.DuckDBPyConnection, output: str, model: tuple[int, s
     moved = chosen / chosen.sum() - raw / raw.sum()
     top = [int(b) for b in np.argsort(-moved)[:10]]
     grams: Counter[str] = Counter()
-    for text in texts[:500]:
-        tokens = _WORDPUNCT.findall(text.lower())
+    for tokens in token_lists(pa.array(texts[:500], pa.large_string()), WORDPUNCT):
         for n in range(1, ngrams + 1):
             grams.update(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
     names = list(grams)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -81,3 +82,25 @@ def test_features_do_not_depend_on_batch_split(data_selection, texts, cut):
     assert np.array_equal(whole.buckets, joined)
     for i, text in enumerate(texts):
         assert np.array_equal(counts(whole, i, 101), data_selection.get_ngram_counts(text, n=2, num_buckets=101))
+
+
+def test_a_memo_remembers_buckets_across_calls_and_changes_no_feature():
+    from sqlsel.kernels.ngrams import GramMemo
+
+    texts = pa.array(["Alice went to the store", "the store was closed", None, "Alice went home"])
+    memo = GramMemo()
+    first = ngram_features(texts, 101, 2, memo)
+    seen = memo.count
+    again = ngram_features(texts, 101, 2, memo)
+    assert seen > 0 and memo.count == seen  # nothing new the second time
+    for f in (again, ngram_features(texts, 101, 2)):
+        assert np.array_equal(f.buckets, first.buckets) and np.array_equal(f.offsets, first.offsets)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=8))
+def test_token_lists_are_pythons_wordpunct_tokens_of_the_lowered_text(texts):
+    from sqlsel.kernels.tokens import WORDPUNCT, token_lists
+
+    expected = [re.findall(r"\w+|[^\w\s]+", t.lower()) if t is not None else [] for t in texts]
+    assert token_lists(pa.array(texts, pa.string()), WORDPUNCT) == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -26,7 +27,7 @@ def test_a_second_process_reads_the_cached_facts_without_importing_sqlglot(tmp_p
         "f = statement_facts(\"SELECT sel_hash_embed(text, 8) FROM 'x.parquet'\"); "
         "print(f.calls[0][0], 'sqlglot' in sys.modules)"
     )
-    env = {"SQLSEL_CACHE_DIR": str(tmp_path), "PATH": ""}
+    env = {"SQLSEL_CACHE_DIR": str(tmp_path), "PATH": "", "NUMBA_CACHE_DIR": os.environ["NUMBA_CACHE_DIR"]}
     runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True) for _ in range(2)]
     assert [r.stdout.split() for r in runs] == [["sel_hash_embed", "True"], ["sel_hash_embed", "False"]]
 

@@ -7,9 +7,11 @@ hashed with ``int(sha256(gram).hexdigest(), 16) % buckets``.
 The reference does this one Python call per n-gram. Here a batch of documents is tokenized in one
 compiled pass (ASCII rows) or with Python's own ``str.lower`` and ``re`` character classes (other
 rows, so Unicode semantics are Python's); every n-gram gets a 64-bit fingerprint computed from its
-tokens' bytes without building the string, and its bucket comes from a process-wide fingerprint →
-bucket table. Only n-grams never seen before are materialised and hashed with sha256 (a compiled
-implementation, in the same kernel thread). The bucket of a gram is the same in whatever batch it arrives, so
+tokens' bytes without building the string, and its bucket comes from a fingerprint → bucket memo
+(:class:`GramMemo`) that the caller owns: a connection keeps one for its ``buckets`` value and frees it
+with itself (``sel_ngram_buckets``); without one, a call hashes every distinct gram it meets. Only
+n-grams the memo has not seen are materialised and hashed with sha256 (a compiled implementation, in
+the same kernel thread). The bucket of a gram is the same in whatever batch it arrives, so
 features never depend on batch boundaries. (Two distinct grams sharing a 64-bit fingerprint and
 length would share a bucket: about one chance in 10**6 for a 10-million-gram vocabulary.)
 
@@ -34,7 +36,7 @@ from sqlsel.kernels import _compiled
 from sqlsel.kernels.rows import utf8_rows
 from sqlsel.kernels.tokens import ASCII_LOWER, WORDPUNCT, tokenize
 
-__all__ = ["NgramFeatures", "ngram_features", "sha256_mod", "token_counts"]
+__all__ = ["GramMemo", "NgramFeatures", "ngram_features", "sha256_mod", "token_counts"]
 
 _P = np.uint64((0x100000001B3 * 0x9E3779B1 | 1) % 2**64)  # odd base of the polynomial fingerprint (mod 2**64)
 _SPACE = np.uint64(ord(" "))
@@ -71,14 +73,16 @@ class NgramFeatures:
         )
 
 
-class _BucketTable:
-    """Open-addressing table gram fingerprint → bucket, shared by every batch of a process.
+class GramMemo:
+    """Open-addressing table gram fingerprint → bucket for one ``buckets`` value, shared by the batches
+    (and kernel threads) of whoever owns it.
 
     Rows are ``(key, bucket + 1)``; key 0 marks an empty slot and a 0 bucket reads as "absent",
-    so lookups need no lock while an insert (under the lock) is writing. Grows at half full.
+    so lookups need no lock while an insert (under the lock) is writing. Grows at half full, up to
+    ``MAX_ENTRIES`` grams (2 GiB of slots); past it, unseen grams are hashed and not remembered.
     """
 
-    MAX_ENTRIES = 1 << 26  # ~2 GB of table at most; past it, unseen grams are hashed, not remembered
+    MAX_ENTRIES = 1 << 26
 
     def __init__(self, bits: int = 18) -> None:
         # (slots, shift) swapped as one reference, so a reader never pairs a table with a wrong shift
@@ -107,10 +111,6 @@ class _BucketTable:
             self.count += len(keys)
 
 
-_BUCKET_TABLES: dict[int, _BucketTable] = {}
-_BUCKET_TABLES_LOCK = threading.Lock()
-
-
 def sha256_mod(grams: pa.Array, buckets: int) -> np.ndarray:
     """``int(sha256(g.encode()).hexdigest(), 16) % buckets`` for every string, vectorised.
 
@@ -129,8 +129,13 @@ def _sha256_buckets(data: np.ndarray, offsets: np.ndarray, buckets: int) -> np.n
     return _compiled.sha256_mod(data, offsets, buckets, _compiled.SHA256_K, _compiled.SHA256_H).astype(np.int32)
 
 
-def ngram_features(texts: pa.Array | pa.ChunkedArray, buckets: int = 10000, ngrams: int = 2) -> NgramFeatures:
-    """Hashed n-gram bucket ids of every document (unigrams up to ``ngrams``-grams)."""
+def ngram_features(
+    texts: pa.Array | pa.ChunkedArray, buckets: int = 10000, ngrams: int = 2, memo: GramMemo | None = None
+) -> NgramFeatures:
+    """Hashed n-gram bucket ids of every document (unigrams up to ``ngrams``-grams).
+
+    ``memo`` (for this ``buckets`` value) remembers the buckets of grams seen before, across calls.
+    """
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
@@ -147,7 +152,7 @@ def ngram_features(texts: pa.Array | pa.ChunkedArray, buckets: int = 10000, ngra
     np.cumsum(per_order.sum(axis=1), out=offsets[1:])
     out_base = offsets[:-1, None] + np.cumsum(per_order, axis=1) - per_order  # where d's k-grams start
 
-    table = _table(buckets)
+    table = memo if memo is not None else GramMemo()
     slots, shift = table.snapshot()
     out, miss_pos, miss_idx, new_keys, new_offsets, new_bytes = _compiled.grams_to_buckets(
         toks.data,
@@ -169,15 +174,6 @@ def ngram_features(texts: pa.Array | pa.ChunkedArray, buckets: int = 10000, ngra
         table.insert(new_keys, new_buckets)
         out[miss_pos] = new_buckets[miss_idx]
     return NgramFeatures(out, offsets, ntok, valid)
-
-
-def _table(buckets: int) -> _BucketTable:
-    """The process-wide table for ``buckets`` (bucket ids differ by modulus, fingerprints do not)."""
-    table = _BUCKET_TABLES.get(buckets)
-    if table is None:
-        with _BUCKET_TABLES_LOCK:
-            table = _BUCKET_TABLES.setdefault(buckets, _BucketTable())
-    return table
 
 
 def token_counts(texts: pa.Array | pa.ChunkedArray) -> np.ndarray:

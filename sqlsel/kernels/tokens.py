@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from sqlsel.kernels import _compiled
 from sqlsel.kernels.rows import utf8_rows
 
-__all__ = ["ASCII_LOWER", "CharClasses", "Tokens", "WORDPUNCT", "WORDS", "tokenize"]
+__all__ = ["ASCII_LOWER", "CharClasses", "Tokens", "WORDPUNCT", "WORDS", "tokenize", "token_lists"]
 
 #: ASCII lowercasing as a byte table (the identity on other bytes).
 ASCII_LOWER = np.array([ord(chr(c).lower()) if c < 128 else c for c in range(256)], dtype=np.uint8)
@@ -156,3 +156,13 @@ def tokenize(texts: pa.Array, classes: CharClasses) -> tuple[Tokens, np.ndarray]
         np.concatenate([a.doc, b.doc]),
     )
     return toks, valid
+
+
+def token_lists(texts: pa.Array, classes: CharClasses) -> list[list[str]]:
+    """Every row's tokens as lowercased strings (a NULL row has none): for reports and tests, not hot paths."""
+    toks, _ = tokenize(texts, classes)
+    data = ASCII_LOWER[toks.data].tobytes()  # ASCII rows are stored as written; other rows are lowercased already
+    out: list[list[str]] = [[] for _ in range(len(texts))]
+    for start, end, doc in zip(toks.starts.tolist(), toks.ends.tolist(), toks.doc.tolist(), strict=True):
+        out[doc].append(data[start:end].decode())
+    return out

@@ -18,7 +18,7 @@ from sqlsel.catalog import store_model
 from sqlsel.errors import InputError, SqlselError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.dsir import kl_reduction, weights_from_features
-from sqlsel.kernels.ngrams import NgramFeatures, ngram_features, token_counts
+from sqlsel.kernels.ngrams import GramMemo, NgramFeatures, ngram_features, token_counts
 
 MAX_BUCKETS = 1 << 24
 MAX_NGRAMS = 8
@@ -89,8 +89,12 @@ def sel_ngram_buckets(ctx: FunctionContext, text: pa.Array, buckets: pa.Array, n
 
 
 def features(ctx: FunctionContext, text: pa.Array, buckets: int, ngrams: int) -> NgramFeatures:
-    """:func:`ngram_features` of a batch, its slices on the connection's threads (the kernel is mostly nogil)."""
-    parts = ctx.map_rows(lambda a, b: ngram_features(text.slice(a, b - a), buckets, ngrams), len(text), 256)
+    """:func:`ngram_features` of a batch, its slices on the connection's threads (the kernel is mostly nogil).
+
+    The connection keeps one gram memo, for the last ``buckets`` value used (a new value replaces it).
+    """
+    memo = ctx.latest("gram-memo", buckets, GramMemo)
+    parts = ctx.map_rows(lambda a, b: ngram_features(text.slice(a, b - a), buckets, ngrams, memo), len(text), 256)
     return NgramFeatures.concat(parts)
 
 
