@@ -265,65 +265,31 @@ class _Run:
             raise error from None
         finally:
             ctx.interrupted = False
-            self._cleanup_engine()
-            with contextlib.suppress(duckdb.Error):
-                run_sql(self.con, f"DROP TABLE IF EXISTS {RESULT_TABLE}")
-                for t in _scratch_tables(self.con) - scratch_before:  # what the run left in the scratch database
-                    run_sql(self.con, f'DROP TABLE IF EXISTS {SCRATCH}."{t}"')
-                for given in self.inputs:
-                    drop_input(self.con, given)
+            self._clean_up(scratch_before)
 
     def _work(self, run_id: int | None, ctx: FunctionContext) -> RunResult:
-        con, recipe = self.con, self.recipe
+        """The run between its record's start and end: checks, inputs, statements, output, commit."""
+        recipe = self.recipe
         self._configure()
         values = recipe.bind(self.given)
-        statements = recipe.statements(con)
-        if not statements:
-            raise SqlselError(f"Recipe {recipe.name} has no SQL statements.")
-        if statements[-1].type != duckdb.StatementType.SELECT:
-            raise SqlselError(f"The last statement of recipe {recipe.name} must be a SELECT (its rows are the output).")
-        self._check_statements(statements)
+        statements = self._checked_statements()
         out_path, out_format = output_path(self.out)  # a bad extension or folder fails before the inputs are read
-        for p in recipe.params.values():
-            if p.is_table:
-                self.inputs.append(register_input(con, p.name, values[p.name], recipe.optional.get(p.name)))
-        by_name = {i.name: i for i in self.inputs}
-        for name in recipe.keyed:
-            self._check_key(by_name[name])
-        check_not_an_input(out_path, self.inputs)
-        if out_path is not None:
-            remove_stale_temporaries(out_path)
+        self._register_inputs(values, out_path)
         if ctx.read_only and recipe.fits:
             fitted = ", ".join(repr(str(values[p])) for p in recipe.fits if p in values)
             raise ReadOnlyCatalogError(f"what recipe {recipe.name} fits ({fitted})")
-        recipe.check(con, values)
-        inputs = [r for i in self.inputs for r in i.records]
-        fingerprint = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
-        if run_id is not None:
-            seed = values.get("seed")
-            fields = {"params": _jsonable(values), "seed": seed if isinstance(seed, int) else None, "inputs": inputs}
-            finish_run(con, run_id, {**fields, **self._settings()})
+        recipe.check(self.con, values)
+        fingerprint = self._record_inputs(run_id, values)
         self.columns = self._column_params(values)
-        scalar = {k: v for k, v in values.items() if not (recipe.params[k].is_table or k in self.columns)}
-        for given in self.inputs:
-            scalar |= given.flags()
+        scalar = self._scalar_params(values)
         staging = ctx.staging(run_id) if run_id is not None else contextlib.nullcontext()
         with staging:
             self._start(values)
             self._statements(statements, scalar)
             rows_out, columns = self._result_shape()
             digest = self._digest() if "id" in columns else None
-            metrics = {}
-            for name, sql in recipe.metrics.items():
-                params = {k: scalar[k] for k in re.findall(r"\$(\w+)", sql) if k in scalar}
-                metrics[name] = self._metric(sql, params)
-            keyed = "id" in (c.lower() for c in columns) and self.key.lower() != "id"
-            table = None
-            if out_path is not None:
-                self.tmp = temporary_path(out_path)
-                self._write_output(self.tmp, out_format, keyed)
-            else:
-                table = self._output_table(keyed)
+            metrics = self._metrics(scalar)
+            table = self._output(out_path, out_format, columns)
             self.interrupts.check()
             self._commit(run_id, fingerprint, out_path, rows_out, digest, metrics)
         return RunResult(
@@ -340,6 +306,76 @@ class _Run:
             [(t["sql"], t["seconds"]) for t in self.timings],
             self.notes,
         )
+
+    def _checked_statements(self) -> list[Any]:
+        """The recipe's statements; refused when there are none, the last is no SELECT, or the engine cannot."""
+        statements = self.recipe.statements(self.con)
+        if not statements:
+            raise SqlselError(f"Recipe {self.recipe.name} has no SQL statements.")
+        if statements[-1].type != duckdb.StatementType.SELECT:
+            raise SqlselError(
+                f"The last statement of recipe {self.recipe.name} must be a SELECT (its rows are the output)."
+            )
+        self._check_statements(statements)
+        return statements
+
+    def _register_inputs(self, values: dict[str, Any], out_path: Path | None) -> None:
+        """Each table parameter as a view, its key checked; an output that is an input refused."""
+        recipe = self.recipe
+        for p in recipe.params.values():
+            if p.is_table:
+                self.inputs.append(register_input(self.con, p.name, values[p.name], recipe.optional.get(p.name)))
+        by_name = {i.name: i for i in self.inputs}
+        for name in recipe.keyed:
+            self._check_key(by_name[name])
+        check_not_an_input(out_path, self.inputs)
+        if out_path is not None:
+            remove_stale_temporaries(out_path)
+
+    def _record_inputs(self, run_id: int | None, values: dict[str, Any]) -> str:
+        """Write the bound parameters, seed, inputs and settings into the run record; the inputs' fingerprint."""
+        inputs = [r for i in self.inputs for r in i.records]
+        fingerprint = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+        if run_id is not None:
+            seed = values.get("seed")
+            fields = {"params": _jsonable(values), "seed": seed if isinstance(seed, int) else None, "inputs": inputs}
+            finish_run(self.con, run_id, {**fields, **self._settings()})
+        return fingerprint
+
+    def _scalar_params(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The ``$parameters`` the statements bind: scalars and each input's ``<input>_has_<column>`` flags."""
+        recipe = self.recipe
+        scalar = {k: v for k, v in values.items() if not (recipe.params[k].is_table or k in self.columns)}
+        for given in self.inputs:
+            scalar |= given.flags()
+        return scalar
+
+    def _metrics(self, scalar: dict[str, Any]) -> dict[str, Any]:
+        """The recipe's ``-- metric`` queries over the result, each with the parameters it names."""
+        metrics = {}
+        for name, sql in self.recipe.metrics.items():
+            params = {k: scalar[k] for k in re.findall(r"\$(\w+)", sql) if k in scalar}
+            metrics[name] = self._metric(sql, params)
+        return metrics
+
+    def _output(self, out_path: Path | None, out_format: str | None, columns: list[str]) -> pa.Table | None:
+        """Write the result beside ``out_path`` (moved into place by the commit), or return it as a table."""
+        keyed = "id" in (c.lower() for c in columns) and self.key.lower() != "id"
+        if out_path is None:
+            return self._output_table(keyed)
+        self.tmp = temporary_path(out_path)
+        self._write_output(self.tmp, out_format, keyed)
+        return None
+
+    def _clean_up(self, scratch_before: set[str]) -> None:
+        """Drop what the run made: the engine's part, the result table, new scratch tables, the input views."""
+        self._cleanup_engine()
+        with contextlib.suppress(duckdb.Error):
+            run_sql(self.con, f"DROP TABLE IF EXISTS {RESULT_TABLE}")
+            for t in _scratch_tables(self.con) - scratch_before:  # what the run left in the scratch database
+                run_sql(self.con, f'DROP TABLE IF EXISTS {SCRATCH}."{t}"')
+            for given in self.inputs:
+                drop_input(self.con, given)
 
     # The engine's part of a run: DuckDB here, Spark in sqlsel.spark.runner.
 

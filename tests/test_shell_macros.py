@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import sqlsel
 from tests.conftest import EXAMPLES
 
+SQLSEL = str(Path(sys.executable).parent / "sqlsel")
 #: Characters whose lowercase DuckDB's lower() gives differently from Python's str.lower (README lists them).
 LOWER_DIFFERS = ("\u0130", "\u03a3")
 
@@ -35,9 +36,18 @@ def fitted(tmp_path_factory):
     pool = folder / "pool.parquet"
     pq.write_table(table, pool)
     db = folder / "catalog.duckdb"
-    target = str(EXAMPLES / "target.jsonl")
-    sqlsel.run_recipe("dsir_select", {"pool": str(pool), "target": target, "k": 20}, db=db)
-    sqlsel.run_recipe("balanced_sample", {"pool": str(pool), "n": 50, "clusters": "6,3", "embedder": "column"}, db=db)
+    target = EXAMPLES / "target.jsonl"
+    for recipe, params in [
+        ("dsir_select", [f"pool={pool}", f"target={target}", "k=20"]),
+        ("balanced_sample", [f"pool={pool}", "n=50", "clusters=6,3", "embedder=column"]),
+    ]:  # fitted as a user fits them: `sqlsel run` processes
+        args = [a for p in params for a in ("-p", p)]
+        done = subprocess.run(
+            [SQLSEL, "run", recipe, *args, "--db", str(db), "--out", str(folder / f"{recipe}.parquet")],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
     return db, pool
 
 
