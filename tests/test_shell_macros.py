@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -210,3 +211,23 @@ def test_the_quota_macro_is_the_kernels_allocation(sizes, budget):
     got = con.execute("SELECT sqlsel_stratified_quotas($1::BIGINT[], $2)", [sizes, budget]).fetchall()[0][0]
     con.close()
     assert got == stratified_quotas(np.array(sizes), budget).tolist()
+
+
+def test_the_readmes_shell_session_runs_as_written_and_agrees_with_python(tmp_path):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## In a DuckDB shell")[1].split("\n## ")[0]
+    script = re.findall(r"```bash\n(.*?)```", section, re.S)[0]
+    script = "\n".join(line for line in script.splitlines() if not line.startswith("pip install"))
+    (tmp_path / "examples").symlink_to(EXAMPLES)
+    cli = duckdb_cli()
+    env = {**os.environ, "PATH": f"{Path(cli).parent}{os.pathsep}{Path(SQLSEL).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-ec", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    con = sqlsel.connect(tmp_path / "catalog.duckdb", read_only=True)
+    top = con.sql(
+        "SELECT id FROM 'examples/pool.parquet' ORDER BY sel_dsir_weight(text, 'dsir_select') + sel_gumbel(id, 0) "
+        "DESC LIMIT 5".replace("'examples/", f"'{tmp_path}/examples/")
+    ).fetchall()
+    con.close()
+    shell_ids = [int(i) for i in re.findall(r"^│\s*(\d+)\s*│", done.stdout, re.M)][-5:]  # the shell's table, last
+    assert shell_ids == [i for (i,) in top], done.stdout
