@@ -36,6 +36,7 @@ from sqlsel.kernels.diversity import (
     threshold_greedy,
 )
 from sqlsel.kernels.sampling import uniform
+from sqlsel.kernels.submodular import CoverageGraph, cosine_knn_graph, cosine_similarities, facility_location
 from sqlsel.kernels.vectors import permute_rows
 from sqlsel.lance import VectorIndex, knn
 from sqlsel.relations import (
@@ -446,3 +447,61 @@ def sel_threshold_greedy(
     order = np.lexsort((np.arange(len(data.x)), -data.extra["score"]))
     selection = threshold_greedy(data.x, order, float(_one(tau, "tau")), limit=count)  # type: ignore[arg-type]
     return _written(ctx, into, _picks(data, selection, cosine_scores=True), data, ("id",), len(source))
+
+
+@sql_function(
+    "sel_facility_location",
+    params={"into_table": "VARCHAR", "source": "VARCHAR", "k": "BIGINT", "neighbours": "INTEGER"},
+    returns="BIGINT",
+    doc="""Facility location (submodular coverage): k rows that best represent every row, by lazy greedy.
+
+    Maximises Σ over rows of the squared cosine similarity to their most similar pick (apricot-select's
+    facility location with metric cosine; the same picks as its greedy). neighbours = 0 compares every
+    pair: N × N doubles, refused when they exceed a quarter of DuckDB's memory_limit (16,000 rows take
+    2 GB); neighbours = m keeps each row's m most similar rows (exact search) and a row then covers only
+    those, in memory N × m. Ties go to the lowest key. Writes table into_table (id in the source's key
+    type, rank from 1, gain: the pick's marginal coverage, nearest_sim: cosine similarity to the nearest
+    earlier pick) and returns its row count."""
+    + _INTO,
+    example=(
+        "SELECT sel_facility_location('sel_scratch.picks', 'SELECT id, sel_hash_embed(text, 64) AS embedding "
+        "FROM ''examples/pool.parquet''', 10)"
+    ),
+    side_effects=True,
+    null_handling="special",
+    defaults={"neighbours": "0"},
+)
+def sel_facility_location(
+    ctx: FunctionContext, into: pa.Array, source: pa.Array, k: pa.Array, neighbours: pa.Array
+) -> pa.Array:
+    if len(source) == 0:
+        return pa.array([], pa.int64())
+    data = read_vectors(ctx, str(_one(source, "source")), "sel_facility_location")
+    n = len(data.x)
+    count = _k(_one(k, "k"), n, "sel_facility_location")
+    m = int(constant_argument(neighbours, "neighbours") or 0)
+    if m < 0:
+        raise ParameterError(f"sel_facility_location: neighbours must be 0 (every pair) or positive; got {m}")
+    if m == 0:
+        needed, budget = 8 * n * n, memory_budget(ctx)
+        if needed > budget:
+            raise ParameterError(
+                f"sel_facility_location: comparing every pair of {n:,} rows needs {needed / 1e9:.1f} GB, more than "
+                f"a quarter of memory_limit ({budget / 1e9:.1f} GB). Pass neighbours := 64 (each row covers its "
+                "64 most similar rows), raise memory_limit, or select from a sample."
+            )
+        similarities: np.ndarray | CoverageGraph = cosine_similarities(data.x)
+    else:
+        similarities = cosine_knn_graph(data.x, m)
+    picks = facility_location(similarities, count)
+    del similarities
+    e = normalize(data.x[picks.order])
+    table = pa.table(
+        {
+            "id": key_array(data, picks.order),
+            "rank": pa.array(np.arange(1, len(picks.order) + 1, dtype=np.int64)),
+            "gain": pa.array(picks.gains),
+            "nearest_sim": pa.array(_nearest_earlier_cosine(e), mask=np.arange(len(e)) == 0),
+        }
+    )
+    return _written(ctx, into, table, data, ("id",), len(source))
