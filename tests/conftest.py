@@ -116,6 +116,7 @@ RECIPE_CASES = {
     "zipfit_select": {"k": 30, "mode": "fast"},
     "balanced_sample": {"n": 100, "clusters": "8"},
     "ccs_select": {"score": "quality", "n": 100, "strata": 5},
+    "color_filter": {"prior_loss": "quality", "conditional_loss": "quality", "k": 40, "tau": 4},
     "semdedup": {"clusters": 8, "eps": 0.2},
     "d4": {"clusters": 6, "eps": 0.2, "ratio": 0.5},
     "diverse_topk": {"k": 20},

@@ -210,7 +210,11 @@ def test_diverse_topk_outputs_rank_order_and_every_pool_column(dup_pool):
     "recipe, params, message",
     [
         ("diverse_topk", {"k": 0}, "Parameter k must be >= 1; got 0"),
-        ("diverse_topk", {"k": 5, "method": "random"}, "Parameter method must be one of kcenter, facility, mmr, threshold"),
+        (
+            "diverse_topk",
+            {"k": 5, "method": "random"},
+            "Parameter method must be one of kcenter, facility, mmr, threshold",
+        ),
         ("semdedup", {"eps": 3.0}, "Parameter eps must be in \\[0, 2\\]; got 3.0"),
         ("semdedup", {"keep": "middle"}, "Parameter keep must be one of hard, easy, random; got 'middle'"),
         ("d4", {"ratio": 0.0}, "Parameter ratio must be in \\(0, 1\\]"),

@@ -29,6 +29,7 @@ RECIPES = {
     "zipfit_select": ({"k": "3"}, 3, ("zipfit",)),
     "balanced_sample": ({"n": "4", "clusters": "2", "dim": "16"}, 4, ("centroid_distance",)),
     "ccs_select": ({"score": "score", "n": "4", "strata": "3"}, 4, ()),
+    "color_filter": ({"prior_loss": "score", "conditional_loss": "score", "k": "3", "tau": "2"}, 3, ("color_score",)),
     "semdedup": ({"clusters": "2", "dim": "16", "eps": "0.3"}, None, ("max_sim",)),
     "d4": ({"clusters": "2", "dim": "16"}, None, ("centroid_distance",)),
     "diverse_topk": ({"k": "3", "dim": "16", "method": "mmr"}, 3, ("nearest_sim",)),

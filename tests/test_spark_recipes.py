@@ -22,6 +22,8 @@ CASES = [
     ("balanced_sample", {"n": 200, "clusters": "12,3"}),
     ("balanced_sample", {"n": 150, "clusters": "10", "strategy": "quality", "seed": 5}),
     ("ccs_select", {"score": "quality", "n": 100, "strata": 7, "hard_cut": 0.1}),
+    ("color_filter", {"prior_loss": "quality", "conditional_loss": "score", "k": 30, "tau": 4, "seed": 2}),
+    ("diverse_topk", {"k": 20, "method": "facility", "neighbours": 16}),
     ("diverse_topk", {"k": 20}),
     ("diverse_topk", {"k": 20, "method": "mmr", "lambda": 0.7}),
     ("diverse_topk", {"k": 20, "method": "threshold", "tau": 0.5}),
