@@ -75,6 +75,7 @@ FAMILIES = (
     "minhash",
     "quality",
     "langid",
+    "transport",
 )
 
 

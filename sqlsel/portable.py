@@ -128,6 +128,16 @@ def _rules() -> list[tuple[Callable[[Any], bool], str, str]]:
             "select the struct's fields by name",
         ),
         (
+            lambda n: (
+                isinstance(n, exp.Window)
+                and isinstance(n.this, (exp.RowNumber, exp.Anonymous))
+                and (isinstance(n.this, exp.RowNumber) or n.this.name.lower() in ("rank", "dense_rank", "ntile"))
+                and n.args.get("order") is None
+            ),
+            "row_number() or rank() without ORDER BY (Spark requires an ordered window)",
+            "order the window, e.g. OVER (ORDER BY key)",
+        ),
+        (
             lambda n: isinstance(n, exp.DataType) and n.this == exp.DataType.Type.ARRAY and bool(n.args.get("values")),
             "a fixed-size array type (FLOAT[n])",
             "use the variable-size type (FLOAT[])",

@@ -110,6 +110,9 @@ def spark():
     session.stop()
 
 
+#: Recipes that also take a ``target`` input (tests pass the example target).
+TARGETED = ("dsir_select", "zipfit_select", "otgrad_select")
+
 #: Small parameters for every bundled recipe, run on ``recipe_pool`` (reruns, reports).
 RECIPE_CASES = {
     "dsir_select": {"k": 30},
@@ -123,6 +126,7 @@ RECIPE_CASES = {
     "exact_dedup": {"normalize": True},
     "minhash_dedup": {"threshold": 0.5, "removed": True},
     "quality_filter": {"filters": "gopher_repetition,fineweb"},
+    "otgrad_select": {"k": 30, "dim": 32},
 }
 
 

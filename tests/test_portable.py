@@ -96,3 +96,10 @@ def test_sqlsel_check_lists_what_does_not_carry_and_exits_1(tmp_path):
         "mine: statement 1 (line 2): a list slice x[a:b] does not carry to Spark; use list_slice(x, a, b)",
         "mine: statement 1 (line 2): hash() (a different function on Spark) does not carry to Spark; use sel_key_hash(key) or md5",
     ]
+
+
+def test_an_unordered_row_number_is_named(tmp_path):
+    assert problems_of(tmp_path, "SELECT id, row_number() OVER () AS n FROM pool") == [
+        "row_number() or rank() without ORDER BY (Spark requires an ordered window)"
+    ]
+    assert problems_of(tmp_path, "SELECT id, row_number() OVER (ORDER BY id) AS n FROM pool") == []

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sqlsel.cli import cli
+from tests.conftest import TARGETED
 
 # recipe -> (parameters, the most rows it may return or None for "at most the pool", score columns)
 RECIPES = {
@@ -68,7 +69,7 @@ def pools(draw):
 def run(folder: Path, recipe: str, pool: Path, out: Path):
     params, _, _ = RECIPES[recipe]
     args = ["run", recipe, "--db", str(folder / "c.duckdb"), "--out", str(out), "-p", f"pool={pool}"]
-    if recipe in ("dsir_select", "zipfit_select"):
+    if recipe in TARGETED:
         args += ["-p", f"target={folder / 'target.parquet'}"]
     for name, value in params.items():
         args += ["-p", f"{name}={value}"]

@@ -11,14 +11,14 @@ import pytest
 
 import sqlsel
 from sqlsel.report import report
-from tests.conftest import EXAMPLES, RECIPE_CASES
+from tests.conftest import EXAMPLES, RECIPE_CASES, TARGETED
 
 pytest.importorskip("matplotlib")
 
 
 def run(recipe, pool, tmp_path, **extra):
     params = {"pool": str(pool), **RECIPE_CASES[recipe], **extra}
-    if recipe in ("dsir_select", "zipfit_select"):
+    if recipe in TARGETED:
         params["target"] = str(EXAMPLES / "target.jsonl")
     con = sqlsel.connect(tmp_path / "c.duckdb")
     result = sqlsel.run_recipe(recipe, params, con=con, out=tmp_path / "out.parquet")

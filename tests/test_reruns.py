@@ -13,7 +13,7 @@ from sqlsel.cli import cli
 from sqlsel.errors import InputError, SqlselError
 from sqlsel.reruns import diff_runs, rerun
 from sqlsel.runner import _run_record
-from tests.conftest import RECIPE_CASES, ROOT
+from tests.conftest import RECIPE_CASES, ROOT, TARGETED
 
 
 def test_every_bundled_recipe_is_listed():
@@ -23,7 +23,7 @@ def test_every_bundled_recipe_is_listed():
 @pytest.mark.parametrize("recipe", sorted(RECIPE_CASES))
 def test_a_rerun_selects_the_same_rows(recipe, recipe_pool, examples, tmp_path):
     params = {"pool": str(recipe_pool), **RECIPE_CASES[recipe]}
-    if recipe in ("dsir_select", "zipfit_select"):
+    if recipe in TARGETED:
         params["target"] = str(examples / "target.jsonl")
     con = sqlsel.connect(tmp_path / "c.duckdb")
     first = sqlsel.run_recipe(recipe, params, con=con, out=tmp_path / "first.parquet")

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import sqlsel
+from tests.conftest import TARGETED
 
 CASES = [
     ("dsir_select", {"k": 25}),
@@ -24,6 +25,7 @@ CASES = [
     ("ccs_select", {"score": "quality", "n": 100, "strata": 7, "hard_cut": 0.1}),
     ("color_filter", {"prior_loss": "quality", "conditional_loss": "score", "k": 30, "tau": 4, "seed": 2}),
     ("diverse_topk", {"k": 20, "method": "facility", "neighbours": 16}),
+    ("otgrad_select", {"k": 25, "dim": 64}),
     ("diverse_topk", {"k": 20}),
     ("diverse_topk", {"k": 20, "method": "mmr", "lambda": 0.7}),
     ("diverse_topk", {"k": 20, "method": "threshold", "tau": 0.5}),
@@ -34,6 +36,7 @@ CASES = [
 #: The column each recipe scores rows by, compared to 1e-9 relative.
 SCORES = {"dsir_select": "log_weight", "zipfit_select": "zipfit", "semdedup": "max_sim", "d4": "centroid_distance"}
 SCORES |= {"balanced_sample": "centroid_distance", "diverse_topk": "nearest_sim", "minhash_dedup": "jaccard"}
+SCORES |= {"otgrad_select": "ot_gradient", "color_filter": "color_score"}
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +61,7 @@ def both(spark, recipe, params, tmp_path, **kwargs):
 def same_selection_count(spark, recipe, pool, extra, examples, tmp_path):
     """Run ``recipe`` on ``pool`` (and the example target, if it takes one) on both engines; the same rows, by digest."""
     params = {"pool": str(pool), **extra}
-    if recipe in ("dsir_select", "zipfit_select"):
+    if recipe in TARGETED:
         params["target"] = str(examples / "target.jsonl")
     on_spark, on_duckdb = both(spark, recipe, params, tmp_path)
     assert on_spark.rows_out == on_duckdb.rows_out > 0

@@ -93,11 +93,11 @@ def facility_location(similarities: np.ndarray | CoverageGraph, k: int) -> Picks
     if not 1 <= k <= n:
         raise ValueError(f"k must be between 1 and the number of rows ({n}); got {k}")
     if isinstance(similarities, CoverageGraph):
-        g = similarities
-        order, gains = _lazy_greedy_sparse(g.indptr, g.indices, g.data, int(k))
+        g, none = similarities, np.zeros((0, 0))
+        order, gains = _lazy_greedy(none, g.indptr, g.indices, g.data, n, int(k))
     else:
-        s = np.ascontiguousarray(similarities, dtype=np.float64)
-        order, gains = _lazy_greedy_dense(s, int(k))
+        dense, no_rows = np.ascontiguousarray(similarities, dtype=np.float64), np.zeros(0, np.int64)
+        order, gains = _lazy_greedy(dense, no_rows, no_rows, np.zeros(0), n, int(k))
     return Picks(order, gains)
 
 
@@ -128,34 +128,47 @@ def _sift_down(heap: np.ndarray, bound: np.ndarray, size: int, pos: int) -> None
 
 
 @numba.njit(cache=True, nogil=True)
-def _dense_gain(s: np.ndarray, j: int, current: np.ndarray) -> float:  # pragma: no cover - compiled
-    total = 0.0
-    for i in range(len(current)):
-        v = s[j, i]
-        if v > current[i]:
-            total += v - current[i]
-    return total
-
-
-@numba.njit(cache=True, nogil=True)
-def _sparse_gain(
-    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, j: int, current: np.ndarray
+def _gain(
+    s: np.ndarray, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, j: int, current: np.ndarray
 ) -> float:  # pragma: no cover - compiled
+    """Row j's marginal gain: dense row s[j] when s has rows, else its CSR entries."""
     total = 0.0
-    for p in range(indptr[j], indptr[j + 1]):
-        i = indices[p]
-        if i >= 0 and data[p] > current[i]:
-            total += data[p] - current[i]
+    if s.shape[0]:
+        for i in range(len(current)):
+            if s[j, i] > current[i]:
+                total += s[j, i] - current[i]
+    else:
+        for p in range(indptr[j], indptr[j + 1]):
+            i = indices[p]
+            if i >= 0 and data[p] > current[i]:
+                total += data[p] - current[i]
     return total
 
 
 @numba.njit(cache=True, nogil=True)
-def _lazy_greedy_dense(s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    n = s.shape[0]
+def _cover(
+    s: np.ndarray, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, j: int, current: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """Row j is picked: every row it is more similar to than to the picks so far is now covered by it."""
+    if s.shape[0]:
+        for i in range(len(current)):
+            if s[j, i] > current[i]:
+                current[i] = s[j, i]
+    else:
+        for p in range(indptr[j], indptr[j + 1]):
+            i = indices[p]
+            if i >= 0 and data[p] > current[i]:
+                current[i] = data[p]
+
+
+@numba.njit(cache=True, nogil=True)
+def _lazy_greedy(
+    s: np.ndarray, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     current = np.zeros(n)
     bound = np.empty(n)
     for j in range(n):
-        bound[j] = _dense_gain(s, j, current)
+        bound[j] = _gain(s, indptr, indices, data, j, current)
     order, gains = np.empty(k, np.int64), np.empty(k)
     fresh = np.zeros(n, np.int64)  # the step each bound was computed at
     heap = np.arange(n)
@@ -163,9 +176,9 @@ def _lazy_greedy_dense(s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: 
     for pos in range(size // 2 - 1, -1, -1):
         _sift_down(heap, bound, size, pos)
     for t in range(k):
-        while fresh[heap[0]] != t:
+        while fresh[heap[0]] != t:  # a stale bound on top: compute its gain now and let it sink
             j = heap[0]
-            bound[j] = _dense_gain(s, j, current)
+            bound[j] = _gain(s, indptr, indices, data, j, current)
             fresh[j] = t
             _sift_down(heap, bound, size, 0)
         j = heap[0]
@@ -173,40 +186,5 @@ def _lazy_greedy_dense(s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: 
         size -= 1
         heap[0] = heap[size]
         _sift_down(heap, bound, size, 0)
-        for i in range(n):
-            if s[j, i] > current[i]:
-                current[i] = s[j, i]
-    return order, gains
-
-
-@numba.njit(cache=True, nogil=True)
-def _lazy_greedy_sparse(
-    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    n = len(indptr) - 1
-    current = np.zeros(n)
-    bound = np.empty(n)
-    for j in range(n):
-        bound[j] = _sparse_gain(indptr, indices, data, j, current)
-    order, gains = np.empty(k, np.int64), np.empty(k)
-    fresh = np.zeros(n, np.int64)
-    heap = np.arange(n)
-    size = n
-    for pos in range(size // 2 - 1, -1, -1):
-        _sift_down(heap, bound, size, pos)
-    for t in range(k):
-        while fresh[heap[0]] != t:
-            j = heap[0]
-            bound[j] = _sparse_gain(indptr, indices, data, j, current)
-            fresh[j] = t
-            _sift_down(heap, bound, size, 0)
-        j = heap[0]
-        order[t], gains[t] = j, bound[j]
-        size -= 1
-        heap[0] = heap[size]
-        _sift_down(heap, bound, size, 0)
-        for p in range(indptr[j], indptr[j + 1]):
-            i = indices[p]
-            if i >= 0 and data[p] > current[i]:
-                current[i] = data[p]
+        _cover(s, indptr, indices, data, j, current)
     return order, gains

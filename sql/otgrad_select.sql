@@ -1,0 +1,35 @@
+-- description: GOT-D (Kang et al. 2024): the k pool rows whose mass moves the pool's embedding distribution toward the target's most, by optimal-transport gradients.
+-- param pool: table; pool rows (Parquet or JSONL path or glob) with a unique id and a text column, an embedding column, or both
+-- param target: table; target examples (Parquet or JSONL path or glob) with a text column, an embedding column, or both
+-- param k: BIGINT >= 1; rows to select (more than the pool's embedded rows selects them all)
+-- param eps: DOUBLE = 0.1 in (0, 4]; entropic regularisation, on the scale of the cost (2 − 2·cosine, in [0, 4]); smaller is closer to exact OT and slower
+-- param embedder: VARCHAR = 'auto'; auto (both inputs' embedding columns when both have one, else hash), column, hash, or a sel_embed model
+-- param dim: INTEGER = 256 >= 1; dimension of the hash embeddings
+-- key: pool
+-- optional pool: text VARCHAR, embedding FLOAT[]
+-- optional target: text VARCHAR, embedding FLOAT[]
+
+SELECT CASE WHEN $embedder = 'column' AND NOT ($pool_has_embedding AND $target_has_embedding)
+            THEN error('embedder column needs an embedding column in both pool and target; use embedder hash to embed their text') END;
+
+-- Both sides embedded alike ('auto' reads the embedding columns only when both inputs have one); rows whose
+-- text gives no embedding (no tokens) take no part.
+CREATE OR REPLACE TABLE sel_scratch.otgrad_pool AS
+SELECT id, embedding
+FROM (SELECT id, sel_recipe_embedding(embedding, text, $embedder, $dim, $pool_has_embedding AND $target_has_embedding)
+             AS embedding FROM pool)
+WHERE embedding IS NOT NULL OR sel_embedder_uses_column($embedder, $pool_has_embedding AND $target_has_embedding);
+
+CREATE OR REPLACE TABLE sel_scratch.otgrad_target AS
+SELECT row_number() OVER (ORDER BY embedding) AS id, embedding  -- target rows need an id only to be read
+FROM (SELECT sel_recipe_embedding(embedding, text, $embedder, $dim, $pool_has_embedding AND $target_has_embedding)
+             AS embedding FROM target)
+WHERE embedding IS NOT NULL OR sel_embedder_uses_column($embedder, $pool_has_embedding AND $target_has_embedding);
+
+SELECT sel_ot_gradients('sel_scratch.otgrad', 'sel_scratch.otgrad_pool', 'sel_scratch.otgrad_target', $eps);
+
+SELECT pool.*, g.gradient AS ot_gradient, g.rank
+FROM pool
+JOIN (SELECT id, gradient, row_number() OVER (ORDER BY gradient, id) AS rank FROM sel_scratch.otgrad) g USING (id)
+WHERE g.rank <= $k
+ORDER BY g.rank;

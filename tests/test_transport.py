@@ -1,0 +1,139 @@
+"""Optimal-transport gradients (GOT-D): potentials that satisfy the Sinkhorn equations, from SQL and a recipe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from scipy.special import logsumexp
+
+import sqlsel
+from sqlsel.errors import SqlselError
+from sqlsel.kernels.transport import ot_potentials, unit_cost
+from tests.conftest import EXAMPLES, need
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    """Hash embeddings of real documents: 400 pool rows and the example target's 40 first texts."""
+    con = sqlsel.connect()
+    pool = con.sql(f"SELECT sel_hash_embed(text, 32) FROM '{EXAMPLES / 'pool.parquet'}' ORDER BY id LIMIT 400")
+    target = con.sql(f"SELECT sel_hash_embed(text, 32) FROM read_json('{EXAMPLES / 'target.jsonl'}') LIMIT 40")
+    x = np.array([r[0] for r in pool.fetchall() if r[0] is not None])
+    y = np.array([r[0] for r in target.fetchall() if r[0] is not None])
+    con.close()
+    return x, y
+
+
+def sinkhorn(c, eps, steps=20_000):
+    """A plain log-domain Sinkhorn (uniform masses), for comparison: centred f and the matching g."""
+    n, m = c.shape
+    f, g = np.zeros(n), np.zeros(m)
+    for _ in range(steps):
+        before = f
+        f = -eps * logsumexp((g[None, :] - c) / eps, axis=1) - eps * np.log(n)
+        g = -eps * logsumexp((f[:, None] - c) / eps, axis=0) - eps * np.log(m)
+        if np.abs(f - before).max() < 1e-13:
+            break
+    return f - f.mean(), g + f.mean()
+
+
+@pytest.mark.parametrize("eps", [0.1, 0.05])
+def test_potentials_are_the_sinkhorn_fixed_point_centred(embedded, eps):
+    need("ot")
+    x, y = embedded
+    fit = ot_potentials(x, y, eps)
+    f, g = sinkhorn(unit_cost(x, y), eps)
+    assert fit.converged and abs(fit.potential.mean()) < 1e-12
+    assert fit.potential == pytest.approx(f, abs=1e-6) and fit.target_potential == pytest.approx(g, abs=1e-6)
+
+
+def test_the_plan_from_the_potentials_has_the_uniform_marginals(embedded):
+    need("ot")
+    x, y = embedded
+    fit = ot_potentials(x, y, 0.1)
+    plan = np.exp((fit.potential[:, None] + fit.target_potential[None, :] - unit_cost(x, y)) / 0.1)
+    assert plan.sum(axis=1) == pytest.approx(np.full(len(x), 1 / len(x)), rel=1e-6)
+    assert plan.sum(axis=0) == pytest.approx(np.full(len(y), 1 / len(y)), rel=1e-6)
+    assert fit.cost == pytest.approx(float((plan * unit_cost(x, y)).sum()), rel=1e-6)
+
+
+def test_the_gradient_is_the_potential_minus_the_mean_of_the_others(embedded):
+    need("ot")
+    x, y = embedded
+    fit = ot_potentials(x, y, 0.1)
+    f, n = fit.potential, len(x)
+    assert fit.gradient == pytest.approx(f - (f.sum() - f) / (n - 1), abs=1e-12)
+
+
+def test_rows_near_the_target_get_the_most_negative_gradients():
+    need("ot")
+    rng = np.random.default_rng(0)
+    target = rng.normal([4.0, 4.0, 0.0], 0.3, size=(30, 3))
+    pool = np.vstack([rng.normal([4.0, 4.0, 0.0], 0.3, size=(20, 3)), rng.normal([-4.0, 0.0, 4.0], 0.3, size=(80, 3))])
+    order = np.argsort(ot_potentials(pool, target, 0.05).gradient)
+    assert set(order[:20]) == set(range(20))
+
+
+def test_bad_problems_are_refused():
+    need("ot")
+    with pytest.raises(ValueError, match="at least 2 pool rows and 1 target row"):
+        ot_potentials(np.ones((3, 2)), np.ones((0, 2)))
+    with pytest.raises(ValueError, match="eps must be positive"):
+        ot_potentials(np.ones((3, 2)), np.ones((1, 2)), eps=0.0)
+
+
+SOURCE = "SELECT id, sel_hash_embed(text, 32) AS embedding FROM ''{path}'' WHERE id < 200 AND length(text) > 20"
+TARGET = "SELECT row_number() OVER () AS id, sel_hash_embed(text, {dim}) AS embedding FROM read_json(''{path}'')"
+
+
+def test_from_sql_a_row_per_pool_row_in_its_key_type(con):
+    need("ot")
+    pool, target = SOURCE.format(path=EXAMPLES / "pool.parquet"), TARGET.format(path=EXAMPLES / "target.jsonl", dim=32)
+    written = con.sql(f"SELECT sel_ot_gradients('sel_scratch.ot', '{pool}', '{target}', 0.1)").fetchall()[0][0]
+    rows = con.sql("SELECT id, potential, gradient FROM sel_scratch.ot").fetchall()
+    assert written == len(rows) > 100 and abs(sum(r[1] for r in rows)) < 1e-9
+    mismatch = TARGET.format(path=EXAMPLES / "target.jsonl", dim=16)
+    with pytest.raises(Exception, match="pool embeddings have 32 dimensions, target embeddings 16"):
+        con.sql(f"SELECT sel_ot_gradients('sel_scratch.ot', '{pool}', '{mismatch}')").fetchall()
+    with pytest.raises(Exception, match="eps must be positive"):
+        con.sql(f"SELECT sel_ot_gradients('sel_scratch.ot', '{pool}', '{target}', -1)").fetchall()
+
+
+def test_a_problem_past_the_memory_share_is_refused(con):
+    need("ot")
+    con.sql("SET memory_limit = '40MB'")
+    pool = SOURCE.format(path=EXAMPLES / "pool.parquet").replace("WHERE id < 200 AND", "WHERE")
+    target = pool.replace("id,", "id + 0 AS id,")
+    with pytest.raises(Exception, match="Select from a sample of the pool or the target"):
+        con.sql(f"SELECT sel_ot_gradients('sel_scratch.ot', '{pool}', '{target}')").fetchall()
+    con.sql("RESET memory_limit")
+
+
+def test_the_recipe_selects_the_k_most_negative_gradients_at_any_thread_count(examples, tmp_path):
+    need("ot")
+    params = {"pool": str(examples / "pool.parquet"), "target": str(examples / "target.jsonl"), "k": 25, "dim": 64}
+    one = sqlsel.run_recipe("otgrad_select", params, threads=1).table
+    two = sqlsel.run_recipe("otgrad_select", params, threads=2).table
+    assert one.equals(two) and one.column("rank").to_pylist() == list(range(1, 26))
+    gradients = one.column("ot_gradient").to_pylist()
+    assert gradients == sorted(gradients)
+
+
+def test_the_recipe_needs_embeddings_on_both_sides_for_embedder_column(tmp_path, examples):
+    need("ot")
+    pool = tmp_path / "pool.parquet"
+    pq.write_table(pa.table({"id": [1, 2, 3], "embedding": [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]}), pool)
+    params = {"pool": str(pool), "target": str(examples / "target.jsonl"), "k": 2, "embedder": "column"}
+    with pytest.raises(SqlselError, match="embedder column needs an embedding column in both pool and target"):
+        sqlsel.run_recipe("otgrad_select", params)
+
+
+def test_a_target_without_any_embedding_is_refused_by_name(tmp_path, examples):
+    need("ot")
+    target = tmp_path / "target.jsonl"
+    target.write_text('{"text": null}\n{"text": ""}\n')
+    params = {"pool": str(examples / "pool.parquet"), "target": str(target), "k": 5}
+    with pytest.raises(SqlselError, match="sel_ot_gradients \\(target\\): .*has no rows"):
+        sqlsel.run_recipe("otgrad_select", params)
