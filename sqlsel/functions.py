@@ -293,6 +293,11 @@ class FunctionContext:
         self._threads_read: tuple[int, float] = (1, -1e9)  # the setting and when it was read
         self.interrupted = False  # set by the runner on Ctrl-C; long set-level work stops at check_interrupt()
 
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The connection the functions were registered on (what owns an in-memory catalog's files)."""
+        return self._con
+
     def reset_progress(self) -> None:
         with self.lock:
             self.rows_done = {}

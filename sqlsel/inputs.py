@@ -10,6 +10,7 @@ clears what a killed run left.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -80,7 +81,8 @@ def register_input(
         given.missing = [c for c in given.optional if c.lower() not in present]
         return _view(con, given)
     except BaseException:
-        drop_input(con, given)  # the caller never gets it to drop: no view or Arrow table is left behind
+        with contextlib.suppress(duckdb.Error):  # the caller never gets it to drop; its own error is the one to see
+            drop_input(con, given)
         raise
 
 

@@ -55,8 +55,8 @@ _LOCK = threading.Lock()
 
 def lance_folder(catalog_path: str | None, owner: object) -> Path:
     """The LanceDB folder of a catalog file (its sibling ``<stem>.lance``), or for an in-memory catalog
-    a temporary one of its own, removed when ``owner`` (the connection's function context) is collected
-    or the process exits."""
+    a temporary one of its own, removed when ``owner`` (the DuckDB connection, which outlives a second
+    ``register``) is collected or the process exits."""
     if catalog_path:
         path = Path(catalog_path)
         return path.with_name(path.stem + ".lance")

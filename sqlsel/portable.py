@@ -130,8 +130,7 @@ def _rules() -> list[tuple[Callable[[Any], bool], str, str]]:
         (
             lambda n: (
                 isinstance(n, exp.Window)
-                and isinstance(n.this, (exp.RowNumber, exp.Anonymous))
-                and (isinstance(n.this, exp.RowNumber) or n.this.name.lower() in ("rank", "dense_rank", "ntile"))
+                and isinstance(n.this, (exp.RowNumber, exp.Rank, exp.DenseRank, exp.Ntile))
                 and n.args.get("order") is None
             ),
             "row_number() or rank() without ORDER BY (Spark requires an ordered window)",

@@ -102,4 +102,7 @@ def test_an_unordered_row_number_is_named(tmp_path):
     assert problems_of(tmp_path, "SELECT id, row_number() OVER () AS n FROM pool") == [
         "row_number() or rank() without ORDER BY (Spark requires an ordered window)"
     ]
+    assert problems_of(tmp_path, "SELECT id, rank() OVER () AS n FROM pool") == [
+        "row_number() or rank() without ORDER BY (Spark requires an ordered window)"
+    ]
     assert problems_of(tmp_path, "SELECT id, row_number() OVER (ORDER BY id) AS n FROM pool") == []

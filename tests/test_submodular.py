@@ -75,6 +75,21 @@ def test_lazy_greedy_takes_the_naive_greedys_picks(n, seed, data):
     assert facility_location(s, k).order.tolist() == naive
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 12), st.integers(0, 2**31 - 1))
+def test_exact_ties_go_to_the_lowest_row(n, seed):
+    x = np.random.default_rng(seed).normal(size=(n, 4))
+    doubled = np.vstack([x, x])[np.random.default_rng(seed).permutation(2 * n)]  # every row twice
+    s = cosine_similarities(doubled)
+    current, naive = np.zeros(2 * n), []
+    for _ in range(n):
+        gains = np.maximum(s - current, 0).sum(axis=1)
+        gains[naive] = -1.0
+        naive.append(int(np.flatnonzero(gains >= gains.max() * (1 - 1e-12))[0]))
+        current = np.maximum(current, s[naive[-1]])
+    assert facility_location(s, n).order.tolist() == naive
+
+
 def test_k_outside_the_rows_is_refused():
     with pytest.raises(ValueError, match="k must be between 1 and the number of rows \\(3\\); got 4"):
         facility_location(np.eye(3), 4)
@@ -93,9 +108,13 @@ def test_from_sql_with_every_pair_or_neighbours(con):
 def test_every_pair_past_the_memory_share_is_refused_naming_neighbours(con):
     con.sql("SET memory_limit = '40MB'")  # a quarter (10 MB) holds no 2,000 × 2,000 doubles (32 MB)
     source = f"SELECT id, sel_hash_embed(text, 32) AS embedding FROM ''{EXAMPLES / 'pool.parquet'}''"
-    with pytest.raises(Exception, match="Pass neighbours := 64"):
-        con.sql(f"SELECT sel_facility_location('sel_scratch.fl', '{source}', 5)").fetchall()
-    con.sql("RESET memory_limit")
+    try:
+        with pytest.raises(Exception, match="neighbours := 64 in SQL, -p neighbours=64 to diverse_topk"):
+            con.sql(f"SELECT sel_facility_location('sel_scratch.fl', '{source}', 5)").fetchall()
+        with pytest.raises(Exception, match="2000 neighbours of 2,000 rows needs"):
+            con.sql(f"SELECT sel_facility_location('sel_scratch.fl', '{source}', 5, 2000)").fetchall()
+    finally:
+        con.sql("RESET memory_limit")
 
 
 def test_the_recipe_selects_with_facility_location(examples):

@@ -108,3 +108,15 @@ def test_each_in_memory_catalog_has_its_own_lance_folder_removed_with_it():
     assert len(folders() - before) == 1
     assert b.sql("SELECT sel_vectors_load('pts', 'sel_scratch.back')").fetchall() == [(3,)]
     b.close()
+
+
+def test_registering_the_functions_again_keeps_an_in_memory_catalogs_vectors():
+    import gc
+
+    con = sqlsel.connect()
+    con.sql("CREATE TABLE sel_scratch.v AS SELECT range AS id, [range, 1.0]::FLOAT[] AS embedding FROM range(3)")
+    con.sql("SELECT sel_vectors_store('pts', 'sel_scratch.v')").fetchall()
+    sqlsel.register(con)
+    gc.collect()  # the first registration's context goes; the connection's folder stays
+    assert con.sql("SELECT sel_vectors_load('pts', 'sel_scratch.back')").fetchall() == [(3,)]
+    con.close()

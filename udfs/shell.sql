@@ -20,7 +20,7 @@ CREATE OR REPLACE MACRO sqlsel_uniform(key, seed) AS ((sqlsel_mix64(((sqlsel_mix
 CREATE OR REPLACE MACRO sqlsel_gumbel(key, seed) AS -ln(-ln(sqlsel_uniform(key, seed)));
 
 -- DSIR's features: wordpunct tokens (\w+|[^\w\s]+) of the lowercased text, then space-joined n-grams up to
--- ngrams, each hashed to int(sha256(gram), 16) % buckets (the 256-bit digest reduced 64 bits at a time).
+-- ngrams, each hashed to int(sha256(gram), 16) % buckets (the 256-bit digest reduced 32 bits at a time).
 -- Python's \w is Unicode letters, digits and _; RE2's \w is ASCII, so the classes are spelled out. Python's
 -- \s also holds \v, \x1c-\x1f, \x85 and Unicode separators. lower() differs from str.lower() on a few
 -- letters (a final capital sigma, U+0130): README "In a DuckDB shell" lists them.
@@ -29,7 +29,7 @@ CREATE OR REPLACE MACRO sqlsel_wordpunct(text) AS
 
 -- int(sha256(gram), 16) % buckets by Horner's rule over the digest's eight 32-bit words: the remainder stays
 -- below 2^24 (buckets' upper bound), so every step fits a UBIGINT. The digest is bound once by a one-element
--- list_transform. (UHUGEINT steps over 64-bit words give the same remainder 7x slower.)
+-- list_transform. (UHUGEINT steps over 64-bit words give the same remainder, 7.5x slower; whole features: 8.9x.)
 CREATE OR REPLACE MACRO sqlsel_hex_word(h, k) AS ('0x' || substr(h, k, 8))::UBIGINT;
 
 CREATE OR REPLACE MACRO sqlsel_mod_step(r, h, k, b) AS (r * 4294967296 + sqlsel_hex_word(h, k)) % b;
@@ -48,9 +48,14 @@ CREATE OR REPLACE MACRO sqlsel_gram(toks, i, n) AS concat_ws(' ', toks[i], CASE 
     CASE WHEN n > 5 THEN toks[i + 5] END, CASE WHEN n > 6 THEN toks[i + 6] END, CASE WHEN n > 7 THEN toks[i + 7] END);
 
 -- The tokens are bound once (a one-element list_transform) and every n-gram of them hashed.
-CREATE OR REPLACE MACRO sqlsel_ngram_buckets(text, buckets, ngrams) AS list_transform([sqlsel_wordpunct(text)],
+CREATE OR REPLACE MACRO sqlsel_ngram_buckets(text, buckets, ngrams) AS CASE
+    WHEN ngrams NOT BETWEEN 1 AND 8 OR buckets NOT BETWEEN 1 AND 16777216
+    THEN error('ngrams must be in 1..8 and buckets in 1..16777216, as sel_ngram_buckets takes them; got '
+               || ngrams || ' and ' || buckets)
+    ELSE list_transform([sqlsel_wordpunct(text)],
     lambda toks: flatten(list_transform(range(1, ngrams + 1), lambda n:
-        list_transform(range(1, len(toks) - n + 2), lambda i: sqlsel_sha256_mod(sqlsel_gram(toks, i, n), buckets)))))[1];
+        list_transform(range(1, len(toks) - n + 2), lambda i: sqlsel_sha256_mod(sqlsel_gram(toks, i, n), buckets)))))[1]
+    END;
 
 -- sel_dsir_weight: the sum of the stored model's log ratio over the text's features (divided by their
 -- number when the model was fitted with normalize), summed in feature order as the kernel sums them.

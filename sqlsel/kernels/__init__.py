@@ -44,8 +44,10 @@ def _use_compiled_cache_dir() -> None:
         return
     folder = compiled_cache_dir()
     try:
-        if not folder.exists():
-            folder.mkdir(parents=True)
+        created = not folder.exists()
+        folder.mkdir(parents=True, exist_ok=True)  # another process may make it at the same moment
+        os.utime(folder)  # marks it used: _prune goes by this time
+        if created:
             _prune(folder.parent, keep=folder)
     except OSError:
         return  # numba keeps its cache beside the sources (or compiles every time where it cannot write)

@@ -7,20 +7,21 @@ similarity of the embeddings (non-negative, and 1 for a row with itself).
 
 Dense similarities hold N × N float64 values: 16,000 rows take 2 GB, 181,000 rows would take 262 GB.
 Past what fits, :func:`cosine_knn_graph` keeps each row's ``neighbours`` most similar rows (exact
-inner-product search on faiss), a row then covers only its neighbours, and the greedy runs over that
+search on faiss, by squared cosine), a row then covers only its neighbours, and the greedy runs over that
 sparse graph (apricot's ``n_neighbors`` form): the objective is the same function of a sparser
 similarity, not an approximation of the dense optimum's value.
 
 Lazy greedy (Minoux 1978) keeps each row's last gain as an upper bound in a max-heap and recomputes
 only the row on top; gains only shrink as the set grows, so the row it settles on is the one naive
-greedy takes. Ties (gains within 1e-12 relative) go to the lowest row index.
+greedy takes. Ties (gains within 1e-12 relative) go to the lowest row index; a tolerance makes the
+heap's order approximate by as much, so a pick's gain may fall short of the best by ~1e-11 relative.
 
 Example:
     >>> import numpy as np
-    >>> x = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]], np.float32)
-    >>> pick = facility_location(cosine_similarities(x), 2)
+    >>> x = np.array([[1.0, 0.0], [0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.0, 1.0]], np.float32)
+    >>> pick = facility_location(cosine_similarities(x), 2)  # one row from each side
     >>> pick.order.tolist()
-    [1, 3]
+    [2, 3]
 """
 
 from __future__ import annotations
@@ -67,9 +68,11 @@ def cosine_similarities(x: np.ndarray) -> np.ndarray:
 
 
 def cosine_knn_graph(x: np.ndarray, neighbours: int, block: int = 4096) -> CoverageGraph:
-    """Each row's ``neighbours`` most similar rows (itself included) by exact inner product of unit rows.
+    """Each row's ``neighbours`` most similar rows by squared cosine (itself included), by exact search.
 
-    faiss searches a block of queries at a time, so memory stays at the rows plus one block's answer.
+    The similarity is cos², so a row at cosine −0.9 is as similar as one at 0.9: faiss finds the m
+    largest and the m smallest inner products of unit rows, and the m largest squares of the two are
+    kept. A block of queries at a time, so memory stays at the rows plus one block's answers.
     """
     import faiss
 
@@ -81,9 +84,19 @@ def cosine_knn_graph(x: np.ndarray, neighbours: int, block: int = 4096) -> Cover
     indices = np.empty((n, m), np.int64)
     data = np.empty((n, m), np.float64)
     for start in range(0, n, block):
-        sims, found = index.search(e[start : start + block], m)
-        indices[start : start + block] = found
-        data[start : start + block] = np.square(np.clip(sims.astype(np.float64), -1.0, 1.0))
+        queries = e[start : start + block]
+        if 2 * m >= n:  # the two searches would overlap: every pair of the block instead
+            sims = (queries @ e.T).astype(np.float64)
+            found = np.broadcast_to(np.arange(n), sims.shape)
+        else:
+            high, high_at = index.search(queries, m)
+            low, low_at = index.search(-queries, m)
+            sims = np.hstack([high, -low]).astype(np.float64)
+            found = np.hstack([high_at, low_at])
+        squared = np.square(np.clip(sims, -1.0, 1.0))
+        keep = np.argsort(-squared, axis=1, kind="stable")[:, :m]
+        indices[start : start + len(queries)] = np.take_along_axis(found, keep, axis=1)
+        data[start : start + len(queries)] = np.take_along_axis(squared, keep, axis=1)
     return CoverageGraph(np.arange(0, n * m + 1, m, dtype=np.int64), indices.ravel(), data.ravel())
 
 

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,9 +86,11 @@ def ot_potentials(
     ot = _ot()
     cost = unit_cost(x, y)
     a, b = np.full(n, 1.0 / n), np.full(m, 1.0 / m)
-    plan, log = ot.sinkhorn(
-        a, b, cost, reg=eps, method="sinkhorn_log", numItermax=iterations, stopThr=tolerance, log=True
-    )
+    with warnings.catch_warnings():  # POT warns when it stops unconverged; OTFit.converged says so instead
+        warnings.simplefilter("ignore", UserWarning)
+        plan, log = ot.sinkhorn(
+            a, b, cost, reg=eps, method="sinkhorn_log", numItermax=iterations, stopThr=tolerance, log=True
+        )
     f, g = eps * np.asarray(log["log_u"]), eps * np.asarray(log["log_v"])
     shift = f.mean()
     f, g = f - shift, g + shift
@@ -98,5 +101,5 @@ def ot_potentials(
         f * n / (n - 1),
         float((plan * cost).sum()),
         int(log.get("niter", iterations)),
-        bool(errors[-1] <= tolerance * 10),
+        bool(errors[-1] <= tolerance),
     )

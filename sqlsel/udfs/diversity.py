@@ -35,6 +35,7 @@ from sqlsel.kernels.diversity import (
     semdedup_candidates,
     threshold_greedy,
 )
+from sqlsel.kernels.kmeans import fit_threads, search_threads
 from sqlsel.kernels.sampling import uniform
 from sqlsel.kernels.submodular import CoverageGraph, cosine_knn_graph, cosine_similarities, facility_location
 from sqlsel.kernels.vectors import permute_rows
@@ -458,8 +459,8 @@ def sel_threshold_greedy(
     Maximises Σ over rows of the squared cosine similarity to their most similar pick (apricot-select's
     facility location with metric cosine; the same picks as its greedy). neighbours = 0 compares every
     pair: N × N doubles, refused when they exceed a quarter of DuckDB's memory_limit (16,000 rows take
-    2 GB); neighbours = m keeps each row's m most similar rows (exact search) and a row then covers only
-    those, in memory N × m. Ties go to the lowest key. Writes table into_table (id in the source's key
+    2 GB); neighbours = m keeps each row's m most similar rows (exact search, by squared cosine) and a row
+    then covers only those, in memory N × m. Ties go to the lowest key. Writes table into_table (id in the source's key
     type, rank from 1, gain: the pick's marginal coverage, nearest_sim: cosine similarity to the nearest
     earlier pick) and returns its row count."""
     + _INTO,
@@ -482,16 +483,18 @@ def sel_facility_location(
     m = int(constant_argument(neighbours, "neighbours") or 0)
     if m < 0:
         raise ParameterError(f"sel_facility_location: neighbours must be 0 (every pair) or positive; got {m}")
+    needed, budget = (8 * n * n if m == 0 else 32 * n * min(m, n)), memory_budget(ctx)
+    if needed > budget:
+        what = f"comparing every pair of {n:,} rows" if m == 0 else f"{m} neighbours of {n:,} rows"
+        raise ParameterError(
+            f"sel_facility_location: {what} needs {needed / 1e9:.1f} GB, more than a quarter of memory_limit "
+            f"({budget / 1e9:.1f} GB). Pass fewer neighbours (neighbours := 64 in SQL, -p neighbours=64 to "
+            "diverse_topk: each row covers its 64 most similar rows), raise memory_limit, or select from a sample."
+        )
     if m == 0:
-        needed, budget = 8 * n * n, memory_budget(ctx)
-        if needed > budget:
-            raise ParameterError(
-                f"sel_facility_location: comparing every pair of {n:,} rows needs {needed / 1e9:.1f} GB, more than "
-                f"a quarter of memory_limit ({budget / 1e9:.1f} GB). Pass neighbours := 64 (each row covers its "
-                "64 most similar rows), raise memory_limit, or select from a sample."
-            )
         similarities: np.ndarray | CoverageGraph = cosine_similarities(data.x)
     else:
+        search_threads(min(ctx.threads(), fit_threads()))  # faiss's setting is per thread: set it for this one
         similarities = cosine_knn_graph(data.x, m)
     picks = facility_location(similarities, count)
     del similarities

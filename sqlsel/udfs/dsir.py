@@ -91,9 +91,9 @@ def sel_ngram_buckets(ctx: FunctionContext, text: pa.Array, buckets: pa.Array, n
 def features(ctx: FunctionContext, text: pa.Array, buckets: int, ngrams: int) -> NgramFeatures:
     """:func:`ngram_features` of a batch, its slices on the connection's threads (the kernel is mostly nogil).
 
-    The connection keeps one gram memo, for the last ``buckets`` value used (a new value replaces it).
+    The connection keeps a gram memo per ``buckets`` value it has used (each up to 2 GiB), freed with it.
     """
-    memo = ctx.latest("gram-memo", buckets, GramMemo)
+    memo = ctx.latest(f"gram-memo:{buckets}", buckets, GramMemo)
     parts = ctx.map_rows(lambda a, b: ngram_features(text.slice(a, b - a), buckets, ngrams, memo), len(text), 256)
     return NgramFeatures.concat(parts)
 

@@ -27,13 +27,13 @@ from sqlsel.relations import key_array, memory_budget, read_vectors, write_rows
     regularisation eps (POT's log-domain Sinkhorn; pip install 'sqlsel[ot]'). Writes table into_table
     (id in the pool's key type; potential: the dual potential, centred to mean 0; gradient: the
     calibrated gradient f_i − mean of the others, the most negative first to select) and returns its
-    row count. The solver holds 10 × pool × target doubles: past a quarter of memory_limit the call is
+    row count. The solver holds about 10 × pool × target doubles: past a quarter of memory_limit the call is
     refused (select from a sample of the pool or the target). It writes in a transaction of its own:
     a caller's ROLLBACK does not undo it.""",
     example=(
         "SELECT sel_ot_gradients('sel_scratch.ot', 'SELECT id, sel_hash_embed(text, 64) AS embedding FROM "
-        "''examples/pool.parquet''', 'SELECT row_number() OVER () AS id, sel_hash_embed(text, 64) AS embedding "
-        "FROM read_json(''examples/target.jsonl'')')"
+        "''examples/pool.parquet''', 'SELECT row_number() OVER (ORDER BY text) AS id, "
+        "sel_hash_embed(text, 64) AS embedding FROM read_json(''examples/target.jsonl'')')"
     ),
     side_effects=True,
     null_handling="special",
@@ -42,7 +42,8 @@ from sqlsel.relations import key_array, memory_budget, read_vectors, write_rows
 def sel_ot_gradients(ctx: FunctionContext, into: pa.Array, pool: pa.Array, target: pa.Array, eps: pa.Array) -> pa.Array:
     if len(pool) == 0:
         return pa.array([], pa.int64())
-    regularisation = float(constant_argument(eps, "eps"))
+    given = constant_argument(eps, "eps")
+    regularisation = float(given) if given is not None else float("nan")
     if not regularisation > 0:
         raise ParameterError(f"sel_ot_gradients: eps must be positive (e.g. 0.1); got {regularisation}")
     source = read_vectors(ctx, str(constant_argument(pool, "source")), "sel_ot_gradients (pool)")
@@ -63,6 +64,11 @@ def sel_ot_gradients(ctx: FunctionContext, into: pa.Array, pool: pa.Array, targe
         fit = ot_potentials(source.x, goal.x, regularisation)
     except ValueError as exc:
         raise ParameterError(f"sel_ot_gradients: {exc}") from None
+    if not fit.converged:
+        raise ParameterError(
+            f"sel_ot_gradients: Sinkhorn did not converge in {fit.iterations:,} iterations at eps {regularisation}; "
+            "a larger eps (e.g. 0.1) converges faster."
+        )
     table = pa.table(
         {
             "id": key_array(source, np.arange(len(source.x))),

@@ -42,7 +42,7 @@ _BATCH = 65536
 
 
 def _folder(ctx: FunctionContext) -> Path:
-    return lance_folder(ctx.catalog_path, ctx)
+    return lance_folder(ctx.catalog_path, ctx.connection)
 
 
 def _checked(ctx: FunctionContext, source: str, dims: list[int]) -> Iterator[pa.RecordBatch]:
