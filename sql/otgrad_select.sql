@@ -8,6 +8,7 @@
 -- key: pool
 -- optional pool: text VARCHAR, embedding FLOAT[]
 -- optional target: text VARCHAR, embedding FLOAT[]
+-- metric ot_distance_selected: SELECT sel_ot_distance('SELECT id, embedding FROM sel_scratch.otgrad_picked', 'sel_scratch.otgrad_target')
 
 SELECT CASE WHEN $embedder = 'column' AND NOT ($pool_has_embedding AND $target_has_embedding)
             THEN error('embedder column needs an embedding column in both pool and target; use embedder hash to embed their text') END;
@@ -28,8 +29,14 @@ WHERE embedding IS NOT NULL OR sel_embedder_uses_column($embedder, $pool_has_emb
 
 SELECT sel_ot_gradients('sel_scratch.otgrad', 'sel_scratch.otgrad_pool', 'sel_scratch.otgrad_target', $eps);
 
-SELECT pool.*, g.gradient AS ot_gradient, g.rank
+-- The k most negative gradients (with their embeddings: the run reports their exact OT distance to the target).
+CREATE OR REPLACE TABLE sel_scratch.otgrad_picked AS
+SELECT g.id, g.gradient, g.rank, p.embedding
+FROM (SELECT id, gradient, row_number() OVER (ORDER BY gradient, id) AS rank FROM sel_scratch.otgrad) g
+JOIN sel_scratch.otgrad_pool p USING (id)
+WHERE g.rank <= $k;
+
+SELECT pool.*, s.gradient AS ot_gradient, s.rank
 FROM pool
-JOIN (SELECT id, gradient, row_number() OVER (ORDER BY gradient, id) AS rank FROM sel_scratch.otgrad) g USING (id)
-WHERE g.rank <= $k
-ORDER BY g.rank;
+JOIN sel_scratch.otgrad_picked s USING (id)
+ORDER BY s.rank;

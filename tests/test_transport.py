@@ -10,7 +10,7 @@ from scipy.special import logsumexp
 
 import sqlsel
 from sqlsel.errors import SqlselError
-from sqlsel.kernels.transport import ot_potentials, unit_cost
+from sqlsel.kernels.transport import ot_distance, ot_potentials, unit_cost
 from tests.conftest import EXAMPLES, need
 
 
@@ -141,3 +141,41 @@ def test_a_target_without_any_embedding_is_refused_by_name(tmp_path, examples):
     params = {"pool": str(examples / "pool.parquet"), "target": str(target), "k": 5}
     with pytest.raises(SqlselError, match="sel_ot_gradients \\(target\\): .*has no rows"):
         sqlsel.run_recipe("otgrad_select", params)
+
+
+def test_the_exact_distance_is_the_optimal_assignments_mean_cost(embedded):
+    need("ot")
+    from scipy.optimize import linear_sum_assignment
+
+    x, y = embedded
+    a, b = x[:40], y[:40]  # equal sizes, uniform masses: optimal transport is an assignment
+    cost = unit_cost(a, b)
+    rows, cols = linear_sum_assignment(cost)
+    assert ot_distance(a, b) == pytest.approx(cost[rows, cols].mean(), abs=1e-9)
+    assert ot_distance(x, y, 0.1) == pytest.approx(ot_potentials(x, y, 0.1).cost, rel=1e-12)
+    assert ot_distance(x, y, 0.05) >= ot_distance(x, y) - 1e-9  # an entropic plan costs at least the optimum
+
+
+def test_ot_distance_from_sql_and_the_recipes_metric(con, examples):
+    need("ot")
+    pool, target = SOURCE.format(path=EXAMPLES / "pool.parquet"), TARGET.format(path=EXAMPLES / "target.jsonl", dim=32)
+    (exact,) = con.sql(f"SELECT sel_ot_distance('{pool}', '{target}')").fetchall()[0]
+    assert 0 < exact < 4
+    with pytest.raises(Exception, match="eps must be 0 .exact. or positive"):
+        con.sql(f"SELECT sel_ot_distance('{pool}', '{target}', -0.5)").fetchall()
+    params = {"pool": str(examples / "pool.parquet"), "target": str(examples / "target.jsonl"), "k": 50, "dim": 32}
+    chosen = sqlsel.run_recipe("otgrad_select", params)
+    # the same problem by hand: the 50 most negative gradients are the selection, the 50 largest its opposite
+    embedded = f"SELECT id, sel_hash_embed(text, 32) AS embedding FROM '{examples / 'pool.parquet'}'"
+    con.sql(f"CREATE TABLE sel_scratch.p AS SELECT * FROM ({embedded}) WHERE embedding IS NOT NULL")
+    con.sql("CREATE TABLE sel_scratch.t AS " + target.replace("''", "'"))
+    con.sql("SELECT sel_ot_gradients('sel_scratch.g', 'sel_scratch.p', 'sel_scratch.t')").fetchall()
+    ends = {}
+    for name, order in (("best", "ASC"), ("worst", "DESC")):
+        picked = (
+            "SELECT id, embedding FROM sel_scratch.p "
+            f"WHERE id IN (SELECT id FROM sel_scratch.g ORDER BY gradient {order}, id LIMIT 50)"
+        )
+        ends[name] = con.sql(f"SELECT sel_ot_distance('{picked}', 'sel_scratch.t')").fetchall()[0][0]
+    assert chosen.metrics["ot_distance_selected"] == pytest.approx(ends["best"], rel=1e-9)
+    assert ends["best"] < ends["worst"]

@@ -12,8 +12,27 @@ import pyarrow as pa
 
 from sqlsel.errors import ParameterError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
-from sqlsel.kernels.transport import ot_potentials, transport_bytes
-from sqlsel.relations import key_array, memory_budget, read_vectors, write_rows
+from sqlsel.kernels.transport import ot_distance, ot_potentials, transport_bytes
+from sqlsel.relations import Vectors, key_array, memory_budget, read_vectors, write_rows
+
+
+def _both(ctx: FunctionContext, pool: pa.Array, target: pa.Array, what: str) -> tuple[Vectors, Vectors]:
+    """The pool's and the target's vectors, refused past the memory share or with other dimensions."""
+    source = read_vectors(ctx, str(constant_argument(pool, "source")), f"{what} (pool)")
+    goal = read_vectors(ctx, str(constant_argument(target, "target_source")), f"{what} (target)")
+    needed, budget = transport_bytes(len(source.x), len(goal.x)), memory_budget(ctx)
+    if needed > budget:
+        raise ParameterError(
+            f"{what}: {len(source.x):,} pool × {len(goal.x):,} target rows need {needed / 1e9:.1f} GB, "
+            f"more than a quarter of memory_limit ({budget / 1e9:.1f} GB). Select from a sample of the pool or "
+            "the target (e.g. USING SAMPLE), or raise memory_limit."
+        )
+    if source.x.shape[1] != goal.x.shape[1]:
+        raise ParameterError(
+            f"{what}: pool embeddings have {source.x.shape[1]} dimensions, target embeddings "
+            f"{goal.x.shape[1]}: embed both the same way."
+        )
+    return source, goal
 
 
 @sql_function(
@@ -46,20 +65,7 @@ def sel_ot_gradients(ctx: FunctionContext, into: pa.Array, pool: pa.Array, targe
     regularisation = float(given) if given is not None else float("nan")
     if not regularisation > 0:
         raise ParameterError(f"sel_ot_gradients: eps must be positive (e.g. 0.1); got {regularisation}")
-    source = read_vectors(ctx, str(constant_argument(pool, "source")), "sel_ot_gradients (pool)")
-    goal = read_vectors(ctx, str(constant_argument(target, "target_source")), "sel_ot_gradients (target)")
-    needed, budget = transport_bytes(len(source.x), len(goal.x)), memory_budget(ctx)
-    if needed > budget:
-        raise ParameterError(
-            f"sel_ot_gradients: {len(source.x):,} pool × {len(goal.x):,} target rows need {needed / 1e9:.1f} GB, "
-            f"more than a quarter of memory_limit ({budget / 1e9:.1f} GB). Select from a sample of the pool or "
-            "the target (e.g. USING SAMPLE), or raise memory_limit."
-        )
-    if source.x.shape[1] != goal.x.shape[1]:
-        raise ParameterError(
-            f"sel_ot_gradients: pool embeddings have {source.x.shape[1]} dimensions, target embeddings "
-            f"{goal.x.shape[1]}: embed both the same way."
-        )
+    source, goal = _both(ctx, pool, target, "sel_ot_gradients")
     try:
         fit = ot_potentials(source.x, goal.x, regularisation)
     except ValueError as exc:
@@ -78,3 +84,37 @@ def sel_ot_gradients(ctx: FunctionContext, into: pa.Array, pool: pa.Array, targe
     )
     count = write_rows(ctx, str(constant_argument(into, "into_table")), table, source.key_type, ("id",))
     return pa.array([count] * len(pool), pa.int64())
+
+
+@sql_function(
+    "sel_ot_distance",
+    params={"source": "VARCHAR", "target_source": "VARCHAR", "eps": "DOUBLE"},
+    returns="DOUBLE",
+    doc="""Optimal-transport distance between two sets of embeddings (uniform masses, cost 2 − 2·cosine).
+
+    source and target_source are tables, views or queries of id and embedding. eps = 0 (the default)
+    solves it exactly (POT's network simplex); eps > 0 gives the entropic plan's transport cost, as
+    sel_ot_gradients solves it. Refused past a quarter of memory_limit, as sel_ot_gradients is. Use it
+    to compare selections: the lower, the closer a selection's embeddings are to the target's.""",
+    example=(
+        "SELECT sel_ot_distance('SELECT id, sel_hash_embed(text, 64) AS embedding FROM ''examples/pool.parquet'' "
+        "WHERE id < 100', 'SELECT row_number() OVER (ORDER BY text) AS id, sel_hash_embed(text, 64) AS embedding "
+        "FROM read_json(''examples/target.jsonl'')')"
+    ),
+    side_effects=True,
+    null_handling="special",
+    defaults={"eps": "0.0"},
+)
+def sel_ot_distance(ctx: FunctionContext, pool: pa.Array, target: pa.Array, eps: pa.Array) -> pa.Array:
+    if len(pool) == 0:
+        return pa.array([], pa.float64())
+    given = constant_argument(eps, "eps")
+    regularisation = float(given) if given is not None else float("nan")
+    if not regularisation >= 0:
+        raise ParameterError(f"sel_ot_distance: eps must be 0 (exact) or positive; got {given}")
+    source, goal = _both(ctx, pool, target, "sel_ot_distance")
+    try:
+        distance = ot_distance(source.x, goal.x, regularisation)
+    except ValueError as exc:
+        raise ParameterError(f"sel_ot_distance: {exc}") from None
+    return pa.array([distance] * len(pool), pa.float64())
