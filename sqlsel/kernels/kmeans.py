@@ -177,7 +177,7 @@ def kmeans(
     random pick of ``k`` rows (``init="random"``, faiss's default), or from given centroids; every row
     assigned to the result."""
     x = check_vectors(x, k)
-    centroids = train_centroids(x, k, seed, iterations, init)
+    centroids = _train(x, k, seed, iterations, init)
     return KMeansFit(centroids, *assign(x, centroids))
 
 
@@ -190,7 +190,11 @@ def train_centroids(
 ) -> np.ndarray:
     """The centroids :func:`kmeans` fits, without assigning ``x`` to them (a refit on a sample assigns
     every row afterwards, not the sample)."""
-    x = check_vectors(x, k)
+    return _train(check_vectors(x, k), k, seed, iterations, init)
+
+
+def _train(x: np.ndarray, k: int, seed: int, iterations: int, init: np.ndarray | str) -> np.ndarray:
+    """:func:`train_centroids` of a matrix :func:`check_vectors` has already passed."""
     faiss = _faiss()
     faiss.omp_set_num_threads(fit_threads())
     if not isinstance(init, str) and iterations <= 0:  # nothing to train: the given centroids

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from sqlsel.kernels.vectors import unit_rows
+
 __all__ = ["CoverageGraph", "Picks", "cosine_similarities", "cosine_knn_graph", "facility_location"]
 
 
@@ -53,15 +55,9 @@ class Picks:
     gains: np.ndarray  # float64 marginal gain of each pick
 
 
-def _unit_rows(x: np.ndarray) -> np.ndarray:
-    e = np.asarray(x, dtype=np.float64)
-    norms = np.linalg.norm(e, axis=1, keepdims=True)
-    return np.divide(e, norms, out=np.zeros_like(e), where=norms > 0)
-
-
 def cosine_similarities(x: np.ndarray) -> np.ndarray:
     """Squared cosine similarities of every pair of rows, N × N float64 (a zero row is similar to nothing)."""
-    e = _unit_rows(x)
+    e = unit_rows(x)
     s = e @ e.T
     np.square(s, out=s)
     return s
@@ -76,7 +72,7 @@ def cosine_knn_graph(x: np.ndarray, neighbours: int, block: int = 4096) -> Cover
     """
     import faiss
 
-    e = np.ascontiguousarray(_unit_rows(x), dtype=np.float32)
+    e = np.ascontiguousarray(unit_rows(x), dtype=np.float32)
     n = len(e)
     m = min(int(neighbours), n)
     index = faiss.IndexFlatIP(e.shape[1])

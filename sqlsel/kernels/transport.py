@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from sqlsel.kernels.vectors import unit_rows
+
 __all__ = ["OTFit", "ot_distance", "ot_potentials", "transport_bytes", "unit_cost"]
 
 #: N × M float64 matrices the solver holds at once (cost, POT's scaled copies and log-sum-exp work, the
@@ -63,13 +65,7 @@ def transport_bytes(pool_rows: int, target_rows: int) -> int:
 
 def unit_cost(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """||x̂_i − ŷ_j||² of unit-length rows (2 − 2 cosine); a zero row is at cost 2 from everything."""
-
-    def unit(v: np.ndarray) -> np.ndarray:
-        v = np.asarray(v, np.float64)
-        norms = np.linalg.norm(v, axis=1, keepdims=True)
-        return np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
-
-    c = 2.0 - 2.0 * (unit(x) @ unit(y).T)
+    c = 2.0 - 2.0 * (unit_rows(x) @ unit_rows(y).T)
     np.maximum(c, 0.0, out=c)
     return c
 

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["VectorError", "vector_matrix", "list_array", "permute_rows"]
+__all__ = ["VectorError", "vector_matrix", "list_array", "permute_rows", "unit_rows"]
 
 
 class VectorError(ValueError):
@@ -60,6 +60,14 @@ def vector_matrix(arr: pa.Array, dim: int | None = None, finite: bool = True) ->
         if bad.any():
             raise VectorError("the vector holds NaN or infinite values", int(np.flatnonzero(bad)[0]))
     return x
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm in float64 (a zero row stays zero): for similarities that are squared
+    or exponentiated, where float32 rounding would show (``diversity.normalize`` is the float32 form)."""
+    e = np.asarray(x, dtype=np.float64)
+    norms = np.linalg.norm(e, axis=1, keepdims=True)
+    return np.divide(e, norms, out=np.zeros_like(e), where=norms > 0)
 
 
 def list_array(x: np.ndarray, mask: np.ndarray | pa.Array | None = None) -> pa.ListArray:

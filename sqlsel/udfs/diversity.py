@@ -498,13 +498,6 @@ def sel_facility_location(
         similarities = cosine_knn_graph(data.x, m)
     picks = facility_location(similarities, count)
     del similarities
-    e = normalize(data.x[picks.order])
-    table = pa.table(
-        {
-            "id": key_array(data, picks.order),
-            "rank": pa.array(np.arange(1, len(picks.order) + 1, dtype=np.int64)),
-            "gain": pa.array(picks.gains),
-            "nearest_sim": pa.array(_nearest_earlier_cosine(e), mask=np.arange(len(e)) == 0),
-        }
-    )
-    return _written(ctx, into, table, data, ("id",), len(source))
+    # the pick table of k-center (its scores are not cosines either), with each pick's gain beside its rank
+    table = _picks(data, Selection(picks.order, picks.gains), cosine_scores=False)
+    return _written(ctx, into, table.add_column(2, "gain", pa.array(picks.gains)), data, ("id",), len(source))

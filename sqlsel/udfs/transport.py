@@ -16,7 +16,13 @@ from sqlsel.kernels.transport import ot_distance, ot_potentials, transport_bytes
 from sqlsel.relations import Vectors, key_array, memory_budget, read_vectors, write_rows
 
 
-def _both(ctx: FunctionContext, pool: pa.Array, target: pa.Array, what: str) -> tuple[Vectors, Vectors]:
+def _regularisation(eps: pa.Array) -> float:
+    """The constant eps argument as a float (NaN for NULL, which every range check then refuses)."""
+    given = constant_argument(eps, "eps")
+    return float(given) if given is not None else float("nan")
+
+
+def _pool_and_target(ctx: FunctionContext, pool: pa.Array, target: pa.Array, what: str) -> tuple[Vectors, Vectors]:
     """The pool's and the target's vectors, refused past the memory share or with other dimensions."""
     source = read_vectors(ctx, str(constant_argument(pool, "source")), f"{what} (pool)")
     goal = read_vectors(ctx, str(constant_argument(target, "target_source")), f"{what} (target)")
@@ -46,9 +52,9 @@ def _both(ctx: FunctionContext, pool: pa.Array, target: pa.Array, what: str) -> 
     regularisation eps (POT's log-domain Sinkhorn; pip install 'sqlsel[ot]'). Writes table into_table
     (id in the pool's key type; potential: the dual potential, centred to mean 0; gradient: the
     calibrated gradient f_i − mean of the others, the most negative first to select) and returns its
-    row count. The solver holds about 10 × pool × target doubles: past a quarter of memory_limit the call is
-    refused (select from a sample of the pool or the target). It writes in a transaction of its own:
-    a caller's ROLLBACK does not undo it.""",
+    row count. The solver holds about 10 × pool × target doubles: past a quarter of memory_limit the
+    call is refused (select from a sample of the pool or the target). It writes in a transaction of its
+    own: a caller's ROLLBACK does not undo it.""",
     example=(
         "SELECT sel_ot_gradients('sel_scratch.ot', 'SELECT id, sel_hash_embed(text, 64) AS embedding FROM "
         "''examples/pool.parquet''', 'SELECT row_number() OVER (ORDER BY text) AS id, "
@@ -61,11 +67,10 @@ def _both(ctx: FunctionContext, pool: pa.Array, target: pa.Array, what: str) -> 
 def sel_ot_gradients(ctx: FunctionContext, into: pa.Array, pool: pa.Array, target: pa.Array, eps: pa.Array) -> pa.Array:
     if len(pool) == 0:
         return pa.array([], pa.int64())
-    given = constant_argument(eps, "eps")
-    regularisation = float(given) if given is not None else float("nan")
+    regularisation = _regularisation(eps)
     if not regularisation > 0:
         raise ParameterError(f"sel_ot_gradients: eps must be positive (e.g. 0.1); got {regularisation}")
-    source, goal = _both(ctx, pool, target, "sel_ot_gradients")
+    source, goal = _pool_and_target(ctx, pool, target, "sel_ot_gradients")
     try:
         fit = ot_potentials(source.x, goal.x, regularisation)
     except ValueError as exc:
@@ -108,11 +113,10 @@ def sel_ot_gradients(ctx: FunctionContext, into: pa.Array, pool: pa.Array, targe
 def sel_ot_distance(ctx: FunctionContext, pool: pa.Array, target: pa.Array, eps: pa.Array) -> pa.Array:
     if len(pool) == 0:
         return pa.array([], pa.float64())
-    given = constant_argument(eps, "eps")
-    regularisation = float(given) if given is not None else float("nan")
+    regularisation = _regularisation(eps)
     if not regularisation >= 0:
-        raise ParameterError(f"sel_ot_distance: eps must be 0 (exact) or positive; got {given}")
-    source, goal = _both(ctx, pool, target, "sel_ot_distance")
+        raise ParameterError(f"sel_ot_distance: eps must be 0 (exact) or positive; got {regularisation}")
+    source, goal = _pool_and_target(ctx, pool, target, "sel_ot_distance")
     try:
         distance = ot_distance(source.x, goal.x, regularisation)
     except ValueError as exc:
