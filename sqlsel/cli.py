@@ -148,9 +148,19 @@ def run(
     _echo_result(result)
 
 
+def _metric_text(value: Any, run_id: int | None) -> str:
+    """A metric on the run's summary line: numbers in 6 digits, a list (a curve) by its length."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        where = f": sqlsel runs show {run_id}" if run_id is not None else ""
+        return f"[{len(value)} entries{where}]"
+    return str(value)
+
+
 def _echo_result(result: Any) -> None:
     where = f" to {result.output_path}" if result.output_path else ""
-    metrics = "".join(f", {k}={v:.6g}" if isinstance(v, float) else f", {k}={v}" for k, v in result.metrics.items())
+    metrics = "".join(f", {k}={_metric_text(v, result.run_id)}" for k, v in result.metrics.items())
     name = f"run {result.run_id}" if result.run_id is not None else "run (not recorded: the catalog is read-only)"
     click.echo(f"{name}: {result.rows_out} rows{where} in {result.elapsed_s:.1f}s{metrics}", err=True)
     for note in result.notes:

@@ -111,7 +111,7 @@ def spark():
 
 
 #: Recipes that also take a ``target`` input (tests pass the example target).
-TARGETED = ("dsir_select", "zipfit_select", "otgrad_select")
+TARGETED = ("dsir_select", "zipfit_select", "otgrad_select", "tarot_select")
 
 #: Small parameters for every bundled recipe, run on ``recipe_pool`` (reruns, reports).
 RECIPE_CASES = {
@@ -127,6 +127,7 @@ RECIPE_CASES = {
     "minhash_dedup": {"threshold": 0.5, "removed": True},
     "quality_filter": {"filters": "gopher_repetition,fineweb"},
     "otgrad_select": {"k": 30, "dim": 32},
+    "tarot_select": {"k": 30, "dim": 32},
 }
 
 

@@ -26,6 +26,7 @@ CASES = [
     ("color_filter", {"prior_loss": "quality", "conditional_loss": "score", "k": 30, "tau": 4, "seed": 2}),
     ("diverse_topk", {"k": 20, "method": "facility", "neighbours": 16}),
     ("otgrad_select", {"k": 25, "dim": 64}),
+    ("tarot_select", {"k": 0, "dim": 64}),
     ("diverse_topk", {"k": 20}),
     ("diverse_topk", {"k": 20, "method": "mmr", "lambda": 0.7}),
     ("diverse_topk", {"k": 20, "method": "threshold", "tau": 0.5}),
@@ -36,7 +37,7 @@ CASES = [
 #: The column each recipe scores rows by, compared to 1e-9 relative.
 SCORES = {"dsir_select": "log_weight", "zipfit_select": "zipfit", "semdedup": "max_sim", "d4": "centroid_distance"}
 SCORES |= {"balanced_sample": "centroid_distance", "diverse_topk": "nearest_sim", "minhash_dedup": "jaccard"}
-SCORES |= {"otgrad_select": "ot_gradient", "color_filter": "color_score"}
+SCORES |= {"otgrad_select": "ot_gradient", "color_filter": "color_score", "tarot_select": "tarot_similarity"}
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +85,11 @@ def test_spark_selects_what_duckdb_selects(spark, examples, scored_pool, tmp_pat
     assert on_spark.table.schema.names == on_duckdb.table.schema.names
     assert on_spark.metrics.keys() == on_duckdb.metrics.keys()
     for name, value in on_duckdb.metrics.items():
+        if isinstance(value, list):  # a curve: its points, numbers to 1e-9
+            assert [sorted(p) for p in on_spark.metrics[name]] == [sorted(p) for p in value]
+            value = [v for p in value for v in p.values()]
+            assert [v for p in on_spark.metrics[name] for v in p.values()] == pytest.approx(value, rel=1e-9)
+            continue
         assert on_spark.metrics[name] == (value if value is None else pytest.approx(value, rel=1e-9))
     assert_same_selection(on_spark.table, on_duckdb.table, SCORES.get(recipe, "quality"))
 

@@ -54,7 +54,7 @@ __all__ = ["SparkRun", "DRIVER_ROWS"]
 DRIVER_ROWS = int(os.environ.get("SQLSEL_SPARK_DRIVER_ROWS", "2000000"))
 _ORDER = "_sel_order"  # the output's row order, kept beside the result rows
 _READS = ("source", "target_source", "vector_table")  # parameters of driver functions naming a relation they read
-_WRITES = ("into_table", "into")  # ... and one they write
+_WRITES = ("into_table", "into", "curve_table")  # ... and those they write
 
 
 class SparkRun(_Run):
@@ -163,7 +163,7 @@ class SparkRun(_Run):
     def _metric(self, sql: str, params: dict[str, Any]) -> Any:
         if is_driver_statement(sql):
             return self._driver_sql("a metric", sql, params, params)[0][0]
-        return self.spark.sql(spark_statement(sql, params).sql(dialect="spark")).collect()[0][0]
+        return _plain_value(self.spark.sql(spark_statement(sql, params).sql(dialect="spark")).collect()[0][0])
 
     def _ordered_output(self, keyed: bool) -> Any:
         frame = self.spark.table(RESULT_TABLE).orderBy(_ORDER).drop(_ORDER)
@@ -333,7 +333,7 @@ class SparkRun(_Run):
                     if arg and arg[0] == "string"
                     else (str(scalar[arg[1]]) if arg and arg[1] in scalar else None)
                 )
-                if text is None:
+                if not text:
                     continue
                 if pname in _WRITES:
                     writes.append(_table_name(text))
@@ -360,6 +360,15 @@ class SparkRun(_Run):
             run_sql(self.con, f"CREATE OR REPLACE {temp}TABLE {target} AS SELECT * FROM _sel_from_spark")
         finally:
             self.con.unregister("_sel_from_spark")
+
+
+def _plain_value(value: Any) -> Any:
+    """A Spark value as DuckDB's Python client gives it: a struct (Row) as a dict, lists of them as lists."""
+    if isinstance(value, list):
+        return [_plain_value(v) for v in value]
+    if hasattr(value, "asDict"):
+        return {k: _plain_value(v) for k, v in value.asDict().items()}
+    return value
 
 
 def _single_call(sql: str, scalar: dict[str, Any], con: duckdb.DuckDBPyConnection) -> tuple[str, dict[str, Any]] | None:

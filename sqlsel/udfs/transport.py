@@ -1,8 +1,10 @@
-"""Optimal transport from SQL: GOT-D's gradient scores of pool rows toward a target (kernels/transport.py).
+"""Optimal transport from SQL: GOT-D's gradient scores and TAROT's selection toward a target.
 
 ``sel_ot_gradients`` reads the pool's and the target's embeddings, solves the entropic OT problem
 between them once and writes each pool row's centred potential and calibrated gradient to a table:
-a catalog table keeps them for later queries, ``sel_scratch`` for the run.
+a catalog table keeps them for later queries, ``sel_scratch`` for the run. ``sel_tarot`` writes
+TAROT's picks (and, choosing the size, its OT-distance curve); ``sel_ot_distance`` measures a
+selection. The kernels are in :mod:`sqlsel.kernels.transport` and :mod:`sqlsel.kernels.tarot`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import pyarrow as pa
 
 from sqlsel.errors import ParameterError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
+from sqlsel.kernels.tarot import tarot_select
 from sqlsel.kernels.transport import ot_distance, ot_potentials, transport_bytes
-from sqlsel.relations import Vectors, key_array, memory_budget, read_vectors, write_rows
+from sqlsel.relations import Vectors, key_array, memory_budget, read_vectors, write_rows, write_table
 
 
 def _regularisation(eps: pa.Array) -> float:
@@ -22,14 +25,22 @@ def _regularisation(eps: pa.Array) -> float:
     return float(given) if given is not None else float("nan")
 
 
-def _pool_and_target(ctx: FunctionContext, pool: pa.Array, target: pa.Array, what: str) -> tuple[Vectors, Vectors]:
-    """The pool's and the target's vectors, refused past the memory share or with other dimensions."""
+def _pool_and_target(
+    ctx: FunctionContext, pool: pa.Array, target: pa.Array, what: str, whole_target: bool = True
+) -> tuple[Vectors, Vectors]:
+    """The pool's and the target's vectors, refused past the memory share or with other dimensions.
+
+    ``whole_target``: the solver holds pool × target matrices (GOT-D); else (TAROT) the pool's
+    whitened copy and a block of similarities.
+    """
     source = read_vectors(ctx, str(constant_argument(pool, "source")), f"{what} (pool)")
     goal = read_vectors(ctx, str(constant_argument(target, "target_source")), f"{what} (target)")
-    needed, budget = transport_bytes(len(source.x), len(goal.x)), memory_budget(ctx)
+    n, m, d = len(source.x), len(goal.x), source.x.shape[1]
+    needed = transport_bytes(n, m) if whole_target else 4 * (n + m) * d + 8 * 8192 * max(m, d)
+    budget = memory_budget(ctx)
     if needed > budget:
         raise ParameterError(
-            f"{what}: {len(source.x):,} pool × {len(goal.x):,} target rows need {needed / 1e9:.1f} GB, "
+            f"{what}: {n:,} pool × {m:,} target rows need {needed / 1e9:.1f} GB, "
             f"more than a quarter of memory_limit ({budget / 1e9:.1f} GB). Select from a sample of the pool or "
             "the target (e.g. USING SAMPLE), or raise memory_limit."
         )
@@ -122,3 +133,84 @@ def sel_ot_distance(ctx: FunctionContext, pool: pa.Array, target: pa.Array, eps:
     except ValueError as exc:
         raise ParameterError(f"sel_ot_distance: {exc}") from None
     return pa.array([distance] * len(pool), pa.float64())
+
+
+_CURVE = pa.schema([("fold", pa.int32()), ("layers", pa.int32()), ("rows", pa.int64()), ("distance", pa.float64())])
+
+
+@sql_function(
+    "sel_tarot",
+    params={
+        "into_table": "VARCHAR",
+        "source": "VARCHAR",
+        "target_source": "VARCHAR",
+        "k": "BIGINT",
+        "folds": "INTEGER",
+        "ridge": "DOUBLE",
+        "seed": "BIGINT",
+        "curve_table": "VARCHAR",
+    },
+    returns="BIGINT",
+    doc="""TAROT (Feng et al. 2024): the pool rows nearest the target in whitened embedding space (k, or chosen by OT).
+
+    source (the pool) and target_source are tables, views or queries of id and embedding. Both are
+    whitened by their joint covariance (plus ridge × the mean variance on the diagonal, so a target
+    or pool with fewer rows than dimensions still works) and scaled to unit length. k ≥ 1: every
+    target row in turn takes its next most similar pool row (layer by layer) until k rows are taken.
+    k = 0: the size is chosen: the target is split into folds seeded parts, each part's layers are
+    added while the exact OT distance (2 − 2·cosine, POT's network simplex; pip install 'sqlsel[ot]')
+    from the selection to the other parts falls, and the best prefixes are united. Writes table
+    into_table (id in the pool's key type, rank from 1, layer: the layer it entered at, similarity:
+    its whitened cosine to the target row that took it) and returns its row count; with a curve_table,
+    writes the curve there too (fold, layers, rows, distance; no rows unless k = 0).""",
+    example=(
+        "SELECT sel_tarot('sel_scratch.picks', 'SELECT id, sel_hash_embed(text, 64) AS embedding FROM "
+        "''examples/pool.parquet''', 'SELECT row_number() OVER (ORDER BY text) AS id, "
+        "sel_hash_embed(text, 64) AS embedding FROM read_json(''examples/target.jsonl'')', 20)"
+    ),
+    side_effects=True,
+    null_handling="special",
+    defaults={"folds": "5", "ridge": "1e-5", "seed": "0", "curve_table": "''"},
+)
+def sel_tarot(
+    ctx: FunctionContext,
+    into: pa.Array,
+    pool: pa.Array,
+    target: pa.Array,
+    k: pa.Array,
+    folds: pa.Array,
+    ridge: pa.Array,
+    seed: pa.Array,
+    curve_table: pa.Array,
+) -> pa.Array:
+    if len(pool) == 0:
+        return pa.array([], pa.int64())
+    count = constant_argument(k, "k")
+    if count is None or count < 0:
+        raise ParameterError(f"sel_tarot: k must be 0 (choose the size) or a positive number of rows; got {count}")
+    parts = constant_argument(folds, "folds")
+    if parts is None or parts < 2:
+        raise ParameterError(f"sel_tarot: folds must be at least 2 (parts of the target held out in turn); got {parts}")
+    regularisation = _regularisation(ridge)
+    if not regularisation > 0:
+        raise ParameterError(f"sel_tarot: ridge must be positive (e.g. 1e-5); got {regularisation}")
+    source, goal = _pool_and_target(ctx, pool, target, "sel_tarot", whole_target=False)
+    try:
+        picked = tarot_select(
+            source.x, goal.x, int(count), int(parts), regularisation, int(constant_argument(seed, "seed") or 0)
+        )
+    except ValueError as exc:
+        raise ParameterError(f"sel_tarot: {exc}") from None
+    curve_into = str(constant_argument(curve_table, "curve_table") or "")
+    if curve_into:
+        write_table(ctx, curve_into, pa.Table.from_pylist([vars(p) for p in picked.curve], schema=_CURVE))
+    table = pa.table(
+        {
+            "id": key_array(source, picked.rows),
+            "rank": pa.array(np.arange(1, len(picked.rows) + 1, dtype=np.int64)),
+            "layer": pa.array(picked.layers),
+            "similarity": pa.array(picked.similarities.astype(np.float64)),
+        }
+    )
+    written = write_rows(ctx, str(constant_argument(into, "into_table")), table, source.key_type, ("id",))
+    return pa.array([written] * len(pool), pa.int64())
