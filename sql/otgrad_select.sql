@@ -3,11 +3,16 @@
 -- param target: table; target examples (Parquet or JSONL path or glob) with a text column, an embedding column, or both
 -- param k: BIGINT >= 1; rows to select (more than the pool's embedded rows selects them all)
 -- param eps: DOUBLE = 0.1 in (0, 4]; entropic regularisation, on the scale of the cost (2 − 2·cosine, in [0, 4]); smaller is closer to exact OT and slower
+-- param fit_rows: BIGINT = 20000 >= 2; pool rows the OT problem is solved on (a seeded sample when the pool has more); every row is then scored by the stored solution
+-- param seed: BIGINT = 0; seed of that sample
 -- param embedder: VARCHAR = 'auto'; auto (both inputs' embedding columns when both have one, else hash), column, hash, or a sel_embed model
 -- param dim: INTEGER = 256 >= 1; dimension of the hash embeddings
+-- param model: VARCHAR = 'otgrad_select'; catalog name the fitted OT model is stored under
 -- key: pool
+-- fits: model
 -- optional pool: text VARCHAR, embedding FLOAT[]
 -- optional target: text VARCHAR, embedding FLOAT[]
+-- metric rows_fitted: SELECT count(*) FROM sel_scratch.otgrad_fit
 -- metric ot_distance_selected: SELECT sel_ot_distance('SELECT id, embedding FROM sel_scratch.otgrad_picked', 'sel_scratch.otgrad_target')
 
 SELECT CASE WHEN $embedder = 'column' AND NOT ($pool_has_embedding AND $target_has_embedding)
@@ -27,14 +32,19 @@ FROM (SELECT sel_recipe_embedding(embedding, text, $embedder, $dim, $pool_has_em
              AS embedding FROM target)
 WHERE embedding IS NOT NULL OR sel_embedder_uses_column($embedder, $pool_has_embedding AND $target_has_embedding);
 
-SELECT sel_ot_gradients('sel_scratch.otgrad', 'sel_scratch.otgrad_pool', 'sel_scratch.otgrad_target', $eps);
+-- The OT problem is solved on at most fit_rows pool rows (drawn by key hash and seed: the same rows at any
+-- thread count), which bounds its memory (about 10 × fit_rows × target doubles); the stored solution then
+-- scores every row, the fitted ones with their own gradients.
+CREATE OR REPLACE TABLE sel_scratch.otgrad_fit AS
+SELECT id, embedding FROM sel_scratch.otgrad_pool ORDER BY sel_gumbel(id, $seed) DESC, id LIMIT $fit_rows;
+
+SELECT sel_ot_fit($model, 'sel_scratch.otgrad_fit', 'sel_scratch.otgrad_target', $eps);
 
 -- The k most negative gradients (with their embeddings: the run reports their exact OT distance to the target).
 CREATE OR REPLACE TABLE sel_scratch.otgrad_picked AS
-SELECT g.id, g.gradient, g.rank, p.embedding
-FROM (SELECT id, gradient, row_number() OVER (ORDER BY gradient, id) AS rank FROM sel_scratch.otgrad) g
-JOIN sel_scratch.otgrad_pool p USING (id)
-WHERE g.rank <= $k;
+SELECT id, gradient, row_number() OVER (ORDER BY gradient, id) AS rank, embedding
+FROM (SELECT id, sel_ot_gradient(embedding, $model) AS gradient, embedding FROM sel_scratch.otgrad_pool)
+QUALIFY rank <= $k;
 
 SELECT pool.*, s.gradient AS ot_gradient, s.rank
 FROM pool

@@ -60,7 +60,7 @@ def staged_name(name: str, run_id: int) -> str:
 
 
 #: Tables holding a model's payload rows, by model_id.
-PAYLOAD_TABLES = ("sel_dsir_buckets", "sel_zipfit_texts", "sel_kmeans_centroids")
+PAYLOAD_TABLES = ("sel_dsir_buckets", "sel_zipfit_texts", "sel_kmeans_centroids", "sel_ot_targets")
 #: Catalog objects addressed by name, which a run stages: models, vector tables, vector indexes.
 NAMED_TABLES = ("sel_models", "sel_vector_tables", "sel_vector_indexes")
 

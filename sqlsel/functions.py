@@ -76,6 +76,7 @@ FAMILIES = (
     "quality",
     "langid",
     "transport",
+    "mig",
 )
 
 

@@ -42,6 +42,10 @@ SCORE_COLUMNS = {
     "diverse_topk": "nearest_sim",
     "exact_dedup": "copies",
     "minhash_dedup": "jaccard",
+    "color_filter": "color_score",
+    "otgrad_select": "ot_gradient",
+    "tarot_select": "tarot_similarity",
+    "mig_select": "mig_gain",
 }
 #: Over the whole pool, where the run's model is still the current one: the same score as the output's
 #: (formatted with the run's parameters as SQL literals, and ``has_embedding``: whether the pool has that column).

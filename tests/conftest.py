@@ -128,18 +128,18 @@ RECIPE_CASES = {
     "quality_filter": {"filters": "gopher_repetition,fineweb"},
     "otgrad_select": {"k": 30, "dim": 32},
     "tarot_select": {"k": 30, "dim": 32},
+    "mig_select": {"k": 30, "quality": "quality", "labels": "labels", "label_embedding": "rows", "dim": 64},
 }
 
 
 @pytest.fixture(scope="session")
 def recipe_pool(tmp_path_factory):
-    """The first 600 example rows with a quality column (text length / 100)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+    """The first 600 example rows with a quality column (text length / 100) and labels (source, file stem)."""
+    import duckdb
 
-    table = pq.read_table(EXAMPLES / "pool.parquet").slice(0, 600)
-    quality = pc.divide(pc.cast(pc.utf8_length(table.column("text")), pa.float64()), 100.0)
     path = tmp_path_factory.mktemp("recipes") / "pool.parquet"
-    pq.write_table(table.append_column("quality", quality), path)
+    duckdb.sql(
+        "COPY (SELECT *, length(text) / 100 AS quality, [source, split_part(parse_filename(path), '.', 1)] AS labels "
+        f"FROM '{EXAMPLES / 'pool.parquet'}' ORDER BY id LIMIT 600) TO '{path}'"
+    )
     return path

@@ -27,6 +27,7 @@ CASES = [
     ("diverse_topk", {"k": 20, "method": "facility", "neighbours": 16}),
     ("otgrad_select", {"k": 25, "dim": 64}),
     ("tarot_select", {"k": 0, "dim": 64}),
+    ("mig_select", {"k": 40, "quality": "quality", "labels": "labels", "label_embedding": "rows", "threshold": 0.7}),
     ("diverse_topk", {"k": 20}),
     ("diverse_topk", {"k": 20, "method": "mmr", "lambda": 0.7}),
     ("diverse_topk", {"k": 20, "method": "threshold", "tau": 0.5}),
@@ -38,6 +39,7 @@ CASES = [
 SCORES = {"dsir_select": "log_weight", "zipfit_select": "zipfit", "semdedup": "max_sim", "d4": "centroid_distance"}
 SCORES |= {"balanced_sample": "centroid_distance", "diverse_topk": "nearest_sim", "minhash_dedup": "jaccard"}
 SCORES |= {"otgrad_select": "ot_gradient", "color_filter": "color_score", "tarot_select": "tarot_similarity"}
+SCORES |= {"mig_select": "mig_gain"}
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +49,12 @@ def scored_pool(tmp_path_factory):
 
     table = pq.read_table(EXAMPLES / "pool.parquet")
     score = pc.divide(pc.cast(pc.utf8_length(table.column("text")), pa.float64()), 100.0)
+    stems = [p.rsplit("/", 1)[-1].split(".")[0].split("_")[:1] for p in table.column("path").to_pylist()]
+    labels = pa.array([[s, *t] for s, t in zip(table.column("source").to_pylist(), stems, strict=True)])
     path = tmp_path_factory.mktemp("scored") / "pool.parquet"
-    pq.write_table(table.append_column("quality", score).append_column("score", score), path)
+    pq.write_table(
+        table.append_column("quality", score).append_column("score", score).append_column("labels", labels), path
+    )
     return path
 
 

@@ -139,7 +139,7 @@ def test_a_target_without_any_embedding_is_refused_by_name(tmp_path, examples):
     target = tmp_path / "target.jsonl"
     target.write_text('{"text": null}\n{"text": ""}\n')
     params = {"pool": str(examples / "pool.parquet"), "target": str(target), "k": 5}
-    with pytest.raises(SqlselError, match="sel_ot_gradients \\(target\\): .*has no rows"):
+    with pytest.raises(SqlselError, match="sel_ot_fit \\(target\\): .*has no rows"):
         sqlsel.run_recipe("otgrad_select", params)
 
 
@@ -179,3 +179,37 @@ def test_ot_distance_from_sql_and_the_recipes_metric(con, examples):
         ends[name] = con.sql(f"SELECT sel_ot_distance('{picked}', 'sel_scratch.t')").fetchall()[0][0]
     assert chosen.metrics["ot_distance_selected"] == pytest.approx(ends["best"], rel=1e-9)
     assert ends["best"] < ends["worst"]
+
+
+def test_a_stored_model_scores_the_fitted_rows_as_the_solve_did(con):
+    need("ot")
+    pool, target = SOURCE.format(path=EXAMPLES / "pool.parquet"), TARGET.format(path=EXAMPLES / "target.jsonl", dim=32)
+    assert con.sql(f"SELECT sel_ot_fit('toward', '{pool}', '{target}')").fetchall()[0][0] > 100
+    con.sql(f"SELECT sel_ot_gradients('sel_scratch.ot', '{pool}', '{target}')").fetchall()
+    rows = con.sql(
+        f"SELECT o.gradient, sel_ot_gradient(p.embedding, 'toward') FROM sel_scratch.ot o "
+        f"JOIN ({pool.replace(chr(39) * 2, chr(39))}) p USING (id)"
+    ).fetchall()
+    assert [r[1] for r in rows] == pytest.approx([r[0] for r in rows], abs=1e-9)
+    assert con.sql("SELECT kind FROM sel_models WHERE name = 'toward'").fetchall() == [("ot",)]
+
+
+def test_a_stored_model_refuses_unknown_names_and_other_dimensions(con):
+    need("ot")
+    pool, target = SOURCE.format(path=EXAMPLES / "pool.parquet"), TARGET.format(path=EXAMPLES / "target.jsonl", dim=32)
+    con.sql(f"SELECT sel_ot_fit('toward', '{pool}', '{target}')").fetchall()
+    assert con.sql("SELECT sel_ot_gradient(NULL::FLOAT[], 'toward')").fetchall() == [(None,)]
+    with pytest.raises(Exception, match="fitted on 32-dimensional vectors"):
+        con.sql("SELECT sel_ot_gradient([1.0, 0.0]::FLOAT[], 'toward')").fetchall()
+    with pytest.raises(Exception, match="towards.*Fit one with SELECT sel_ot_fit"):
+        con.sql("SELECT sel_ot_gradient([1.0, 0.0]::FLOAT[], 'towards')").fetchall()
+
+
+def test_the_recipe_fits_a_sample_and_scores_every_row(examples):
+    need("ot")
+    params = {"pool": str(examples / "pool.parquet"), "target": str(examples / "target.jsonl"), "k": 25, "dim": 64}
+    sampled = sqlsel.run_recipe("otgrad_select", {**params, "fit_rows": 500})
+    whole = sqlsel.run_recipe("otgrad_select", params)
+    assert sampled.metrics["rows_fitted"] == 500 and whole.metrics["rows_fitted"] > 1900
+    overlap = set(sampled.table.column("id").to_pylist()) & set(whole.table.column("id").to_pylist())
+    assert len(overlap) >= 15  # a quarter of the pool finds most of the same rows

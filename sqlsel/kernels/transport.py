@@ -31,11 +31,14 @@ import numpy as np
 
 from sqlsel.kernels.vectors import unit_rows
 
-__all__ = ["OTFit", "ot_distance", "ot_potentials", "transport_bytes", "unit_cost"]
+__all__ = ["OTFit", "c_transform", "ot_distance", "ot_potentials", "transport_bytes", "unit_cost"]
 
 #: N × M float64 matrices the solver holds at once (cost, POT's scaled copies and log-sum-exp work, the
 #: plan): peak RSS grew by 4.3 GB for 181,164 × 300 (benchmarks/README.md, "Optimal transport").
 _MATRICES = 10
+
+#: Rows whose potentials :func:`c_transform` computes at once (block × target doubles a few times over).
+_C_BLOCK = 4096
 
 
 @dataclass(frozen=True)
@@ -115,3 +118,19 @@ def ot_distance(x: np.ndarray, y: np.ndarray, eps: float = 0.0) -> float:
         return ot_potentials(x, y, eps).cost if len(x) > 1 else float(unit_cost(x, y).mean())
     ot = _ot()
     return float(ot.emd2(np.full(len(x), 1.0 / len(x)), np.full(len(y), 1.0 / len(y)), unit_cost(x, y)))
+
+
+def c_transform(x: np.ndarray, target: np.ndarray, potential: np.ndarray, eps: float, pool_rows: int) -> np.ndarray:
+    """The pool-side potential of any rows ``x`` from the target side of a fitted problem (:func:`ot_potentials`).
+
+    f(x) = −ε log Σ_j exp((g_j − C(x, y_j)) / ε) − ε log N, with ``target`` the unit-length target rows,
+    ``potential`` their g (shifted as :class:`OTFit` keeps it) and N the fitted pool's rows: at
+    convergence this is the fitted row's own f, and for a new row the potential it would have had.
+    """
+    out = np.empty(len(x))
+    for start in range(0, len(x), _C_BLOCK):
+        z = (potential[None, :] - unit_cost(x[start : start + _C_BLOCK], target)) / eps
+        top = z.max(axis=1)
+        log_sum = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
+        out[start : start + _C_BLOCK] = -eps * log_sum - eps * np.log(pool_rows)
+    return out

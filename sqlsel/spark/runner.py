@@ -53,7 +53,8 @@ __all__ = ["SparkRun", "DRIVER_ROWS"]
 #: The most rows a driver statement may copy from Spark per relation (SQLSEL_SPARK_DRIVER_ROWS overrides).
 DRIVER_ROWS = int(os.environ.get("SQLSEL_SPARK_DRIVER_ROWS", "2000000"))
 _ORDER = "_sel_order"  # the output's row order, kept beside the result rows
-_READS = ("source", "target_source", "vector_table")  # parameters of driver functions naming a relation they read
+#: Parameters of driver functions naming a relation they read ...
+_READS = ("source", "target_source", "label_source", "vector_table")
 _WRITES = ("into_table", "into", "curve_table")  # ... and those they write
 
 

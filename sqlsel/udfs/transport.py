@@ -9,13 +9,18 @@ selection. The kernels are in :mod:`sqlsel.kernels.transport` and :mod:`sqlsel.k
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
-from sqlsel.errors import ParameterError
+from sqlsel.catalog import store_model
+from sqlsel.errors import InputError, ParameterError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.tarot import tarot_select
-from sqlsel.kernels.transport import ot_distance, ot_potentials, transport_bytes
+from sqlsel.kernels.transport import OTFit, c_transform, ot_distance, ot_potentials, transport_bytes
+from sqlsel.kernels.vectors import VectorError, list_array, unit_rows, vector_matrix
 from sqlsel.relations import Vectors, key_array, memory_budget, read_vectors, write_rows, write_table
 
 
@@ -82,15 +87,7 @@ def sel_ot_gradients(ctx: FunctionContext, into: pa.Array, pool: pa.Array, targe
     if not regularisation > 0:
         raise ParameterError(f"sel_ot_gradients: eps must be positive (e.g. 0.1); got {regularisation}")
     source, goal = _pool_and_target(ctx, pool, target, "sel_ot_gradients")
-    try:
-        fit = ot_potentials(source.x, goal.x, regularisation)
-    except ValueError as exc:
-        raise ParameterError(f"sel_ot_gradients: {exc}") from None
-    if not fit.converged:
-        raise ParameterError(
-            f"sel_ot_gradients: Sinkhorn did not converge in {fit.iterations:,} iterations at eps {regularisation}; "
-            "a larger eps (e.g. 0.1) converges faster."
-        )
+    fit = _solved(source, goal, regularisation, "sel_ot_gradients")
     table = pa.table(
         {
             "id": key_array(source, np.arange(len(source.x))),
@@ -214,3 +211,124 @@ def sel_tarot(
     )
     written = write_rows(ctx, str(constant_argument(into, "into_table")), table, source.key_type, ("id",))
     return pa.array([written] * len(pool), pa.int64())
+
+
+#: The kind of a stored optimal-transport model, and how to make one.
+OT = "ot"
+OT_FIT_HINT = "Fit one with SELECT sel_ot_fit('name', 'pool_source', 'target_source')."
+
+
+@dataclass(frozen=True)
+class StoredOT:
+    """A stored OT model's target side: unit target rows, their potentials, eps and the fitted pool's rows."""
+
+    target: np.ndarray
+    potential: np.ndarray
+    eps: float
+    pool_rows: int
+
+    @property
+    def dim(self) -> int:
+        return self.target.shape[1]
+
+
+def load_ot_model(ctx: FunctionContext, name: str) -> StoredOT:
+    model_id, params = ctx.model(name, OT, OT_FIT_HINT)
+
+    def build() -> StoredOT:
+        rows = ctx.arrow("SELECT potential, embedding FROM sel_ot_targets WHERE model_id = ? ORDER BY row", [model_id])
+        target = vector_matrix(rows.column("embedding")).astype(np.float64)
+        potential = rows.column("potential").to_numpy()
+        return StoredOT(target, potential, float(params["eps"]), int(params["pool_rows"]))
+
+    return ctx.cached((OT, model_id), build)
+
+
+def _solved(source: Vectors, goal: Vectors, eps: float, what: str) -> OTFit:
+    """The entropic OT solution, refused (naming eps) when Sinkhorn does not converge."""
+    try:
+        fit = ot_potentials(source.x, goal.x, eps)
+    except ValueError as exc:
+        raise ParameterError(f"{what}: {exc}") from None
+    if not fit.converged:
+        raise ParameterError(
+            f"{what}: Sinkhorn did not converge in {fit.iterations:,} iterations at eps {eps}; "
+            "a larger eps (e.g. 0.1) converges faster."
+        )
+    return fit
+
+
+@sql_function(
+    "sel_ot_fit",
+    params={"name": "VARCHAR", "source": "VARCHAR", "target_source": "VARCHAR", "eps": "DOUBLE"},
+    returns="BIGINT",
+    doc="""Solve the entropic OT problem between a pool and a target once and store it as model name (kind ot).
+
+    source (the pool, or a sample of it) and target_source are tables, views or queries of id and
+    embedding; the problem is sel_ot_gradients': uniform masses, cost 2 − 2·cosine, regularisation
+    eps. The model keeps the target side (unit-length target rows and their potentials, shifted so
+    the pool's have mean 0) in sel_ot_targets; sel_ot_gradient scores any row with it, the fitted
+    rows to the solver's tolerance. Fit on a sample when the pool is too large for one problem
+    (about 10 × pool × target doubles). Returns the pool rows fitted. It writes in a transaction of
+    its own: a caller's ROLLBACK does not undo it.""",
+    example=(
+        "SELECT sel_ot_fit('toward_docs', 'SELECT id, sel_hash_embed(text, 64) AS embedding FROM "
+        "''examples/pool.parquet''', 'SELECT row_number() OVER (ORDER BY text) AS id, "
+        "sel_hash_embed(text, 64) AS embedding FROM read_json(''examples/target.jsonl'')')"
+    ),
+    side_effects=True,
+    null_handling="special",
+    defaults={"eps": "0.1"},
+)
+def sel_ot_fit(ctx: FunctionContext, name: pa.Array, pool: pa.Array, target: pa.Array, eps: pa.Array) -> pa.Array:
+    if len(pool) == 0:
+        return pa.array([], pa.int64())
+    model = str(constant_argument(name, "name") or "")
+    if not model:
+        raise ParameterError("sel_ot_fit: name must name the model to store, e.g. 'toward_docs'")
+    regularisation = _regularisation(eps)
+    if not regularisation > 0:
+        raise ParameterError(f"sel_ot_fit: eps must be positive (e.g. 0.1); got {regularisation}")
+    source, goal = _pool_and_target(ctx, pool, target, "sel_ot_fit")
+    fit = _solved(source, goal, regularisation, "sel_ot_fit")
+    params = {"eps": regularisation, "dim": int(goal.x.shape[1]), "pool_rows": len(source.x)}
+    params |= {"target_rows": len(goal.x), "iterations": fit.iterations}
+    payload = pa.table(
+        {
+            "row": pa.array(np.arange(len(goal.x), dtype=np.int32)),
+            "potential": pa.array(fit.target_potential),
+            "embedding": list_array(unit_rows(goal.x).astype(np.float32)),
+        }
+    )
+    with ctx.writing(f"OT model {model!r}") as cur:
+        store_model(cur, ctx.write_name(model), OT, json.dumps(params), "sel_ot_targets", payload)
+    return pa.array([len(source.x)] * len(pool), pa.int64())
+
+
+@sql_function(
+    "sel_ot_gradient",
+    params={"embedding": "FLOAT[]", "model": "VARCHAR"},
+    returns="DOUBLE",
+    doc="""A row's calibrated OT gradient toward a stored model's target (sel_ot_fit): the most negative first.
+
+    f(x)·N/(N − 1), f the c-transform of the stored target potentials (−ε log Σ_j exp((g_j − C(x, y_j))/ε)
+    − ε log N, N the fitted pool's rows): for a fitted row its own gradient (as sel_ot_gradients gives
+    it), for any other row the one it would have had. NULL embedding in, NULL out.""",
+    example="SELECT id, sel_ot_gradient(sel_hash_embed(text, 64), 'toward_docs') AS g "
+    "FROM 'examples/pool.parquet' LIMIT 5",
+    model_param="model",
+)
+def sel_ot_gradient(ctx: FunctionContext, embedding: pa.Array, model: pa.Array) -> pa.Array:
+    if len(embedding) == 0:
+        return pa.array([], pa.float64())
+    name = str(constant_argument(model, "model"))
+    stored = load_ot_model(ctx, name)
+    try:
+        x = vector_matrix(embedding, stored.dim)
+    except VectorError as exc:
+        raise InputError(
+            f"sel_ot_gradient: {exc} (model {name!r} was fitted on {stored.dim}-dimensional vectors). "
+            "Embed the rows the way the model's target was embedded."
+        ) from None
+    potential = c_transform(x, stored.target, stored.potential, stored.eps, stored.pool_rows)
+    return pa.array(potential * stored.pool_rows / max(stored.pool_rows - 1, 1))
