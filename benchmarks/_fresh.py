@@ -16,3 +16,21 @@ def run_fresh(code: str, args: list[str], cwd: Path | None = None) -> str:
         raise SystemExit(proc.stderr)
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
     return line[len("RESULT ") :]
+
+
+def run_timed(command: list[str]) -> tuple[float, float, str]:
+    """Run ``command`` as a whole process under GNU time: (wall seconds, its own peak RSS in GB, stderr).
+
+    The peak is the process's own (``/usr/bin/time -f %M``), not ``RUSAGE_CHILDREN``, which counts a
+    forked child's copy of the parent's pages before it execs.
+    """
+    import time
+
+    start = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "PEAK_KB %M", *command], capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    peak = next(int(ln.split()[1]) for ln in reversed(lines) if ln.startswith("PEAK_KB "))
+    return seconds, peak / 1e6, "\n".join(ln for ln in lines if not ln.startswith("PEAK_KB "))

@@ -13,14 +13,13 @@ documents' hash embeddings, dimension 256; threshold 0.9, the paper's defaults o
 from __future__ import annotations
 
 import argparse
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
+from _fresh import run_timed
 
 import sqlsel
 
@@ -87,12 +86,9 @@ def main() -> None:
             out = Path(tmp) / "picked.parquet"
             command = [SQLSEL, "run", "mig_select", "-p", f"pool={pool}", "-p", f"k={args.k}", "-p", "quality=quality"]
             command += ["-p", "labels=labels", "-p", "label_embedding=rows", "--out", str(out)]
-            began = time.perf_counter()
-            done = subprocess.run(command, check=True, capture_output=True, text=True)
-            seconds = time.perf_counter() - began
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6
-            print(f"pool {rows:,}: {seconds:.1f} s whole process, peak RSS so far {peak:.2f} GB", flush=True)
-            print("  " + done.stderr.strip().splitlines()[-1], flush=True)
+            seconds, peak, stderr = run_timed(command)
+            print(f"pool {rows:,}: {seconds:.1f} s whole process, peak RSS {peak:.2f} GB", flush=True)
+            print("  " + stderr.strip().splitlines()[-1], flush=True)
             print("  " + compare(con, out, args.k), flush=True)
     print(f"SUMMARY mig_select k={args.k}: see the lines above (pool sizes {args.sizes})")
 

@@ -14,14 +14,12 @@ on Parquet in DuckDB's default layout.
 from __future__ import annotations
 
 import argparse
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import duckdb
+from _fresh import run_timed
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "data" / "corpus.parquet"
@@ -56,12 +54,11 @@ def prepare(con: duckdb.DuckDBPyConnection, source: str, pool_rows: int, folder:
     return pool, target, float(share), int(rows)
 
 
-def run(recipe: str, extra: list[str], pool: Path, target: Path, k: int, out: Path) -> tuple[float, int]:
-    """One whole ``sqlsel run`` process: its wall seconds and the peak RSS (KB) of the children so far."""
+def run(recipe: str, extra: list[str], pool: Path, target: Path, k: int, out: Path) -> tuple[float, float]:
+    """One whole ``sqlsel run`` process: its wall seconds and its peak RSS (GB)."""
     command = [SQLSEL, "run", recipe, "-p", f"pool={pool}", "-p", f"target={target}", "-p", f"k={k}", *extra]
-    start = time.perf_counter()
-    subprocess.run([*command, "--out", str(out)], check=True, capture_output=True)
-    return time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    seconds, peak, _ = run_timed([*command, "--out", str(out)])
+    return seconds, peak
 
 
 def precision_recall(con: duckdb.DuckDBPyConnection, out: Path, source: str, in_pool: int) -> tuple[float, float, int]:
@@ -92,10 +89,14 @@ def main() -> None:
                 rows = con.execute(f"SELECT count(*) FROM '{pool}'").fetchall()[0][0]
                 for label, (recipe, extra) in chosen.items():
                     out = folder / "scale.parquet"
-                    seconds, _ = run(recipe, extra, pool, target, args.k, out)
+                    seconds, peak = run(recipe, extra, pool, target, args.k, out)
                     p, r, n = precision_recall(con, out, source, in_pool)
-                    print(f"scale {label}: pool {rows:,}: {seconds:.1f} s, {n:,} rows, precision {p:.3f}", flush=True)
-            print("SUMMARY scale (peak RSS is per process: run each size alone under /usr/bin/time -v for it)")
+                    print(
+                        f"scale {label}: pool {rows:,}: {seconds:.1f} s, peak RSS {peak:.2f} GB, {n:,} rows, "
+                        f"precision {p:.3f}",
+                        flush=True,
+                    )
+            print(f"SUMMARY scale of {args.recipes} over pools of {args.scale} (0: the whole corpus)")
             return
         results: dict[str, list[tuple[float, float, int]]] = {label: [] for label in chosen}
         print(f"pool {args.pool:,} documents, target 300 held-out documents, k = {args.k}")

@@ -8,7 +8,7 @@ import pytest
 
 import sqlsel
 from sqlsel.errors import SqlselError
-from sqlsel.kernels.mig import label_graph, mig_select, propagate
+from sqlsel.kernels.mig import label_graph, mig_select
 from tests.conftest import EXAMPLES
 
 LABELLED = (
@@ -45,17 +45,14 @@ def test_a_hand_checked_graph_and_the_first_gains():
     e = np.array([[1.0, 0.0], [0.99, 0.14], [0.0, 1.0]])
     cos = 0.99 / np.hypot(0.99, 0.14)
     graph = label_graph(e, threshold=0.9, prop_weight=0.5)
-    dense = np.zeros((3, 3))
+    spread, gather = np.zeros((3, 3)), np.zeros((3, 3))
     for r in range(3):
-        dense[r, graph.indices[graph.indptr[r] : graph.indptr[r + 1]]] = graph.data[
-            graph.indptr[r] : graph.indptr[r + 1]
-        ]
+        at = slice(graph.indptr[r], graph.indptr[r + 1])
+        spread[r, graph.indices[at]], gather[graph.indices[at], r] = graph.spread[at], graph.gather[at]
     column = 1 + 0.5 * cos
-    assert dense == pytest.approx(
-        np.array([[1 / column, 0.5 * cos / column, 0], [0.5 * cos / column, 1 / column, 0], [0, 0, 1]])
-    )
-    rows = propagate(np.array([0, 2, 3]), np.array([0, 1, 2]), np.array([2.0, 1.0]), graph)
-    picks = mig_select(rows, 2)
+    expected = np.array([[1 / column, 0.5 * cos / column, 0], [0.5 * cos / column, 1 / column, 0], [0, 0, 1]])
+    assert spread == pytest.approx(expected) and gather == pytest.approx(expected)
+    picks = mig_select(np.array([0, 2, 3]), np.array([0, 1, 2]), np.array([2.0, 1.0]), graph, 2)
     slope0 = 0.8 * 1e-6**-0.2
     assert picks.order.tolist() == [0, 1] and picks.gains[0] == pytest.approx(2 * 2 * slope0)
     assert picks.gains[1] == pytest.approx(slope0)  # label 2 untouched: its full first gain
@@ -78,14 +75,13 @@ def test_lazy_greedy_picks_what_the_authors_steps_pick_on_real_documents(phi, th
     indptr = np.cumsum([0] + [len(set(x)) for x in labels])
     ids = np.concatenate([sorted(set(x)) for x in labels])
     weights = quality / (np.diff(indptr) if norm else 1)
-    picks = mig_select(propagate(indptr, ids, weights, label_graph(sums, threshold)), 60, phi, alpha=0.05)
+    picks = mig_select(indptr, ids, weights, label_graph(sums, threshold), 60, phi, alpha=0.05)
     assert picks.order.tolist() == expected
 
 
 def test_equal_gains_go_to_the_lowest_row():
     graph = label_graph(np.eye(2), threshold=0.9)
-    rows = propagate(np.arange(5), np.array([0, 0, 1, 1]), np.ones(4), graph)
-    assert mig_select(rows, 4).order.tolist() == [0, 2, 1, 3]
+    assert mig_select(np.arange(5), np.array([0, 0, 1, 1]), np.ones(4), graph, 4).order.tolist() == [0, 2, 1, 3]
 
 
 def mig(con, rows_sql, labels_sql, k, extra=""):

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from sqlsel.errors import InputError, ParameterError, RowKeyError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.keys import sortable_keys
-from sqlsel.kernels.mig import PHIS, label_graph, label_sums, mig_select, propagate, propagated_size
+from sqlsel.kernels.mig import EDGE_BYTES, PHIS, label_graph, label_sums, mig_select
 from sqlsel.kernels.vectors import VectorError, vector_matrix
 from sqlsel.relations import check_unique, column_names, describe_source, memory_budget, relation_query, write_rows
 
@@ -218,26 +218,25 @@ def sel_mig(
         )
     pool = _rows(ctx, str(given["source"]), names, with_embedding=averaged)
     embeddings = _label_embeddings(names, label_vectors, pool, str(given["label_source"]))
+    budget = memory_budget(ctx)
     try:
-        graph = label_graph(embeddings, float(given["threshold"]), float(given["prop_weight"]))
+        graph = label_graph(
+            embeddings, float(given["threshold"]), float(given["prop_weight"]), max_edges=budget // EDGE_BYTES
+        )
     except ValueError as exc:
-        raise ParameterError(f"sel_mig: {exc}") from None
+        raise ParameterError(f"sel_mig: {exc} (or memory_limit: a quarter of it holds the graph)") from None
     counts = np.diff(pool.indptr)
     labelled = np.flatnonzero(counts > 0)
     if len(labelled) == 0:
         raise InputError(f"sel_mig: no row of {given['source']!r} has a label; MIG needs labelled rows.")
-    indptr = np.concatenate([[0], np.cumsum(counts[labelled])])
-    numbers = pool.numbers  # rows without labels hold no entries: the labelled rows' entries are all of them
-    needed, budget = 24 * propagated_size(indptr, numbers, graph), memory_budget(ctx)
-    if needed > budget:
-        raise ParameterError(
-            f"sel_mig: the rows' information over the label graph needs {needed / 1e9:.1f} GB, more than a quarter of "
-            f"memory_limit ({budget / 1e9:.1f} GB). Raise threshold (fewer label edges), or memory_limit."
-        )
+    indptr = np.concatenate([[0], np.cumsum(counts[labelled])])  # unlabelled rows hold no entries
     weights = pool.quality[labelled] / (counts[labelled] if given["normalize"] else 1)
     try:
         picks = mig_select(
-            propagate(indptr, numbers, weights, graph),
+            indptr,
+            pool.numbers,
+            weights,
+            graph,
             min(int(given["k"]), len(labelled)),
             str(given["phi"]),
             float(given["phi_a"]),
