@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy.sparse import csr_matrix
 
 import sqlsel
-from sqlsel.kernels.submodular import cosine_knn_graph, cosine_similarities, facility_location
+from sqlsel.kernels.submodular import cosine_knn_graph, cosine_similarities, facility_location, submodular_select
 from tests.conftest import EXAMPLES, need
 
 
@@ -25,13 +25,13 @@ def documents():
     return np.unique(np.array([r[0] for r in rows if r[0] is not None], np.float32), axis=0)
 
 
-def apricot(k, data, metric):
-    need("apricot")
-    from apricot import FacilityLocationSelection
+def apricot(k, data, metric, selection="FacilityLocationSelection", **options):
+    apricot_module = need("apricot")
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return FacilityLocationSelection(k, metric=metric, optimizer="naive", verbose=False).fit(data)
+        chosen = getattr(apricot_module, selection)
+        return chosen(k, metric=metric, optimizer="naive", verbose=False, **options).fit(data)
 
 
 def test_dense_picks_are_apricots_naive_greedy(documents):
@@ -125,3 +125,49 @@ def test_the_recipe_selects_with_facility_location(examples):
     sparse = sqlsel.run_recipe("diverse_topk", {"pool": pool, "k": 6, "method": "facility", "neighbours": 32})
     assert sparse.rows_out == 6
     assert set(pq.read_schema(examples / "pool.parquet").names) | {"rank", "nearest_sim"} <= set(one.column_names)
+
+
+@pytest.mark.parametrize(
+    ("objective", "selection", "alpha"),
+    [
+        ("saturated", "SaturatedCoverageSelection", 0.1),
+        ("saturated", "SaturatedCoverageSelection", 0.02),
+        ("graph_cut", "GraphCutSelection", 1.0),
+        ("graph_cut", "GraphCutSelection", 0.3),
+    ],
+)
+def test_saturated_coverage_and_graph_cut_are_apricots_naive_greedy(documents, objective, selection, alpha):
+    x = documents[:900]
+    reference = apricot(60, x.astype(np.float64), "cosine", selection, alpha=alpha)
+    ours = submodular_select(cosine_similarities(x), 60, objective, alpha)
+    assert ours.order.tolist() == reference.ranking.tolist()
+    assert ours.gains == pytest.approx(reference.gains, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("objective", "selection"), [("saturated", "SaturatedCoverageSelection"), ("graph_cut", "GraphCutSelection")]
+)
+def test_the_variants_over_a_knn_graph_are_apricots_over_the_same_graph(documents, objective, selection):
+    graph = cosine_knn_graph(documents, 16)
+    matrix = csr_matrix((graph.data.copy(), graph.indices.astype(np.int32), graph.indptr.astype(np.int32)))
+    reference = apricot(80, matrix, "precomputed", selection)
+    ours = submodular_select(graph, 80, objective)
+    assert ours.order.tolist() == reference.ranking.tolist()
+    assert ours.gains == pytest.approx(reference.gains, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("function", "objective"), [("sel_saturated_coverage", "saturated"), ("sel_graph_cut", "graph_cut")]
+)
+def test_the_variants_from_sql_pick_what_the_kernel_picks(con, function, objective):
+    source = f"SELECT id, sel_hash_embed(text, 32) AS embedding FROM ''{EXAMPLES / 'pool.parquet'}'' WHERE id < 300"
+    assert con.sql(f"SELECT {function}('sel_scratch.v', '{source}', 9, alpha := 0.2)").fetchall() == [(9,)]
+    rows = con.sql("SELECT id, gain FROM sel_scratch.v ORDER BY rank").fetchall()
+    vectors = con.sql(source.replace("''", "'") + " ORDER BY id").fetchall()
+    x = np.array([r[1] for r in vectors], np.float32)
+    picks = submodular_select(cosine_similarities(x), 9, objective, 0.2)
+    assert [r[0] for r in rows] == [vectors[i][0] for i in picks.order]
+    with pytest.raises(Exception, match="alpha must be positive"):
+        con.sql(f"SELECT {function}('sel_scratch.v', '{source}', 9, alpha := 0)").fetchall()
+    with pytest.raises(Exception, match="k must be"):
+        con.sql(f"SELECT {function}('sel_scratch.v', '{source}', 0)").fetchall()

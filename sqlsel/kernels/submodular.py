@@ -1,4 +1,4 @@
-"""Submodular coverage: facility location maximised by lazy greedy, over dense or k-nearest-neighbour similarities.
+"""Submodular coverage: facility location (and saturated coverage, graph cut) by lazy greedy, dense or over a kNN graph.
 
 Facility location scores a set S of rows by how well it represents every row: f(S) = Σ_i max_{j∈S} s(i, j).
 It is monotone and submodular when s ≥ 0, so greedy selection (take the row of largest marginal gain,
@@ -33,7 +33,15 @@ import numpy as np
 
 from sqlsel.kernels.vectors import unit_rows
 
-__all__ = ["CoverageGraph", "Picks", "cosine_similarities", "cosine_knn_graph", "facility_location"]
+__all__ = [
+    "OBJECTIVES",
+    "CoverageGraph",
+    "Picks",
+    "cosine_similarities",
+    "cosine_knn_graph",
+    "facility_location",
+    "submodular_select",
+]
 
 
 @dataclass(frozen=True)
@@ -98,15 +106,52 @@ def cosine_knn_graph(x: np.ndarray, neighbours: int, block: int = 4096) -> Cover
 
 def facility_location(similarities: np.ndarray | CoverageGraph, k: int) -> Picks:
     """``k`` rows by lazy greedy on facility location over dense or sparse similarities (see the module)."""
+    return submodular_select(similarities, k, "facility")
+
+
+#: Objectives :func:`submodular_select` maximises, and apricot-select's default ``alpha`` for each.
+OBJECTIVES = {"facility": None, "saturated": 0.1, "graph_cut": 1.0}
+
+
+def submodular_select(
+    similarities: np.ndarray | CoverageGraph, k: int, objective: str = "facility", alpha: float | None = None
+) -> Picks:
+    """``k`` rows by lazy greedy on one of three coverage objectives of the similarities s (apricot's forms):
+
+    * ``facility``: Σ_i max_{j∈S} s(i, j), every row represented by its most similar pick;
+    * ``saturated`` (saturated coverage): Σ_i min(Σ_{j∈S} s(i, j), α Σ_u s(i, u)), a row counts as covered
+      once the picks hold an α share of its total similarity (α = 0.1: apricot's default);
+    * ``graph_cut``: α Σ_i Σ_{j∈S} s(i, j) − Σ_{i,j∈S} s(i, j), representative picks that are unlike each
+      other (α = 1; not monotone: late gains can be negative, and are still taken, as apricot does).
+
+    All three are submodular for s ≥ 0, so lazy greedy takes the rows naive greedy takes.
+    """
     n = similarities.rows if isinstance(similarities, CoverageGraph) else len(similarities)
     if not 1 <= k <= n:
         raise ValueError(f"k must be between 1 and the number of rows ({n}); got {k}")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
+    weight = OBJECTIVES[objective] if alpha is None else float(alpha)
+    if objective != "facility" and not (weight is not None and weight > 0):
+        raise ValueError(f"alpha must be positive for {objective}; got {alpha}")
+    kind = list(OBJECTIVES).index(objective)
     if isinstance(similarities, CoverageGraph):
-        g, none = similarities, np.zeros((0, 0))
-        order, gains = _lazy_greedy(none, g.indptr, g.indices, g.data, n, int(k))
+        g, dense = similarities, np.zeros((0, 0))
+        indptr, indices, data = g.indptr, g.indices, g.data
+        rows = np.repeat(np.arange(n), np.diff(indptr))
+        valid = indices >= 0
+        row_sums = np.bincount(rows[valid], weights=data[valid], minlength=n)
+        diagonal = np.zeros(n)
+        own = valid & (indices == rows)
+        diagonal[rows[own]] = data[own]
     else:
-        dense, no_rows = np.ascontiguousarray(similarities, dtype=np.float64), np.zeros(0, np.int64)
-        order, gains = _lazy_greedy(dense, no_rows, no_rows, np.zeros(0), n, int(k))
+        dense = np.ascontiguousarray(similarities, dtype=np.float64)
+        indptr = indices = np.zeros(0, np.int64)
+        data = np.zeros(0)
+        row_sums, diagonal = dense.sum(axis=1), np.diag(dense).copy()
+    scaled = (weight or 0.0) * row_sums  # saturated: each row's cap; graph cut: α Σ_u s(j, u)
+    start = diagonal if objective == "graph_cut" else np.zeros(n)
+    order, gains = _lazy_greedy(dense, indptr, indices, data, n, int(k), kind, scaled, start)
     return Picks(order, gains)
 
 
@@ -138,46 +183,76 @@ def _sift_down(heap: np.ndarray, bound: np.ndarray, size: int, pos: int) -> None
 
 @numba.njit(cache=True, nogil=True)
 def _gain(
-    s: np.ndarray, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, j: int, current: np.ndarray
+    s: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    j: int,
+    current: np.ndarray,
+    kind: int,
+    scaled: np.ndarray,
 ) -> float:  # pragma: no cover - compiled
-    """Row j's marginal gain: dense row s[j] when s has rows, else its CSR entries."""
+    """Row j's marginal gain (dense row s[j] when s has rows, else its CSR entries) under objective ``kind``."""
+    if kind == 2:  # graph cut: α Σ_u s(j, u) − s(j, j) − 2 Σ_{i∈S} s(i, j), kept in current[j]
+        return scaled[j] - current[j]
     total = 0.0
     if s.shape[0]:
         for i in range(len(current)):
-            if s[j, i] > current[i]:
-                total += s[j, i] - current[i]
+            total += _covered(s[j, i], current[i], kind, scaled[i]) - current[i]
     else:
         for p in range(indptr[j], indptr[j + 1]):
             i = indices[p]
-            if i >= 0 and data[p] > current[i]:
-                total += data[p] - current[i]
+            if i >= 0:
+                total += _covered(data[p], current[i], kind, scaled[i]) - current[i]
     return total
 
 
 @numba.njit(cache=True, nogil=True)
+def _covered(similarity: float, current: float, kind: int, cap: float) -> float:  # pragma: no cover - compiled
+    """A row's coverage once a pick of this similarity to it joins: facility max, saturated capped sum."""
+    if kind == 0:
+        return similarity if similarity > current else current
+    return min(current + similarity, cap)
+
+
+@numba.njit(cache=True, nogil=True)
 def _cover(
-    s: np.ndarray, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, j: int, current: np.ndarray
+    s: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    j: int,
+    current: np.ndarray,
+    kind: int,
+    scaled: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """Row j is picked: every row it is more similar to than to the picks so far is now covered by it."""
+    """Row j is picked: every row's coverage (graph cut: its similarity to the picks, twice) takes it in."""
     if s.shape[0]:
         for i in range(len(current)):
-            if s[j, i] > current[i]:
-                current[i] = s[j, i]
+            current[i] = current[i] + 2.0 * s[j, i] if kind == 2 else _covered(s[j, i], current[i], kind, scaled[i])
     else:
         for p in range(indptr[j], indptr[j + 1]):
             i = indices[p]
-            if i >= 0 and data[p] > current[i]:
-                current[i] = data[p]
+            if i >= 0:
+                current[i] = current[i] + 2.0 * data[p] if kind == 2 else _covered(data[p], current[i], kind, scaled[i])
 
 
 @numba.njit(cache=True, nogil=True)
 def _lazy_greedy(
-    s: np.ndarray, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n: int, k: int
+    s: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    n: int,
+    k: int,
+    kind: int,
+    scaled: np.ndarray,
+    start: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    current = np.zeros(n)
+    current = start.copy()
     bound = np.empty(n)
     for j in range(n):
-        bound[j] = _gain(s, indptr, indices, data, j, current)
+        bound[j] = _gain(s, indptr, indices, data, j, current, kind, scaled)
     order, gains = np.empty(k, np.int64), np.empty(k)
     fresh = np.zeros(n, np.int64)  # the step each bound was computed at
     heap = np.arange(n)
@@ -187,7 +262,7 @@ def _lazy_greedy(
     for t in range(k):
         while fresh[heap[0]] != t:  # a stale bound on top: compute its gain now and let it sink
             j = heap[0]
-            bound[j] = _gain(s, indptr, indices, data, j, current)
+            bound[j] = _gain(s, indptr, indices, data, j, current, kind, scaled)
             fresh[j] = t
             _sift_down(heap, bound, size, 0)
         j = heap[0]
@@ -195,5 +270,5 @@ def _lazy_greedy(
         size -= 1
         heap[0] = heap[size]
         _sift_down(heap, bound, size, 0)
-        _cover(s, indptr, indices, data, j, current)
+        _cover(s, indptr, indices, data, j, current, kind, scaled)
     return order, gains

@@ -37,7 +37,7 @@ from sqlsel.kernels.diversity import (
 )
 from sqlsel.kernels.kmeans import fit_threads, search_threads
 from sqlsel.kernels.sampling import uniform
-from sqlsel.kernels.submodular import CoverageGraph, cosine_knn_graph, cosine_similarities, facility_location
+from sqlsel.kernels.submodular import CoverageGraph, cosine_knn_graph, cosine_similarities, submodular_select
 from sqlsel.kernels.vectors import permute_rows
 from sqlsel.lance import VectorIndex, knn
 from sqlsel.relations import (
@@ -475,19 +475,35 @@ def sel_threshold_greedy(
 def sel_facility_location(
     ctx: FunctionContext, into: pa.Array, source: pa.Array, k: pa.Array, neighbours: pa.Array
 ) -> pa.Array:
+    return _coverage(ctx, into, source, k, neighbours, "facility", None, "sel_facility_location")
+
+
+def _coverage(
+    ctx: FunctionContext,
+    into: pa.Array,
+    source: pa.Array,
+    k: pa.Array,
+    neighbours: pa.Array,
+    objective: str,
+    alpha: float | None,
+    what: str,
+) -> pa.Array:
+    """A submodular coverage objective's picks (kernels/submodular.py), over every pair or a kNN graph."""
     if len(source) == 0:
         return pa.array([], pa.int64())
-    data = read_vectors(ctx, str(_one(source, "source")), "sel_facility_location")
+    data = read_vectors(ctx, str(_one(source, "source")), what)
     n = len(data.x)
-    count = _k(_one(k, "k"), n, "sel_facility_location")
+    count = _k(_one(k, "k"), n, what)
     m = int(constant_argument(neighbours, "neighbours") or 0)
     if m < 0:
-        raise ParameterError(f"sel_facility_location: neighbours must be 0 (every pair) or positive; got {m}")
+        raise ParameterError(f"{what}: neighbours must be 0 (every pair) or positive; got {m}")
+    if alpha is not None and not alpha > 0:
+        raise ParameterError(f"{what}: alpha must be positive; got {alpha}")
     needed, budget = (8 * n * n if m == 0 else 32 * n * min(m, n)), memory_budget(ctx)
     if needed > budget:
-        what = f"comparing every pair of {n:,} rows" if m == 0 else f"{m} neighbours of {n:,} rows"
+        scope = f"comparing every pair of {n:,} rows" if m == 0 else f"{m} neighbours of {n:,} rows"
         raise ParameterError(
-            f"sel_facility_location: {what} needs {needed / 1e9:.1f} GB, more than a quarter of memory_limit "
+            f"{what}: {scope} needs {needed / 1e9:.1f} GB, more than a quarter of memory_limit "
             f"({budget / 1e9:.1f} GB). Pass fewer neighbours (neighbours := 64 in SQL, -p neighbours=64 to "
             "diverse_topk: each row covers its 64 most similar rows), raise memory_limit, or select from a sample."
         )
@@ -496,8 +512,65 @@ def sel_facility_location(
     else:
         search_threads(min(ctx.threads(), fit_threads()))  # faiss's setting is per thread: set it for this one
         similarities = cosine_knn_graph(data.x, m)
-    picks = facility_location(similarities, count)
+    picks = submodular_select(similarities, count, objective, alpha)
     del similarities
     # the pick table of k-center (its scores are not cosines either), with each pick's gain beside its rank
     table = _picks(data, Selection(picks.order, picks.gains), cosine_scores=False)
     return _written(ctx, into, table.add_column(2, "gain", pa.array(picks.gains)), data, ("id",), len(source))
+
+
+def _alpha(alpha: pa.Array) -> float:
+    value = constant_argument(alpha, "alpha")
+    return float(value) if value is not None else float("nan")
+
+
+@sql_function(
+    "sel_saturated_coverage",
+    params={"into_table": "VARCHAR", "source": "VARCHAR", "k": "BIGINT", "alpha": "DOUBLE", "neighbours": "INTEGER"},
+    returns="BIGINT",
+    doc="""Saturated coverage (submodular): k rows such that every row holds an alpha share of its similarity.
+
+    Maximises Σ_i min(Σ_{j∈S} s(i, j), alpha · Σ_u s(i, u)), s the squared cosine similarity, by lazy
+    greedy (apricot-select's SaturatedCoverageSelection, alpha 0.1 its default; the same picks as its
+    naive greedy). Unlike facility location, a row is helped by several picks until it saturates.
+    neighbours as in sel_facility_location (0: every pair, N × N doubles; m: each row's m most
+    similar rows). Writes table into_table (id, rank, gain, nearest_sim) and returns its row count."""
+    + _INTO,
+    example=(
+        "SELECT sel_saturated_coverage('sel_scratch.picks', 'SELECT id, sel_hash_embed(text, 64) AS embedding "
+        "FROM ''examples/pool.parquet''', 10)"
+    ),
+    side_effects=True,
+    null_handling="special",
+    defaults={"alpha": "0.1", "neighbours": "0"},
+)
+def sel_saturated_coverage(
+    ctx: FunctionContext, into: pa.Array, source: pa.Array, k: pa.Array, alpha: pa.Array, neighbours: pa.Array
+) -> pa.Array:
+    return _coverage(ctx, into, source, k, neighbours, "saturated", _alpha(alpha), "sel_saturated_coverage")
+
+
+@sql_function(
+    "sel_graph_cut",
+    params={"into_table": "VARCHAR", "source": "VARCHAR", "k": "BIGINT", "alpha": "DOUBLE", "neighbours": "INTEGER"},
+    returns="BIGINT",
+    doc="""Graph cut (submodular): k rows similar to the whole set and unlike each other.
+
+    Maximises alpha · Σ_i Σ_{j∈S} s(i, j) − Σ_{i,j∈S} s(i, j), s the squared cosine similarity, by lazy
+    greedy (apricot-select's GraphCutSelection, alpha 1 its default; the same picks as its naive
+    greedy). It is not monotone: once the picks crowd each other, gains turn negative and are still
+    taken in order. neighbours as in sel_facility_location. Writes table into_table (id, rank, gain,
+    nearest_sim) and returns its row count."""
+    + _INTO,
+    example=(
+        "SELECT sel_graph_cut('sel_scratch.picks', 'SELECT id, sel_hash_embed(text, 64) AS embedding "
+        "FROM ''examples/pool.parquet''', 10)"
+    ),
+    side_effects=True,
+    null_handling="special",
+    defaults={"alpha": "1.0", "neighbours": "0"},
+)
+def sel_graph_cut(
+    ctx: FunctionContext, into: pa.Array, source: pa.Array, k: pa.Array, alpha: pa.Array, neighbours: pa.Array
+) -> pa.Array:
+    return _coverage(ctx, into, source, k, neighbours, "graph_cut", _alpha(alpha), "sel_graph_cut")
