@@ -7,5 +7,5 @@ CREATE TABLE sel_ot_targets (
     model_id  BIGINT NOT NULL,
     row       INTEGER NOT NULL,  -- 0-based, in the target's key order
     potential DOUBLE NOT NULL,
-    embedding FLOAT[] NOT NULL
+    embedding DOUBLE[] NOT NULL  -- double: the fitted rows' own potentials come back to 1e-9
 );

@@ -12,7 +12,7 @@
 -- optional target: text VARCHAR, embedding FLOAT[]
 -- metric rows_chosen: SELECT count(*) FROM sel_scratch.tarot_picked
 -- metric ot_distance_selected: SELECT sel_ot_distance('SELECT id, embedding FROM sel_scratch.tarot_picked', 'sel_scratch.tarot_target')
--- metric ot_curve: SELECT list({'fold': fold, 'layers': layers, 'rows': rows, 'distance': distance} ORDER BY fold, layers) FROM sel_scratch.tarot_curve
+-- metric ot_curve: SELECT CASE WHEN count(*) > 0 THEN list_sort(list({'fold': fold, 'layers': layers, 'rows': rows, 'distance': distance})) END FROM sel_scratch.tarot_curve
 
 SELECT CASE WHEN $embedder = 'column' AND NOT ($pool_has_embedding AND $target_has_embedding)
             THEN error('embedder column needs an embedding column in both pool and target; use embedder hash to embed their text') END;

@@ -151,3 +151,14 @@ def test_the_recipe_refuses_text_labels_embedded_by_column(recipe_pool):
     params = {"pool": str(recipe_pool), "k": 5, "quality": "quality", "labels": "labels", "embedder": "column"}
     with pytest.raises(SqlselError, match="label_embedding text embeds each label's text with embedder"):
         sqlsel.run_recipe("mig_select", params)
+
+
+def test_the_graph_is_exactly_symmetric_and_gather_is_the_transpose():
+    e = np.random.default_rng(2).normal(size=(700, 6))
+    graph = label_graph(e, threshold=0.8, prop_weight=0.7)
+    rows = np.repeat(np.arange(graph.labels), np.diff(graph.indptr))
+    spread = dict(zip(zip(rows.tolist(), graph.indices.tolist(), strict=True), graph.spread.tolist(), strict=True))
+    gather = dict(zip(zip(rows.tolist(), graph.indices.tolist(), strict=True), graph.gather.tolist(), strict=True))
+    assert all(gather[(j, i)] == value for (i, j), value in spread.items())  # P[i, j] read from j's side
+    sums = np.bincount(graph.indices, weights=graph.spread, minlength=graph.labels)
+    assert sums == pytest.approx(np.ones(graph.labels))  # columns sum to 1

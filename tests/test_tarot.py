@@ -150,3 +150,24 @@ def test_k_above_the_pool_selects_every_row(tmp_path, examples):
         one = tmp_path / "one.jsonl"
         one.write_text('{"text": "a single target document about kernels"}\n')
         sqlsel.run_recipe("tarot_select", {**params, "target": str(one), "k": 0})
+
+
+def test_a_layer_that_adds_no_row_is_skipped_not_taken_for_the_minimum():
+    """Near-duplicate targets swap their nearest rows: layer 3 adds nothing, and the curve goes on past it."""
+    rng = np.random.default_rng(15)
+    pool, base = rng.normal(size=(60, 4)), rng.normal(size=(3, 4))
+    target = np.repeat(base, 2, axis=0) + 1e-3 * rng.normal(size=(6, 4))
+    curve = tarot_select(pool, target, 0, folds=2, seed=0).curve
+    first = [p for p in curve if p.fold == 1]
+    assert [p.layers for p in first] == [1, 2, 4, 5] and first[2].distance < first[1].distance
+    assert all(a.rows < b.rows for a, b in zip(first, first[1:], strict=False))
+
+
+def test_ties_at_the_depth_cut_go_to_the_lower_rows(embedded, monkeypatch):
+    x, y = embedded
+    pool_w, target_w = whiten(np.tile(x[:50], (4, 1)), y)  # every row four times: ties everywhere
+    monkeypatch.setattr(tarot, "_BLOCK", 32)
+    rows, _ = nearest_pool_rows(pool_w, target_w, 5)
+    full = (target_w.astype(np.float64) @ pool_w.T.astype(np.float64)).astype(np.float32)
+    expected = np.lexsort((np.broadcast_to(np.arange(len(pool_w)), full.shape), -full), axis=1)[:, :5]
+    assert (rows == expected).all()

@@ -184,6 +184,13 @@ def test_ot_distance_from_sql_and_the_recipes_metric(con, examples):
 def test_a_stored_model_scores_the_fitted_rows_as_the_solve_did(con):
     need("ot")
     pool, target = SOURCE.format(path=EXAMPLES / "pool.parquet"), TARGET.format(path=EXAMPLES / "target.jsonl", dim=32)
+    # rows of other lengths and off the origin: the model keeps the target's unit rows in double precision
+    pool = pool.replace(
+        "sel_hash_embed(text, 32) AS", "list_transform(sel_hash_embed(text, 32), lambda v: 3 * v + 0.01) AS"
+    )
+    target = target.replace(
+        "sel_hash_embed(text, 32) AS", "list_transform(sel_hash_embed(text, 32), lambda v: v - 0.02) AS"
+    )
     assert con.sql(f"SELECT sel_ot_fit('toward', '{pool}', '{target}')").fetchall()[0][0] > 100
     con.sql(f"SELECT sel_ot_gradients('sel_scratch.ot', '{pool}', '{target}')").fetchall()
     rows = con.sql(

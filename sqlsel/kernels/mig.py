@@ -49,8 +49,10 @@ __all__ = ["PHIS", "LabelGraph", "label_graph", "label_sums", "mig_select"]
 
 PHIS = ("pow", "exp")
 
-#: Labels compared with every label at once in :func:`label_graph` (block × labels float32 cosines).
+#: Labels compared with the others at once in :func:`label_graph`: at most 2,048, and at most 2^25 cosines
+#: (128 MB of float32, with a mask beside them) however many labels there are.
 _BLOCK = 2048
+_BLOCK_VALUES = 1 << 25
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,9 @@ def label_graph(
 ) -> LabelGraph:
     """The propagation matrix P: cosines ≥ threshold, self-weight 1, columns summing to 1 (see the module).
 
-    ``max_edges``: refuse (ValueError naming the threshold) a graph with more edges than that.
+    Each pair's cosine is computed once (in the block of its lower label) and used both ways, so the
+    graph is exactly symmetric. ``max_edges``: refuse (ValueError naming the threshold) a graph with
+    more edges than that.
     """
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1] (a cosine similarity); got {threshold}")
@@ -92,26 +96,29 @@ def label_graph(
         raise ValueError(f"prop_weight must be 0 or more; got {prop_weight}")
     e = np.ascontiguousarray(unit_rows(embeddings), dtype=np.float32)
     n = len(e)
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
+    block = max(1, min(_BLOCK, _BLOCK_VALUES // max(n, 1)))  # block × labels cosines at a time
+    lower: list[np.ndarray] = []
+    upper: list[np.ndarray] = []
     vals: list[np.ndarray] = []
-    edges = 0
-    for start in range(0, n, _BLOCK):
-        sims = e[start : start + _BLOCK] @ e.T
+    edges = n
+    for start in range(0, n, block):
+        sims = e[start : start + block] @ e[start:].T  # against this label and the ones after it
         r, c = np.nonzero(sims >= threshold)
-        off = (r + start) != c
-        weights = sims[r[off], c[off]].astype(np.float64) * prop_weight
-        self_loops = np.arange(start, min(start + _BLOCK, n))
-        rows += [r[off] + start, self_loops]
-        cols += [c[off], self_loops]
-        vals += [weights, np.ones(len(self_loops))]
-        edges += int(off.sum()) + len(self_loops)
+        pair = (r + start) < (c + start)
+        lower.append(r[pair] + start)
+        upper.append(c[pair] + start)
+        vals.append(sims[r[pair], c[pair]].astype(np.float64) * prop_weight)
+        edges += 2 * int(pair.sum())
         if max_edges is not None and edges > max_edges:
             raise ValueError(
                 f"the label graph at threshold {threshold} has more than {max_edges:,} edges "
-                f"({edges:,} after {min(start + _BLOCK, n):,} of {n:,} labels); raise threshold"
+                f"({edges:,} after {min(start + block, n):,} of {n:,} labels); raise threshold"
             )
-    r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    a, b, w = np.concatenate(lower), np.concatenate(upper), np.concatenate(vals)
+    loops = np.arange(n)
+    r = np.concatenate([a, b, loops])
+    c = np.concatenate([b, a, loops])
+    v = np.concatenate([w, w, np.ones(n)])
     order = np.lexsort((c, r))
     r, c, v = r[order], c[order], v[order]
     column_sums = np.bincount(c, weights=v, minlength=n)  # = row sums: the graph is symmetric

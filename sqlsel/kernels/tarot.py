@@ -18,9 +18,10 @@ Three steps, each a function here:
    chooses the size (the authors' ``otm``): the target is split into ``folds`` seeded parts; for each,
    the layers of that part's rows are added one at a time and the exact optimal-transport distance
    (:func:`sqlsel.kernels.transport.ot_distance`, cost 2 − 2·cosine of whitened rows) from the growing
-   selection to the *other* parts is measured, until it stops falling. The selection is the union of
-   each part's best prefix; the curve of every (part, layers, rows, distance) is returned. (The
-   authors' loop keeps the prefix one layer past the minimum; this keeps the minimum.)
+   selection to the *other* parts is measured, until it stops falling (a layer that adds no new row is
+   skipped, not measured). The selection is the union of each part's best prefix; the curve of every
+   (part, layers, rows, distance) is returned. (The authors' loop keeps the prefix one layer past the
+   minimum; this keeps the minimum.)
 
 Example:
     >>> import numpy as np
@@ -48,7 +49,10 @@ _BLOCK = 8192
 
 
 def whiten(pool: np.ndarray, target: np.ndarray, ridge: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
-    """Pool and target rows whitened by their joint covariance, then scaled to unit length (float32)."""
+    """Pool and target rows whitened by their joint covariance, then scaled to unit length (float32).
+
+    Memory: the two float32 results plus a block of float64 rows.
+    """
     if not ridge > 0:
         raise ValueError(f"ridge must be positive (e.g. 1e-5); got {ridge}")
     if pool.shape[1] != target.shape[1]:
@@ -63,44 +67,48 @@ def whiten(pool: np.ndarray, target: np.ndarray, ridge: float = 1e-5) -> tuple[n
     covariance /= n
     scale = float(np.trace(covariance)) / d
     covariance[np.diag_indices(d)] += ridge * (scale if scale > 0 else 1.0)
-    factor = np.linalg.cholesky(covariance)
-    # rows · (L⁻¹)ᵀ, i.e. solve L zᵀ = (x − mean)ᵀ: the whitened rows have identity covariance
-    inverse_t = np.linalg.inv(factor).T
-    return tuple(  # type: ignore[return-value]
-        unit_rows(
-            np.concatenate(
-                [
-                    (part[s : s + _BLOCK].astype(np.float64) - mean) @ inverse_t
-                    for s in range(0, max(len(part), 1), _BLOCK)
-                ]
-            )
-        ).astype(np.float32)
-        for part in (pool, target)
-    )
+    # rows · (L⁻¹)ᵀ with L the Cholesky factor: the whitened rows have identity covariance
+    inverse_t = np.linalg.inv(np.linalg.cholesky(covariance)).T
+    out = []
+    for part in (pool, target):
+        whitened = np.empty(part.shape, np.float32)
+        for start in range(0, len(part), _BLOCK):
+            block = (part[start : start + _BLOCK].astype(np.float64) - mean) @ inverse_t
+            whitened[start : start + _BLOCK] = unit_rows(block)
+        out.append(whitened)
+    return out[0], out[1]
 
 
 def nearest_pool_rows(pool: np.ndarray, target: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
     """Each target row's ``depth`` most similar pool rows (unit rows: cosine), most similar first.
 
-    Returns (rows, similarities), both target × depth; ties go to the lower pool row. Memory: the
-    answers plus one block of pool rows × target similarities.
+    Returns (rows, similarities), both target × depth; ties go to the lower pool row, at the depth
+    cut too. Memory: the answers plus one block of pool rows × target similarities.
     """
     depth = min(int(depth), len(pool))
     m = len(target)
     best_rows = np.empty((m, 0), np.int64)
     best_sims = np.empty((m, 0), np.float32)
-    t = np.ascontiguousarray(target.T)
+    t = np.ascontiguousarray(target.T, dtype=np.float64)
     for start in range(0, len(pool), _BLOCK):
-        sims = (pool[start : start + _BLOCK] @ t).T  # target × block
+        # in float64, then rounded to float32: BLAS rounds a row's product by where it sits in the block,
+        # and a copy of a row must tie with it exactly
+        sims = (pool[start : start + _BLOCK].astype(np.float64) @ t).T.astype(np.float32)  # target × block
         rows = np.broadcast_to(np.arange(start, start + sims.shape[1], dtype=np.int64), sims.shape)
+        # what is kept comes first, ties in row order, and holds lower rows than this block: equal
+        # similarities are met in row order along each line
         sims = np.concatenate([best_sims, sims], axis=1)
         rows = np.concatenate([best_rows, rows], axis=1)
-        if sims.shape[1] > depth:  # the depth best of what is kept and this block (with boundary ties to sort)
-            keep = np.argpartition(-sims, depth - 1, axis=1)[:, :depth]
-            sims, rows = np.take_along_axis(sims, keep, axis=1), np.take_along_axis(rows, keep, axis=1)
-        best_sims, best_rows = sims, rows
-    order = np.lexsort((best_rows, -best_sims), axis=1)
-    return np.take_along_axis(best_rows, order, axis=1), np.take_along_axis(best_sims, order, axis=1)
+        if sims.shape[1] > depth:
+            cut = -np.partition(-sims, depth - 1, axis=1)[:, depth - 1 : depth]  # each line's depth-th best
+            above = sims > cut
+            level = sims == cut
+            wanted = depth - above.sum(axis=1, keepdims=True)  # ties to keep: the first ones met
+            keep = above | (level & (np.cumsum(level, axis=1) <= wanted))
+            sims, rows = sims[keep].reshape(m, depth), rows[keep].reshape(m, depth)
+        order = np.lexsort((rows, -sims), axis=1)
+        best_sims, best_rows = np.take_along_axis(sims, order, axis=1), np.take_along_axis(rows, order, axis=1)
+    return best_rows, best_sims
 
 
 class NearestRows:
@@ -133,8 +141,8 @@ class CurvePoint:
 @dataclass(frozen=True)
 class TarotSelection:
     rows: np.ndarray  # pool rows in selection order: by the layer they entered, then similarity, then row
-    layers: np.ndarray  # the layer (1-based) each row entered at
-    similarities: np.ndarray  # its whitened cosine to the target row that brought it
+    layers: np.ndarray  # the layer (1-based) each row entered at (k = 0: the earliest over the folds)
+    similarities: np.ndarray  # its whitened cosine to the target row that took it (k = 0: the highest)
     curve: list[CurvePoint] = field(default_factory=list)  # k = 0 only
 
 
@@ -172,7 +180,8 @@ def _chosen_size(nearest: NearestRows, pool: np.ndarray, target: np.ndarray, fol
     if m < 2:
         raise ValueError(f"choosing the size (k = 0) needs at least 2 target rows to hold some out; got {m}")
     parts = np.array_split(np.random.default_rng(seed).permutation(m), min(folds, m))
-    entered = np.zeros(n, np.int64)  # the earliest layer each row entered at in a best prefix (0: never)
+    never = np.iinfo(np.int64).max
+    entered = np.full(n, never)  # the earliest layer each row entered at in a fold's best prefix
     best_sim = np.full(n, -np.inf)
     curve: list[CurvePoint] = []
     for fold, part in enumerate(parts, start=1):
@@ -181,12 +190,14 @@ def _chosen_size(nearest: NearestRows, pool: np.ndarray, target: np.ndarray, fol
         chosen: list[np.ndarray] = []
         sims: list[np.ndarray] = []
         best, best_layers, layer = np.inf, 0, 0
-        while seen.sum() < n:
+        while seen.sum() < n and layer < n:
             new, similarity = _new_rows(*nearest.layer(layer, part), seen)
             seen[new] = True
             chosen.append(new)
             sims.append(similarity)
             layer += 1
+            if len(new) == 0:  # every row of this layer is in already: the distance cannot change
+                continue
             selection = np.concatenate(chosen)
             distance = ot_distance(pool[selection], target[others])
             curve.append(CurvePoint(fold, layer, len(selection), distance))
@@ -194,11 +205,9 @@ def _chosen_size(nearest: NearestRows, pool: np.ndarray, target: np.ndarray, fol
                 break
             best, best_layers = distance, layer
         for at in range(best_layers):
-            rows = chosen[at]
-            fresh = entered[rows] == 0
-            entered[rows[fresh]] = at + 1
-            np.maximum.at(best_sim, rows, sims[at])
-    picked = np.flatnonzero(entered)
+            np.minimum.at(entered, chosen[at], at + 1)
+            np.maximum.at(best_sim, chosen[at], sims[at])
+    picked = np.flatnonzero(entered != never)
     order = np.lexsort((picked, -best_sim[picked], entered[picked]))
     picked = picked[order]
     return TarotSelection(picked, entered[picked], best_sim[picked].astype(np.float32), curve)

@@ -24,7 +24,7 @@ from sqlsel.relations import check_unique, column_names, describe_source, memory
 def _labels(ctx: FunctionContext, source: str) -> tuple[pa.Array, pa.Array]:
     """The label names (sorted, each once) and their embedding column (NULL: the mean of its rows')."""
     try:
-        table = ctx.arrow(relation_query(source, "label, embedding") + " ORDER BY label")
+        table = ctx.arrow(relation_query(source, "CAST(label AS VARCHAR) AS label, embedding") + " ORDER BY label")
     except Exception as exc:  # duckdb.Error: a missing relation or column
         raise InputError(
             f"sel_mig cannot read labels from {source!r}: {str(exc).splitlines()[0]}. "

@@ -41,7 +41,8 @@ def _pool_and_target(
     source = read_vectors(ctx, str(constant_argument(pool, "source")), f"{what} (pool)")
     goal = read_vectors(ctx, str(constant_argument(target, "target_source")), f"{what} (target)")
     n, m, d = len(source.x), len(goal.x), source.x.shape[1]
-    needed = transport_bytes(n, m) if whole_target else 4 * (n + m) * d + 8 * 8192 * max(m, d)
+    # TAROT: the whitened float32 rows, and a block of 8,192 pool rows in float64 with its similarities and rows
+    needed = transport_bytes(n, m) if whole_target else 4 * (n + m) * d + 8 * 8192 * (d + 3 * m)
     budget = memory_budget(ctx)
     if needed > budget:
         raise ParameterError(
@@ -237,7 +238,8 @@ def load_ot_model(ctx: FunctionContext, name: str) -> StoredOT:
 
     def build() -> StoredOT:
         rows = ctx.arrow("SELECT potential, embedding FROM sel_ot_targets WHERE model_id = ? ORDER BY row", [model_id])
-        target = vector_matrix(rows.column("embedding")).astype(np.float64)
+        values = rows.column("embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        target = np.asarray(values, np.float64).reshape(rows.num_rows, int(params["dim"]))
         potential = rows.column("potential").to_numpy()
         return StoredOT(target, potential, float(params["eps"]), int(params["pool_rows"]))
 
@@ -297,7 +299,7 @@ def sel_ot_fit(ctx: FunctionContext, name: pa.Array, pool: pa.Array, target: pa.
         {
             "row": pa.array(np.arange(len(goal.x), dtype=np.int32)),
             "potential": pa.array(fit.target_potential),
-            "embedding": list_array(unit_rows(goal.x).astype(np.float32)),
+            "embedding": list_array(unit_rows(goal.x.astype(np.float64))),
         }
     )
     with ctx.writing(f"OT model {model!r}") as cur:
