@@ -31,6 +31,7 @@ from sqlsel.kernels.vectors import VectorError, permute_rows, vector_matrix
 
 __all__ = [
     "Vectors",
+    "model_vectors",
     "VectorBatch",
     "relation_query",
     "is_table_name",
@@ -281,6 +282,21 @@ def read_vectors(ctx: FunctionContext, source: str, what: str, extra: tuple[str,
         x,
         {name: np.concatenate(v)[order] for name, v in values.items()},
     )
+
+
+def model_vectors(embedding: pa.Array, dim: int, what: str, model: str, embedded_as: str) -> np.ndarray:
+    """A row function's embedding column as a float32 matrix for model ``model``, fitted on ``dim`` values.
+
+    A wrong length, NULL value or NaN is refused naming the model's dimension and how its rows were
+    embedded (``embedded_as``, e.g. "the model's fit data").
+    """
+    try:
+        return vector_matrix(embedding, dim)
+    except VectorError as exc:
+        raise InputError(
+            f"{what}: {exc} (model {model!r} was fitted on {dim}-dimensional vectors). "
+            f"Embed the rows the way {embedded_as} was embedded."
+        ) from None
 
 
 def check_unique(sorted_keys: np.ndarray, what: str, source: str) -> None:

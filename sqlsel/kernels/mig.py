@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from sqlsel.kernels.submodular import Picks, _sift_down
+from sqlsel.kernels.submodular import Picks, heapify, pop_top, sift_down
 from sqlsel.kernels.vectors import unit_rows
 
 __all__ = ["PHIS", "LabelGraph", "label_graph", "label_sums", "mig_select"]
@@ -211,11 +211,8 @@ def _lazy_gain(
     bound = np.empty(n)
     for i in range(n):
         bound[i] = _row_gain(i, indptr, ids, w, h)
-    fresh = np.zeros(n, np.int64)
-    heap = np.arange(n)
-    size = n
-    for pos in range(size // 2 - 1, -1, -1):
-        _sift_down(heap, bound, size, pos)
+    fresh = np.zeros(n, np.int64)  # the step each bound was computed at
+    heap, size = heapify(bound), n
     order, gains = np.empty(k, np.int64), np.empty(k)
     changed = np.empty(labels, np.int64)
     mark = np.full(labels, -1, np.int64)
@@ -224,12 +221,10 @@ def _lazy_gain(
             i = heap[0]
             bound[i] = _row_gain(i, indptr, ids, w, h)
             fresh[i] = t
-            _sift_down(heap, bound, size, 0)
+            sift_down(heap, bound, size, 0)
         i = heap[0]
         order[t], gains[t] = i, bound[i]
-        size -= 1
-        heap[0] = heap[size]
-        _sift_down(heap, bound, size, 0)
+        size = pop_top(heap, bound, size)
         count = 0
         for p in range(indptr[i], indptr[i + 1]):  # x += v_i, over the labels its labels spread to
             j = ids[p]

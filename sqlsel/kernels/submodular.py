@@ -169,7 +169,26 @@ def _before(g1: float, i1: int, g2: float, i2: int) -> bool:  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def _sift_down(heap: np.ndarray, bound: np.ndarray, size: int, pos: int) -> None:  # pragma: no cover - compiled
+def heapify(bound: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Row indices as a max-heap of ``bound`` (ties by :data:`TIE`: the lower row on top): lazy greedy's queue."""
+    heap = np.arange(len(bound))
+    for pos in range(len(bound) // 2 - 1, -1, -1):
+        sift_down(heap, bound, len(bound), pos)
+    return heap
+
+
+@numba.njit(cache=True, nogil=True)
+def pop_top(heap: np.ndarray, bound: np.ndarray, size: int) -> int:  # pragma: no cover - compiled
+    """Remove the row on top of a heap of ``size`` rows; returns the new size."""
+    size -= 1
+    heap[0] = heap[size]
+    sift_down(heap, bound, size, 0)
+    return size
+
+
+@numba.njit(cache=True, nogil=True)
+def sift_down(heap: np.ndarray, bound: np.ndarray, size: int, pos: int) -> None:  # pragma: no cover - compiled
+    """Move ``heap[pos]`` down to where its bound belongs (a bound only ever shrinks in lazy greedy)."""
     while True:
         best = pos
         for child in (2 * pos + 1, 2 * pos + 2):
@@ -209,10 +228,13 @@ def _gain(
 
 @numba.njit(cache=True, nogil=True)
 def _covered(similarity: float, current: float, kind: int, cap: float) -> float:  # pragma: no cover - compiled
-    """A row's coverage once a pick of this similarity to it joins: facility max, saturated capped sum."""
+    """A row's value once a pick of this similarity to it joins: facility max, saturated capped sum, graph
+    cut its similarity to the picks (counted twice: the pair appears in both orders)."""
     if kind == 0:
         return similarity if similarity > current else current
-    return min(current + similarity, cap)
+    if kind == 1:
+        return min(current + similarity, cap)
+    return current + 2.0 * similarity
 
 
 @numba.njit(cache=True, nogil=True)
@@ -226,15 +248,15 @@ def _cover(
     kind: int,
     scaled: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """Row j is picked: every row's coverage (graph cut: its similarity to the picks, twice) takes it in."""
+    """Row j is picked: every row's value takes it in (see :func:`_covered`)."""
     if s.shape[0]:
         for i in range(len(current)):
-            current[i] = current[i] + 2.0 * s[j, i] if kind == 2 else _covered(s[j, i], current[i], kind, scaled[i])
+            current[i] = _covered(s[j, i], current[i], kind, scaled[i])
     else:
         for p in range(indptr[j], indptr[j + 1]):
             i = indices[p]
             if i >= 0:
-                current[i] = current[i] + 2.0 * data[p] if kind == 2 else _covered(data[p], current[i], kind, scaled[i])
+                current[i] = _covered(data[p], current[i], kind, scaled[i])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -255,20 +277,15 @@ def _lazy_greedy(
         bound[j] = _gain(s, indptr, indices, data, j, current, kind, scaled)
     order, gains = np.empty(k, np.int64), np.empty(k)
     fresh = np.zeros(n, np.int64)  # the step each bound was computed at
-    heap = np.arange(n)
-    size = n
-    for pos in range(size // 2 - 1, -1, -1):
-        _sift_down(heap, bound, size, pos)
+    heap, size = heapify(bound), n
     for t in range(k):
         while fresh[heap[0]] != t:  # a stale bound on top: compute its gain now and let it sink
             j = heap[0]
             bound[j] = _gain(s, indptr, indices, data, j, current, kind, scaled)
             fresh[j] = t
-            _sift_down(heap, bound, size, 0)
+            sift_down(heap, bound, size, 0)
         j = heap[0]
         order[t], gains[t] = j, bound[j]
-        size -= 1
-        heap[0] = heap[size]
-        _sift_down(heap, bound, size, 0)
+        size = pop_top(heap, bound, size)
         _cover(s, indptr, indices, data, j, current, kind, scaled)
     return order, gains

@@ -27,11 +27,12 @@ from sqlsel.kernels.kmeans import (
     RowStream,
     hierarchical_kmeans,
 )
-from sqlsel.kernels.vectors import VectorError, list_array, vector_matrix
+from sqlsel.kernels.vectors import list_array
 from sqlsel.relations import (
     Vectors,
     check_unique_keys,
     memory_budget,
+    model_vectors,
     read_vectors,
     stored_shape,
     stream_batch_rows,
@@ -239,14 +240,7 @@ def _centroid_rows(levels: list[Level], sizes: list[np.ndarray]) -> pa.Table:
 def _vectors(ctx: FunctionContext, embedding: pa.Array, model: pa.Array, what: str) -> tuple[Hierarchy, np.ndarray]:
     name = str(constant_argument(model, "model"))
     tree = load_hierarchy(ctx, name)
-    try:
-        x = vector_matrix(embedding, tree.dim)
-    except VectorError as exc:
-        raise InputError(
-            f"{what}: {exc} (model {name!r} was fitted on {tree.dim}-dimensional vectors). "
-            "Embed the rows the way the model's fit data was embedded."
-        ) from None
-    return tree, x
+    return tree, model_vectors(embedding, tree.dim, what, name, "the model's fit data")
 
 
 def _paths(ctx: FunctionContext, tree: Hierarchy, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -44,32 +44,29 @@ def _labels(ctx: FunctionContext, source: str) -> tuple[pa.Array, pa.Array]:
 def _label_embeddings(names: pa.Array, given: pa.Array, rows: Pool, label_source: str) -> np.ndarray:
     """The labels' embeddings: as given, or (NULL) the mean of the embeddings of the rows that carry them."""
     missing = given.is_null().to_numpy(zero_copy_only=False)
-    dim = None
+    present = None
     if not missing.all():
         try:
-            dim = vector_matrix(given.filter(pa.array(~missing))).shape[1]
+            present = vector_matrix(given.filter(pa.array(~missing)))
         except VectorError as exc:
             row = int(np.flatnonzero(~missing)[exc.row])
             raise InputError(f"sel_mig: label {names[row].as_py()!r} of {label_source!r}: {exc}.") from None
-    out: np.ndarray | None = None
-    if missing.any():
-        assert rows.embedding is not None  # read whenever a label lacks an embedding
-        sums, counts = label_sums(rows.indptr, rows.numbers, rows.embedding, rows.has_embedding, len(names))
-        lacking = missing & (counts == 0)
-        if lacking.any():
-            label = names[int(np.flatnonzero(lacking)[0])].as_py()
-            raise InputError(f"sel_mig: label {label!r} has no embedding, and no row carrying it has one.")
-        if dim is not None and sums.shape[1] != dim:
+    if not missing.any():
+        return present
+    assert rows.embedding is not None  # read whenever a label lacks an embedding
+    sums, counts = label_sums(rows.indptr, rows.numbers, rows.embedding, rows.has_embedding, len(names))
+    lacking = missing & (counts == 0)
+    if lacking.any():
+        label = names[int(np.flatnonzero(lacking)[0])].as_py()
+        raise InputError(f"sel_mig: label {label!r} has no embedding, and no row carrying it has one.")
+    if present is not None:
+        if sums.shape[1] != present.shape[1]:
             raise InputError(
-                f"sel_mig: the labels' embeddings have {dim} dimensions, the pool's {sums.shape[1]}: embed both alike."
+                f"sel_mig: the labels' embeddings have {present.shape[1]} dimensions, the pool's {sums.shape[1]}: "
+                "embed both alike."
             )
-        out = sums
-    if dim is not None:
-        filled = vector_matrix(given.filter(pa.array(~missing)))
-        out = out if out is not None else np.zeros((len(names), dim), np.float32)
-        out[~missing] = filled
-    assert out is not None
-    return out
+        sums[~missing] = present
+    return sums
 
 
 @dataclass
@@ -77,6 +74,7 @@ class Pool:
     """The pool in key order: ids, each row's distinct label numbers (CSR), quality and embeddings if read."""
 
     ids: pa.Array
+    key_type: str  # the DuckDB type of the source's id column
     indptr: np.ndarray
     numbers: np.ndarray
     quality: np.ndarray
@@ -87,7 +85,7 @@ class Pool:
 def _rows(ctx: FunctionContext, source: str, names: pa.Array, with_embedding: bool) -> Pool:
     """The pool's rows in key order (see :class:`Pool`), quality and labels checked."""
     columns = ("id", "labels", "quality", "embedding") if with_embedding else ("id", "labels", "quality")
-    describe_source(ctx, source, "sel_mig", columns)
+    key_type = describe_source(ctx, source, "sel_mig", columns)
     select = "id, labels, CAST(quality AS DOUBLE) AS quality" + (", embedding" if with_embedding else "")
     table = ctx.arrow(relation_query(source, select) + " ORDER BY id")
     ids = table.column("id").combine_chunks()
@@ -95,9 +93,8 @@ def _rows(ctx: FunctionContext, source: str, names: pa.Array, with_embedding: bo
         raise RowKeyError(f"sel_mig: {source!r} has rows with a NULL id; every row needs one.")
     check_unique(sortable_keys(ids), "sel_mig", source)
     quality = table.column("quality").combine_chunks()
-    values = quality.to_numpy(zero_copy_only=False)
-    bad = quality.is_null().to_numpy(zero_copy_only=False) | ~(np.nan_to_num(values, nan=-1.0) >= 0)
-    bad |= np.isinf(values)
+    values = quality.to_numpy(zero_copy_only=False)  # a NULL reads as NaN
+    bad = ~(np.isfinite(values) & (values >= 0))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(
@@ -135,7 +132,7 @@ def _rows(ctx: FunctionContext, source: str, names: pa.Array, with_embedding: bo
             raise InputError(f"sel_mig: row id {ids[row].as_py()!r} of {source!r}: {exc}.") from None
         embedding = np.zeros((len(ids), present.shape[1]), np.float32)
         embedding[has] = present
-    return Pool(ids, indptr, number, np.nan_to_num(values), embedding, has)
+    return Pool(ids, key_type, indptr, number, values, embedding, has)
 
 
 @sql_function(
@@ -252,6 +249,5 @@ def sel_mig(
             "gain": pa.array(picks.gains),
         }
     )
-    key_type = describe_source(ctx, str(given["source"]), "sel_mig", ("id",))
-    count = write_rows(ctx, str(given["into_table"]), out, key_type, ("id",))
+    count = write_rows(ctx, str(given["into_table"]), out, pool.key_type, ("id",))
     return pa.array([count] * len(source), pa.int64())

@@ -16,18 +16,34 @@ import numpy as np
 import pyarrow as pa
 
 from sqlsel.catalog import store_model
-from sqlsel.errors import InputError, ParameterError
+from sqlsel.errors import ParameterError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.tarot import tarot_select
 from sqlsel.kernels.transport import OTFit, c_transform, ot_distance, ot_potentials, transport_bytes
-from sqlsel.kernels.vectors import VectorError, list_array, unit_rows, vector_matrix
-from sqlsel.relations import Vectors, key_array, memory_budget, read_vectors, write_rows, write_table
+from sqlsel.kernels.vectors import list_array, unit_rows
+from sqlsel.relations import Vectors, key_array, memory_budget, model_vectors, read_vectors, write_rows, write_table
 
 
-def _regularisation(eps: pa.Array) -> float:
-    """The constant eps argument as a float (NaN for NULL, which every range check then refuses)."""
-    given = constant_argument(eps, "eps")
+def _number(arg: pa.Array, name: str) -> float:
+    """A constant DOUBLE argument as a float (NaN for NULL, which every range check then refuses)."""
+    given = constant_argument(arg, name)
     return float(given) if given is not None else float("nan")
+
+
+def _positive(arg: pa.Array, name: str, what: str, example: str) -> float:
+    """A constant DOUBLE argument that must be positive (eps, ridge), refused naming it otherwise."""
+    value = _number(arg, name)
+    if not value > 0:
+        raise ParameterError(f"{what}: {name} must be positive (e.g. {example}); got {value}")
+    return value
+
+
+#: The example pool and target of the functions below, as their source and target_source arguments.
+_EXAMPLE_PAIR = (
+    "'SELECT id, sel_hash_embed(text, 64) AS embedding FROM ''examples/pool.parquet''', "
+    "'SELECT row_number() OVER (ORDER BY text) AS id, sel_hash_embed(text, 64) AS embedding "
+    "FROM read_json(''examples/target.jsonl'')'"
+)
 
 
 def _pool_and_target(
@@ -72,11 +88,7 @@ def _pool_and_target(
     row count. The solver holds about 10 × pool × target doubles: past a quarter of memory_limit the
     call is refused (select from a sample of the pool or the target). It writes in a transaction of its
     own: a caller's ROLLBACK does not undo it.""",
-    example=(
-        "SELECT sel_ot_gradients('sel_scratch.ot', 'SELECT id, sel_hash_embed(text, 64) AS embedding FROM "
-        "''examples/pool.parquet''', 'SELECT row_number() OVER (ORDER BY text) AS id, "
-        "sel_hash_embed(text, 64) AS embedding FROM read_json(''examples/target.jsonl'')')"
-    ),
+    example=f"SELECT sel_ot_gradients('sel_scratch.ot', {_EXAMPLE_PAIR})",
     side_effects=True,
     null_handling="special",
     defaults={"eps": "0.1"},
@@ -84,9 +96,7 @@ def _pool_and_target(
 def sel_ot_gradients(ctx: FunctionContext, into: pa.Array, pool: pa.Array, target: pa.Array, eps: pa.Array) -> pa.Array:
     if len(pool) == 0:
         return pa.array([], pa.int64())
-    regularisation = _regularisation(eps)
-    if not regularisation > 0:
-        raise ParameterError(f"sel_ot_gradients: eps must be positive (e.g. 0.1); got {regularisation}")
+    regularisation = _positive(eps, "eps", "sel_ot_gradients", "0.1")
     source, goal = _pool_and_target(ctx, pool, target, "sel_ot_gradients")
     fit = _solved(source, goal, regularisation, "sel_ot_gradients")
     table = pa.table(
@@ -122,7 +132,7 @@ def sel_ot_gradients(ctx: FunctionContext, into: pa.Array, pool: pa.Array, targe
 def sel_ot_distance(ctx: FunctionContext, pool: pa.Array, target: pa.Array, eps: pa.Array) -> pa.Array:
     if len(pool) == 0:
         return pa.array([], pa.float64())
-    regularisation = _regularisation(eps)
+    regularisation = _number(eps, "eps")
     if not regularisation >= 0:
         raise ParameterError(f"sel_ot_distance: eps must be 0 (exact) or positive; got {regularisation}")
     source, goal = _pool_and_target(ctx, pool, target, "sel_ot_distance")
@@ -161,11 +171,7 @@ _CURVE = pa.schema([("fold", pa.int32()), ("layers", pa.int32()), ("rows", pa.in
     into_table (id in the pool's key type, rank from 1, layer: the layer it entered at, similarity:
     its whitened cosine to the target row that took it) and returns its row count; with a curve_table,
     writes the curve there too (fold, layers, rows, distance; no rows unless k = 0).""",
-    example=(
-        "SELECT sel_tarot('sel_scratch.picks', 'SELECT id, sel_hash_embed(text, 64) AS embedding FROM "
-        "''examples/pool.parquet''', 'SELECT row_number() OVER (ORDER BY text) AS id, "
-        "sel_hash_embed(text, 64) AS embedding FROM read_json(''examples/target.jsonl'')', 20)"
-    ),
+    example=f"SELECT sel_tarot('sel_scratch.picks', {_EXAMPLE_PAIR}, 20)",
     side_effects=True,
     null_handling="special",
     defaults={"folds": "5", "ridge": "1e-5", "seed": "0", "curve_table": "''"},
@@ -189,9 +195,7 @@ def sel_tarot(
     parts = constant_argument(folds, "folds")
     if parts is None or parts < 2:
         raise ParameterError(f"sel_tarot: folds must be at least 2 (parts of the target held out in turn); got {parts}")
-    regularisation = _regularisation(ridge)
-    if not regularisation > 0:
-        raise ParameterError(f"sel_tarot: ridge must be positive (e.g. 1e-5); got {regularisation}")
+    regularisation = _positive(ridge, "ridge", "sel_tarot", "1e-5")
     source, goal = _pool_and_target(ctx, pool, target, "sel_tarot", whole_target=False)
     try:
         picked = tarot_select(
@@ -273,11 +277,7 @@ def _solved(source: Vectors, goal: Vectors, eps: float, what: str) -> OTFit:
     rows to the solver's tolerance. Fit on a sample when the pool is too large for one problem
     (about 10 × pool × target doubles). Returns the pool rows fitted. It writes in a transaction of
     its own: a caller's ROLLBACK does not undo it.""",
-    example=(
-        "SELECT sel_ot_fit('toward_docs', 'SELECT id, sel_hash_embed(text, 64) AS embedding FROM "
-        "''examples/pool.parquet''', 'SELECT row_number() OVER (ORDER BY text) AS id, "
-        "sel_hash_embed(text, 64) AS embedding FROM read_json(''examples/target.jsonl'')')"
-    ),
+    example=f"SELECT sel_ot_fit('toward_docs', {_EXAMPLE_PAIR})",
     side_effects=True,
     null_handling="special",
     defaults={"eps": "0.1"},
@@ -288,9 +288,7 @@ def sel_ot_fit(ctx: FunctionContext, name: pa.Array, pool: pa.Array, target: pa.
     model = str(constant_argument(name, "name") or "")
     if not model:
         raise ParameterError("sel_ot_fit: name must name the model to store, e.g. 'toward_docs'")
-    regularisation = _regularisation(eps)
-    if not regularisation > 0:
-        raise ParameterError(f"sel_ot_fit: eps must be positive (e.g. 0.1); got {regularisation}")
+    regularisation = _positive(eps, "eps", "sel_ot_fit", "0.1")
     source, goal = _pool_and_target(ctx, pool, target, "sel_ot_fit")
     fit = _solved(source, goal, regularisation, "sel_ot_fit")
     params = {"eps": regularisation, "dim": int(goal.x.shape[1]), "pool_rows": len(source.x)}
@@ -325,12 +323,6 @@ def sel_ot_gradient(ctx: FunctionContext, embedding: pa.Array, model: pa.Array) 
         return pa.array([], pa.float64())
     name = str(constant_argument(model, "model"))
     stored = load_ot_model(ctx, name)
-    try:
-        x = vector_matrix(embedding, stored.dim)
-    except VectorError as exc:
-        raise InputError(
-            f"sel_ot_gradient: {exc} (model {name!r} was fitted on {stored.dim}-dimensional vectors). "
-            "Embed the rows the way the model's target was embedded."
-        ) from None
+    x = model_vectors(embedding, stored.dim, "sel_ot_gradient", name, "the model's target")
     potential = c_transform(x, stored.target, stored.potential, stored.eps, stored.pool_rows)
     return pa.array(potential * stored.pool_rows / max(stored.pool_rows - 1, 1))
