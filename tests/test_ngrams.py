@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -11,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sqlsel.kernels import _compiled, _openssl
 from sqlsel.kernels.ngrams import ngram_features, sha256_mod, token_counts
+from sqlsel.kernels.rows import utf8_rows
 from tests.conftest import need
 
 
@@ -42,11 +45,33 @@ def test_golden_hash_buckets():
     assert sha256_mod(pa.array(["alice", "alice went"]), 10000).tolist() == [6720, 114]
 
 
+def _compiled_sha256(data, offsets, buckets):
+    return _compiled.sha256_mod(data, offsets, buckets, _compiled.SHA256_K, _compiled.SHA256_H)
+
+
+SHA256_KERNELS = [
+    pytest.param(_compiled_sha256, id="compiled"),
+    pytest.param(
+        _openssl.sha256_mod,
+        id="openssl",
+        marks=pytest.mark.skipif(not _openssl.AVAILABLE, reason="libcrypto not linkable here"),
+    ),
+]
+
+
+@pytest.mark.parametrize("kernel", SHA256_KERNELS)
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.text(max_size=150), min_size=1, max_size=20), st.sampled_from([1, 10000, 2**24, 2**31]))
-def test_sha256_buckets_equal_hashlibs(texts, buckets):
+def test_sha256_buckets_equal_hashlibs(kernel, texts, buckets):
     want = [int(hashlib.sha256(t.encode()).hexdigest(), 16) % buckets for t in texts]  # 0-2 blocks of 64 bytes
+    rows = utf8_rows(pa.array(texts))
+    assert kernel(rows.data, rows.offsets, buckets).tolist() == want
     assert sha256_mod(pa.array(texts), buckets).tolist() == want
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="found through /proc/self/maps")
+def test_openssl_sha256_is_linked_on_linux():
+    assert _openssl.AVAILABLE, f"libcrypto not linked (loaded: {_openssl.loaded_libcrypto()})"
 
 
 def test_golden_feature_count():

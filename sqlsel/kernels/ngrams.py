@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from sqlsel.kernels import _compiled
+from sqlsel.kernels import _compiled, _openssl
 from sqlsel.kernels.rows import utf8_rows
 from sqlsel.kernels.tokens import ASCII_LOWER, WORDPUNCT, tokenize
 
@@ -114,8 +114,10 @@ class GramMemo:
 def sha256_mod(grams: pa.Array, buckets: int) -> np.ndarray:
     """``int(sha256(g.encode()).hexdigest(), 16) % buckets`` for every string, vectorised.
 
-    A compiled SHA-256 (:func:`sqlsel.kernels._compiled.sha256_mod`, checked against hashlib in the
-    tests) that reduces the digest's words modulo ``buckets`` by Horner's rule, with the GIL released.
+    OpenSSL's SHA-256 called from compiled code (:mod:`sqlsel.kernels._openssl`) where this process
+    can link it, else a compiled SHA-256 (:func:`sqlsel.kernels._compiled.sha256_mod`); both are
+    checked against hashlib in the tests, reduce the digest's words modulo ``buckets`` by Horner's
+    rule and release the GIL.
     """
     if not 1 <= buckets <= 1 << 31:
         raise ValueError(f"buckets must be in 1..2**31; got {buckets}")
@@ -126,6 +128,8 @@ def sha256_mod(grams: pa.Array, buckets: int) -> np.ndarray:
 
 
 def _sha256_buckets(data: np.ndarray, offsets: np.ndarray, buckets: int) -> np.ndarray:
+    if _openssl.AVAILABLE:
+        return _openssl.sha256_mod(data, offsets, buckets).astype(np.int32)
     return _compiled.sha256_mod(data, offsets, buckets, _compiled.SHA256_K, _compiled.SHA256_H).astype(np.int32)
 
 
