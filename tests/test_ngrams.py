@@ -129,3 +129,12 @@ def test_token_lists_are_pythons_wordpunct_tokens_of_the_lowered_text(texts):
 
     expected = [re.findall(r"\w+|[^\w\s]+", t.lower()) if t is not None else [] for t in texts]
     assert token_lists(pa.array(texts, pa.string()), WORDPUNCT) == expected
+
+
+def test_features_are_the_same_without_openssl(monkeypatch):
+    texts = pa.array(["Alice went to the store", "the store, again!", "", None, "Ünïcode wörds"] * 3)
+    linked = ngram_features(texts, 10000, 2)
+    monkeypatch.setattr(_openssl, "AVAILABLE", False)
+    fallback = ngram_features(texts, 10000, 2)
+    assert linked.buckets.tolist() == fallback.buckets.tolist()
+    assert linked.offsets.tolist() == fallback.offsets.tolist()
