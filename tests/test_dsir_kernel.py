@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sqlsel.kernels.dsir import kl_reduction, probabilities, weights_from_features
+from sqlsel.runner import run_recipe
 
 
 def test_log_ratio_macro_is_the_reference_formula(con):
@@ -40,6 +44,24 @@ def test_weights_sum_ratio_over_features():
     assert w.tolist() == [0.0, 0.0, 0.5]
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 49), max_size=30), min_size=1, max_size=20), st.integers(0, 2**32 - 1))
+def test_weights_equal_bincounts_sums_bit_for_bit(docs, seed):
+    """The compiled pass adds in the order np.bincount does: the same doubles, not just close ones."""
+    ratio = np.random.default_rng(seed).normal(size=50)
+    buckets = np.array([b for doc in docs for b in doc], np.int32)
+    offsets = np.cumsum([0] + [len(doc) for doc in docs])
+    doc = np.repeat(np.arange(len(docs)), np.diff(offsets))
+    want = np.bincount(doc, weights=ratio[buckets], minlength=len(docs))
+    assert weights_from_features(ratio, buckets, offsets).tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("bad", [3, -1])
+def test_a_bucket_outside_the_ratio_is_named(bad):
+    with pytest.raises(ValueError, match=f"bucket id {bad} is outside 0..2"):
+        weights_from_features(np.array([1.0, 2.0, 3.0]), np.array([0, bad], np.int32), np.array([0, 1, 2]))
+
+
 def test_normalized_weights_divide_by_feature_count():
     ratio = np.array([1.0, 3.0])
     w = weights_from_features(ratio, np.array([0, 1]), np.array([0, 2, 2]), normalize=True)
@@ -55,3 +77,11 @@ def test_length_macro_is_the_references_token_count(con):
 def test_kl_reduction_positive_when_selection_matches_target():
     target, raw = np.array([10, 0, 0]), np.array([1, 1, 1])
     assert kl_reduction(target, raw, np.array([5, 0, 0])) > kl_reduction(target, raw, np.array([0, 5, 5]))
+
+
+def test_features_of_another_bucket_count_are_refused_by_name(con, examples):
+    params = {"pool": str(examples / "pool.parquet"), "target": str(examples / "target.jsonl"), "model": "m"}
+    run_recipe("dsir_select", {**params, "k": "5"}, con=con)
+    with pytest.raises(duckdb.Error, match=r"bucket id 20000 is outside 0\.\.9999 for model 'm'.*buckets=10000"):
+        con.execute("SELECT sel_dsir_weight_features([1, 20000], 'm')").fetchall()
+    assert con.execute("SELECT sel_dsir_weight_features([1, 2], 'm')").fetchall()[0][0] is not None

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 __all__ = ["FLOOR", "weights_from_features", "kl_divergence", "kl_reduction"]
 
@@ -37,18 +38,37 @@ def weights_from_features(
 ) -> np.ndarray:
     """Log importance weight of every document from its feature buckets.
 
-    ``buckets[offsets[i]:offsets[i+1]]`` are document i's features. Summation is per bucket
-    (counts · ratio), the reference's ``np.dot(log_diff, counts)``, so results match it to
-    rounding. ``normalize`` divides by the number of features (documents without features get 0).
+    ``buckets[offsets[i]:offsets[i+1]]`` are document i's features. A document's weight is the sum
+    of ``ratio[b]`` over its features in order, exactly as ``np.bincount(doc, ratio[buckets])``
+    adds them (the reference's ``np.dot(log_diff, counts)`` to rounding), in one compiled pass
+    without the GIL. ``normalize`` divides by the number of features (documents without features
+    get 0). Raises ValueError naming the first bucket id outside ``0..len(ratio) - 1``.
     """
-    n = len(offsets) - 1
-    per_feature = ratio[buckets]
-    doc = np.repeat(np.arange(n), np.diff(offsets))
-    weights = np.bincount(doc, weights=per_feature, minlength=n)
+    buckets = np.ascontiguousarray(buckets)
+    weights, bad = _feature_sums(np.ascontiguousarray(ratio, np.float64), buckets, np.ascontiguousarray(offsets))
+    if bad >= 0:
+        raise ValueError(f"bucket id {int(buckets[bad])} is outside 0..{len(ratio) - 1}")
     if normalize:
         nfeat = np.diff(offsets)
-        weights = np.divide(weights, nfeat, out=np.zeros(n), where=nfeat > 0)
+        weights = np.divide(weights, nfeat, out=np.zeros(len(weights)), where=nfeat > 0)
     return weights
+
+
+@njit(nogil=True, cache=True)
+def _feature_sums(ratio, buckets, offsets):  # pragma: no cover - compiled
+    """Each document's sum of ``ratio`` over its buckets, and the first bad bucket's position (or -1)."""
+    n = len(offsets) - 1
+    out = np.zeros(n)
+    size = len(ratio)
+    for i in range(n):
+        acc = 0.0
+        for j in range(offsets[i], offsets[i + 1]):
+            b = buckets[j]
+            if b < 0 or b >= size:
+                return out, j
+            acc += ratio[b]
+        out[i] = acc
+    return out, -1
 
 
 def kl_divergence(p: np.ndarray, q: np.ndarray, eps: float = 1e-10) -> float:

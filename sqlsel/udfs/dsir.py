@@ -145,15 +145,16 @@ def sel_dsir_weight_features(ctx: FunctionContext, features: pa.Array, model: pa
     values = features.flatten()
     if values.null_count:
         raise SqlselError("sel_dsir_weight_features: features contain NULL buckets")
-    buckets = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
-    if len(buckets) and (buckets.min() < 0 or buckets.max() >= m.buckets):
+    buckets = values.to_numpy(zero_copy_only=False)  # INTEGER[]: int32, no copy
+    offsets = features.offsets.to_numpy()
+    try:
+        weights = weights_from_features(m.ratio, buckets, offsets - offsets[0], m.normalize)
+    except ValueError as exc:
         raise SqlselError(
-            f"sel_dsir_weight_features: bucket ids must be in 0..{m.buckets - 1} for model {m.name!r}; "
+            f"sel_dsir_weight_features: {exc} for model {m.name!r} (buckets={m.buckets}); "
             f"were the features computed with buckets={m.buckets}?"
-        )
-    offsets = np.asarray(features.offsets.to_numpy(), dtype=np.int64)
-    offsets = offsets - offsets[0]
-    return pa.array(weights_from_features(m.ratio, buckets, offsets, m.normalize))
+        ) from None
+    return pa.array(weights)
 
 
 @sql_function(
