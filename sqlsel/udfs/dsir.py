@@ -151,8 +151,8 @@ def sel_dsir_weight_features(ctx: FunctionContext, features: pa.Array, model: pa
         weights = weights_from_features(m.ratio, buckets, offsets - offsets[0], m.normalize)
     except ValueError as exc:
         raise SqlselError(
-            f"sel_dsir_weight_features: {exc} for model {m.name!r} (buckets={m.buckets}); "
-            f"were the features computed with buckets={m.buckets}?"
+            f"sel_dsir_weight_features: {exc} for model {m.name!r}, which has {m.buckets} buckets: compute "
+            f"the features with sel_ngram_buckets(text, {m.buckets}, {m.ngrams})"
         ) from None
     return pa.array(weights)
 
