@@ -142,9 +142,9 @@ def real_sample(tmp_path_factory):
     [
         ("dsir_select", {"k": 500, "seed": 11}),
         ("zipfit_select", {"k": 300, "mode": "fast"}),
-        # the two slowest here (~9 s each) run with -m slow: the example pool checks both on every run
+        # the slowest here (~9 s each) run with -m slow: the example pool checks every recipe on every run
         pytest.param("semdedup", {"clusters": 20}, marks=pytest.mark.slow),
-        ("exact_dedup", {"normalize": True, "removed": True}),
+        pytest.param("exact_dedup", {"normalize": True, "removed": True}, marks=pytest.mark.slow),
         pytest.param("minhash_dedup", {"threshold": 0.7, "removed": True}, marks=pytest.mark.slow),
     ],
     ids=["dsir_select", "zipfit_select", "semdedup", "exact_dedup", "minhash_dedup"],
