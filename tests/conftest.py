@@ -87,6 +87,14 @@ def unwritable():
             path.chmod(path.stat().st_mode | 0o200)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items):
+    """Under ``-n`` (pytest-xdist, --dist loadgroup), every Spark test runs on one worker: one JVM, warmed once."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("spark"))
+
+
 @pytest.fixture(scope="session")
 def spark():
     """One local[2] Spark session shared by every Spark test.

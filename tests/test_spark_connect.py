@@ -17,7 +17,9 @@ SCRIPT = """
 import json, sys
 from pyspark.sql import SparkSession
 import sqlsel
-spark = SparkSession.builder.remote("local[2]").config("spark.ui.showConsoleProgress", "false").getOrCreate()
+# a few shuffle partitions, as sqlsel's own local sessions use: Spark's 200 made this test take 30 s longer
+builder = SparkSession.builder.remote("local[2]").config("spark.sql.shuffle.partitions", "4")
+spark = builder.getOrCreate()
 assert type(spark).__module__.startswith("pyspark.sql.connect")
 pool, target, db, out = sys.argv[1:5]
 found = {}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -90,22 +88,19 @@ def test_loaded_vectors_feed_a_kmeans_fit(con):
 
 def test_each_in_memory_catalog_has_its_own_lance_folder_removed_with_it():
     import gc
-    import glob
-    import tempfile
 
-    def folders():
-        return set(glob.glob(os.path.join(tempfile.gettempdir(), "sqlsel-lance-*")))
+    from sqlsel.lance import lance_folder
 
-    before = folders()
     a, b = sqlsel.connect(), sqlsel.connect()
     for con in (a, b):
         con.sql("CREATE TABLE sel_scratch.v AS SELECT range AS id, [range, 1.0]::FLOAT[] AS embedding FROM range(3)")
         con.sql("SELECT sel_vectors_store('pts', 'sel_scratch.v')").fetchall()
-    assert len(folders() - before) == 2
+    folder_a, folder_b = lance_folder(None, a), lance_folder(None, b)
+    assert folder_a != folder_b and folder_a.is_dir() and folder_b.is_dir()
     a.close()
     del a
     gc.collect()
-    assert len(folders() - before) == 1
+    assert not folder_a.exists() and folder_b.is_dir()
     assert b.sql("SELECT sel_vectors_load('pts', 'sel_scratch.back')").fetchall() == [(3,)]
     b.close()
 

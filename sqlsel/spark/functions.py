@@ -23,6 +23,7 @@ Functions that write the catalog or read whole relations (fits, ``sel_semdedup``
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import threading
@@ -197,12 +198,17 @@ def default_values(spec: FunctionSpec) -> dict[str, Any]:
     """A function's declared defaults (SQL literals) as Python values."""
     if not spec.defaults:
         return {}
+    return dict(zip(spec.defaults, _literal_values(tuple(spec.defaults.values())), strict=True))
+
+
+@functools.cache
+def _literal_values(literals: tuple[str, ...]) -> tuple[Any, ...]:
+    """SQL literals evaluated by DuckDB, once per process (a connection each time cost 9 ms a function)."""
     con = duckdb.connect()
     try:
-        row = run_sql(con, "SELECT " + ", ".join(spec.defaults.values()))[0]
+        return tuple(run_sql(con, "SELECT " + ", ".join(literals))[0])
     finally:
         con.close()
-    return dict(zip(spec.defaults, row, strict=True))
 
 
 def _all_valid(arrays: list[pa.Array]) -> pa.Array | None:
