@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 import duckdb
 
 from sqlsel.display import print_table
 from sqlsel.errors import CatalogNotFoundError, RunInterrupted, SqlselError
+from sqlsel.own_process import exit_without_teardown, keep_pandas_from_pyarrow, limit_malloc_arenas
 
 DEFAULT_DB = "sqlsel.duckdb"
 DB_ENV = "SQLSEL_DB"
@@ -458,52 +457,12 @@ def shell(db: Path, read_only: bool, bail: bool) -> None:
 
 def main() -> None:
     limit_malloc_arenas()
+    keep_pandas_from_pyarrow()
     try:
         cli(prog_name="sqlsel")
     except SystemExit as done:
         exit_without_teardown(done.code)
     exit_without_teardown(0)
-
-
-def exit_without_teardown(code: int | str | None) -> NoReturn:
-    """End the process once its work is done, without the interpreter's teardown of every module.
-
-    Every command has closed its catalog connection by now (DuckDB checkpointed it). What is left is
-    freeing memory the process gives back anyway: with numba's compiled kernels loaded, the
-    interpreter's teardown takes 0.2-0.3 s, as long as a small recipe's statements. The exit
-    handlers (``atexit``: spill folders, Spark's session) still run, and standard output is flushed.
-    """
-    if isinstance(code, str):  # sys.exit("message"): printed, status 1, as the interpreter does
-        print(code, file=sys.stderr)
-        code = 1
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe (`sqlsel runs | head`)
-            stream.flush()
-    os._exit(code or 0)
-
-
-#: glibc's malloc arenas for a sqlsel process (its default is 8 per core).
-MALLOC_ARENAS = 4
-
-
-def limit_malloc_arenas() -> None:
-    """Cap glibc's malloc arenas for the CLI's own process (a library never changes its host's malloc).
-
-    DuckDB's threads, the kernel threads and faiss's OpenMP threads each allocate large numpy
-    buffers; with an arena per thread, memory one thread frees stays in its arena and the process's
-    RSS stays high. SemDeDup of 400k × 256 under --memory 600MB peaked at 1,340 MB with glibc's
-    default, 1,150-1,180 MB with 1-4 arenas, in the same time. Elsewhere (macOS, musl) nothing changes.
-    """
-    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-8, MALLOC_ARENAS)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        return
 
 
 if __name__ == "__main__":

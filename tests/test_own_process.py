@@ -1,0 +1,76 @@
+"""What only the sqlsel process does: it ends without the interpreter's teardown (exit status, output and
+exit handlers kept), and pyarrow does not import pandas for sqlsel's own calls."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import duckdb
+
+MAIN = (
+    "import atexit, sys; from sqlsel.cli import main; atexit.register(print, 'handler ran', file=sys.stderr); "
+    "atexit.register(lambda: print('pandas imported:', 'pandas' in sys.modules, file=sys.stderr)); main()"
+)
+
+
+def sqlsel(*args, cwd=None):
+    return subprocess.run([sys.executable, "-c", MAIN, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_success_flushes_output_and_runs_exit_handlers():
+    done = sqlsel("recipes")
+    assert done.returncode == 0, done.stderr
+    assert "dsir_select" in done.stdout and done.stdout.endswith("\n")
+    assert "handler ran" in done.stderr
+
+
+def test_an_error_keeps_its_status_and_message(tmp_path):
+    done = sqlsel("runs", "--db", str(tmp_path / "missing.duckdb"))
+    assert done.returncode == 1
+    assert "missing.duckdb" in done.stderr and "handler ran" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_run_leaves_a_closed_checkpointed_catalog(tmp_path, examples):
+    db = tmp_path / "cat.duckdb"
+    pool, target = f"pool={examples / 'pool.parquet'}", f"target={examples / 'target.jsonl'}"
+    done = sqlsel("run", "dsir_select", "-p", pool, "-p", target, "-p", "k=5", "--db", str(db), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "cat.duckdb.wal").exists() and not (tmp_path / "cat.duckdb.tmp").exists()
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.sql("SELECT status, rows_out FROM sel_runs").fetchall() == [("ok", 5)]
+
+
+def test_a_run_never_imports_pandas(tmp_path, examples):
+    from tests.conftest import need
+
+    need("pandas")  # installed (the test extra has it), yet pyarrow does not import it for the run
+    pool, target = f"pool={examples / 'pool.parquet'}", f"target={examples / 'target.jsonl'}"
+    done = sqlsel("run", "dsir_select", "-p", pool, "-p", target, "-p", "k=5", "--db", str(tmp_path / "c.duckdb"))
+    assert done.returncode == 0, done.stderr
+    assert "pandas imported: False" in done.stderr
+
+
+PANDAS_AFTER = """
+import sys
+import duckdb
+import pyarrow as pa
+from sqlsel.own_process import keep_pandas_from_pyarrow
+keep_pandas_from_pyarrow()
+from sqlsel.kernels.ngrams import token_counts  # sqlsel's code calling pyarrow: no pandas
+texts = duckdb.sql("SELECT * FROM (VALUES ('a b'), (NULL)) t(text)").to_arrow_table().column("text")
+assert token_counts(texts).tolist() == [2, 0] and "pandas" not in sys.modules
+frame = pa.table({"x": [1.5, None]}).to_pandas()  # anyone else's call that needs pandas gets it
+import pandas
+assert isinstance(frame, pandas.DataFrame) and frame["x"].isna().tolist() == [False, True]
+print("ok")
+"""
+
+
+def test_pandas_is_there_for_code_that_asks_for_it():
+    from tests.conftest import need
+
+    need("pandas")
+    done = subprocess.run([sys.executable, "-c", PANDAS_AFTER], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
