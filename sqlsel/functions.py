@@ -54,6 +54,7 @@ __all__ = [
     "concatenated",
     "KernelPool",
     "call_impl",
+    "arrow_type",
 ]
 
 #: The pseudo-type of a parameter that takes a row key of any integer or string type (see kernels/keys.py).
@@ -554,11 +555,36 @@ def models_fixed(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
 
 
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "DOUBLE": pa.float64(),
+    "FLOAT": pa.float32(),
+    "VARCHAR": pa.string(),
+    "BOOLEAN": pa.bool_(),
+    "UBIGINT": pa.uint64(),
+}
+
+
+def arrow_type(duckdb_type: str) -> pa.DataType:
+    """The Arrow type DuckDB hands a function for ``duckdb_type`` (``FLOAT[]`` is a list of float32)."""
+    if duckdb_type.endswith("[]"):
+        return pa.list_(arrow_type(duckdb_type[:-2]))
+    if duckdb_type.startswith("STRUCT("):
+        fields = [f.strip().split(" ", 1) for f in duckdb_type[len("STRUCT(") : -1].split(",")]
+        return pa.struct([(name, arrow_type(kind.strip())) for name, kind in fields])
+    return _ARROW_TYPES[duckdb_type]
+
+
 def call_impl(spec: FunctionSpec, ctx: FunctionContext, arrays: list[pa.Array]) -> Any:
     """``spec``'s implementation on ``arrays``, a ValueError or TypeError of it as a SqlselError naming the function.
 
-    Both engines call implementations through this: DuckDB's adapter and Spark's UDF body.
+    Both engines call implementations through this: DuckDB's adapter and Spark's UDF body. A call
+    with no rows (an empty batch, or a set-level statement over an empty relation) returns no rows of
+    the function's type without calling it: a set-level function reads and writes nothing then.
     """
+    if arrays and len(arrays[0]) == 0:
+        return pa.array([], arrow_type(spec.returns))
     try:
         return spec.impl(ctx, *arrays)
     except SqlselError:

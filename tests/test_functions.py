@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 from sqlglot.dialects.duckdb import DuckDB
 
-from sqlsel.functions import load_families
+from sqlsel.functions import arrow_type, call_impl, load_families
 from tests.conftest import ROOT
 
 SPECS = sorted(load_families().values(), key=lambda s: s.name)
@@ -34,6 +35,15 @@ def test_null_in_null_out(con):
 
 def test_empty_input(con):
     assert con.execute("SELECT sel_token_count(text) FROM (SELECT 'x' AS text) WHERE false").fetchall() == []
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_no_rows_in_no_rows_out_without_any_work(spec):
+    """Either engine may call a function with an empty batch: it gets no rows of its type, and no
+    catalog, model or relation is touched (the context is None)."""
+    empty = [pa.array([], arrow_type(t)) for t in spec.udf_types]
+    result = call_impl(spec, None, empty)
+    assert len(result) == 0 and result.type == arrow_type(spec.returns)
 
 
 @pytest.mark.parametrize("buckets,ngrams", [(0, 2), (10, 0), (10, 99)])

@@ -40,6 +40,7 @@ from sqlsel.functions import (
     KEY,
     FunctionContext,
     FunctionSpec,
+    arrow_type,
     call_impl,
     driver_functions,
     row_functions,
@@ -47,27 +48,8 @@ from sqlsel.functions import (
 
 __all__ = ["ModelSnapshot", "model_snapshot", "row_functions", "driver_functions", "register_row_functions"]
 
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "BIGINT": pa.int64(),
-    "INTEGER": pa.int32(),
-    "DOUBLE": pa.float64(),
-    "FLOAT": pa.float32(),
-    "VARCHAR": pa.string(),
-    "BOOLEAN": pa.bool_(),
-    "UBIGINT": pa.uint64(),
-}
 _SPARK_TYPES = {"BIGINT": "bigint", "INTEGER": "int", "DOUBLE": "double", "FLOAT": "float", "VARCHAR": "string"}
 _SPARK_TYPES |= {"BOOLEAN": "boolean"}
-
-
-def arrow_type(duckdb_type: str) -> pa.DataType:
-    """The Arrow type DuckDB hands a function for ``duckdb_type`` (``FLOAT[]`` is a list of float32)."""
-    if duckdb_type.endswith("[]"):
-        return pa.list_(arrow_type(duckdb_type[:-2]))
-    if duckdb_type.startswith("STRUCT("):
-        fields = [f.strip().split(" ", 1) for f in duckdb_type[len("STRUCT(") : -1].split(",")]
-        return pa.struct([(name, arrow_type(kind.strip())) for name, kind in fields])
-    return _ARROW_TYPES[duckdb_type]
 
 
 def spark_type(duckdb_type: str) -> str:

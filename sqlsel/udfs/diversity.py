@@ -134,8 +134,6 @@ def sel_semdedup(
     seed: pa.Array,
     index: pa.Array,
 ) -> pa.Array:
-    if len(source) == 0:
-        return pa.array([], pa.int64())
     keep_rule = str(_one(keep, "keep"))
     if keep_rule not in KEEP:
         raise ParameterError(f"keep must be one of {', '.join(KEEP)}; got {keep_rule!r}")
@@ -375,8 +373,6 @@ _PICKS = """ Writes table into_table (id in the source's key type, rank from 1, 
     defaults={"seed": "0"},
 )
 def sel_kcenter(ctx: FunctionContext, into: pa.Array, source: pa.Array, k: pa.Array, seed: pa.Array) -> pa.Array:
-    if len(source) == 0:
-        return pa.array([], pa.int64())
     data = read_vectors(ctx, str(_one(source, "source")), "sel_kcenter")
     n = len(data.x)
     count = _k(_one(k, "k"), n, "sel_kcenter")
@@ -409,8 +405,6 @@ def sel_kcenter(ctx: FunctionContext, into: pa.Array, source: pa.Array, k: pa.Ar
     defaults={"lambda_": "0.5"},
 )
 def sel_mmr(ctx: FunctionContext, into: pa.Array, source: pa.Array, k: pa.Array, lam: pa.Array) -> pa.Array:
-    if len(source) == 0:
-        return pa.array([], pa.int64())
     data = read_vectors(ctx, str(_one(source, "source")), "sel_mmr", extra=("relevance",))
     count = _k(_one(k, "k"), len(data.x), "sel_mmr")
     try:
@@ -441,8 +435,6 @@ def sel_mmr(ctx: FunctionContext, into: pa.Array, source: pa.Array, k: pa.Array,
 def sel_threshold_greedy(
     ctx: FunctionContext, into: pa.Array, source: pa.Array, k: pa.Array, tau: pa.Array
 ) -> pa.Array:
-    if len(source) == 0:
-        return pa.array([], pa.int64())
     data = read_vectors(ctx, str(_one(source, "source")), "sel_threshold_greedy", extra=("score",))
     count = _k(_one(k, "k"), len(data.x), "sel_threshold_greedy")
     order = np.lexsort((np.arange(len(data.x)), -data.extra["score"]))
@@ -489,8 +481,6 @@ def _coverage(
     what: str,
 ) -> pa.Array:
     """A submodular coverage objective's picks (kernels/submodular.py), over every pair or a kNN graph."""
-    if len(source) == 0:
-        return pa.array([], pa.int64())
     data = read_vectors(ctx, str(_one(source, "source")), what)
     n = len(data.x)
     count = _k(_one(k, "k"), n, what)

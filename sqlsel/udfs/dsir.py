@@ -121,8 +121,6 @@ def sel_token_count(ctx: FunctionContext, text: pa.Array) -> pa.Array:
     model_param="model",
 )
 def sel_dsir_weight(ctx: FunctionContext, text: pa.Array, model: pa.Array) -> pa.Array:
-    if len(text) == 0:
-        return pa.array([], pa.float64())
     m = load_dsir_model(ctx, str(constant_argument(model, "model")))
     f = features(ctx, text, m.buckets, m.ngrams)
     return pa.array(weights_from_features(m.ratio, f.buckets, f.offsets, m.normalize))
@@ -139,8 +137,6 @@ def sel_dsir_weight(ctx: FunctionContext, text: pa.Array, model: pa.Array) -> pa
     model_param="model",
 )
 def sel_dsir_weight_features(ctx: FunctionContext, features: pa.Array, model: pa.Array) -> pa.Array:
-    if len(features) == 0:
-        return pa.array([], pa.float64())
     m = load_dsir_model(ctx, str(constant_argument(model, "model")))
     values = features.flatten()
     if values.null_count:

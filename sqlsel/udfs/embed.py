@@ -51,8 +51,6 @@ def sel_hash_embed(ctx: FunctionContext, text: pa.Array, dim: pa.Array) -> pa.Ar
     null_handling="special",
 )
 def sel_embed(ctx: FunctionContext, text: pa.Array, model: pa.Array) -> pa.Array:
-    if len(text) == 0:
-        return pa.array([], pa.list_(pa.float32()))
     name = constant_argument(model.drop_null(), "model") if model.null_count < len(model) else None
     present = np.flatnonzero(text.is_valid().to_numpy(zero_copy_only=False))
     if name is None or len(present) == 0:

@@ -269,8 +269,6 @@ def _level(level: pa.Array, tree: Hierarchy) -> int:
     defaults={"level": "1"},
 )
 def sel_cluster(ctx: FunctionContext, embedding: pa.Array, model: pa.Array, level: pa.Array) -> pa.Array:
-    if len(embedding) == 0:
-        return pa.array([], pa.int32())
     tree, x = _vectors(ctx, embedding, model, "sel_cluster")
     path, _ = _paths(ctx, tree, x)
     return pa.array(path[:, _level(level, tree) - 1])
@@ -286,8 +284,6 @@ def sel_cluster(ctx: FunctionContext, embedding: pa.Array, model: pa.Array, leve
     model_param="model",
 )
 def sel_clusters(ctx: FunctionContext, embedding: pa.Array, model: pa.Array) -> pa.Array:
-    if len(embedding) == 0:
-        return pa.array([], pa.list_(pa.int32()))
     tree, x = _vectors(ctx, embedding, model, "sel_clusters")
     path, _ = _paths(ctx, tree, x)
     return list_array(path)
@@ -307,8 +303,6 @@ def sel_clusters(ctx: FunctionContext, embedding: pa.Array, model: pa.Array) -> 
     defaults={"level": "1"},
 )
 def sel_centroid_distance(ctx: FunctionContext, embedding: pa.Array, model: pa.Array, level: pa.Array) -> pa.Array:
-    if len(embedding) == 0:
-        return pa.array([], pa.float64())
     tree, x = _vectors(ctx, embedding, model, "sel_centroid_distance")
     path, _ = _paths(ctx, tree, x)
     lv = _level(level, tree)

@@ -193,8 +193,6 @@ def sel_mig(
     prop_weight: pa.Array,
     normalize: pa.Array,
 ) -> pa.Array:
-    if len(source) == 0:
-        return pa.array([], pa.int64())
     arguments = {"into_table": into, "source": source, "label_source": label_source, "k": k, "threshold": threshold}
     arguments |= {"phi": phi, "phi_a": phi_a, "phi_b": phi_b, "phi_alpha": phi_alpha, "prop_weight": prop_weight}
     given = {name: constant_argument(arr, name) for name, arr in (arguments | {"normalize": normalize}).items()}

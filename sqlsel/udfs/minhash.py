@@ -194,8 +194,6 @@ def sel_jaccard(ctx: FunctionContext, a: pa.Array, b: pa.Array, ngram: pa.Array,
     null_handling="special",
 )
 def sel_connected_components(ctx: FunctionContext, into: pa.Array, source: pa.Array) -> pa.Array:
-    if len(source) == 0:
-        return pa.array([], pa.int64())
     into_table = str(constant_argument(into, "into_table"))
     name = str(constant_argument(source, "source"))
     key_type = describe_source(ctx, name, "sel_connected_components", ("a", "b"))  # a and b: node keys

@@ -94,8 +94,6 @@ def _pool_and_target(
     defaults={"eps": "0.1"},
 )
 def sel_ot_gradients(ctx: FunctionContext, into: pa.Array, pool: pa.Array, target: pa.Array, eps: pa.Array) -> pa.Array:
-    if len(pool) == 0:
-        return pa.array([], pa.int64())
     regularisation = _positive(eps, "eps", "sel_ot_gradients", "0.1")
     source, goal = _pool_and_target(ctx, pool, target, "sel_ot_gradients")
     fit = _solved(source, goal, regularisation, "sel_ot_gradients")
@@ -130,8 +128,6 @@ def sel_ot_gradients(ctx: FunctionContext, into: pa.Array, pool: pa.Array, targe
     defaults={"eps": "0.0"},
 )
 def sel_ot_distance(ctx: FunctionContext, pool: pa.Array, target: pa.Array, eps: pa.Array) -> pa.Array:
-    if len(pool) == 0:
-        return pa.array([], pa.float64())
     regularisation = _number(eps, "eps")
     if not regularisation >= 0:
         raise ParameterError(f"sel_ot_distance: eps must be 0 (exact) or positive; got {regularisation}")
@@ -187,8 +183,6 @@ def sel_tarot(
     seed: pa.Array,
     curve_table: pa.Array,
 ) -> pa.Array:
-    if len(pool) == 0:
-        return pa.array([], pa.int64())
     count = constant_argument(k, "k")
     if count is None or count < 0:
         raise ParameterError(f"sel_tarot: k must be 0 (choose the size) or a positive number of rows; got {count}")
@@ -283,8 +277,6 @@ def _solved(source: Vectors, goal: Vectors, eps: float, what: str) -> OTFit:
     defaults={"eps": "0.1"},
 )
 def sel_ot_fit(ctx: FunctionContext, name: pa.Array, pool: pa.Array, target: pa.Array, eps: pa.Array) -> pa.Array:
-    if len(pool) == 0:
-        return pa.array([], pa.int64())
     model = str(constant_argument(name, "name") or "")
     if not model:
         raise ParameterError("sel_ot_fit: name must name the model to store, e.g. 'toward_docs'")
@@ -319,8 +311,6 @@ def sel_ot_fit(ctx: FunctionContext, name: pa.Array, pool: pa.Array, target: pa.
     model_param="model",
 )
 def sel_ot_gradient(ctx: FunctionContext, embedding: pa.Array, model: pa.Array) -> pa.Array:
-    if len(embedding) == 0:
-        return pa.array([], pa.float64())
     name = str(constant_argument(model, "model"))
     stored = load_ot_model(ctx, name)
     x = model_vectors(embedding, stored.dim, "sel_ot_gradient", name, "the model's target")

@@ -239,8 +239,6 @@ KNN_ROW = pa.struct([("id", pa.int64()), ("distance", pa.float64())])
     example="SELECT id, sel_knn(embedding, 'pool_index', 3) AS neighbours FROM sel_scratch.vectors LIMIT 5",
 )
 def sel_knn(ctx: FunctionContext, embedding: pa.Array, index: pa.Array, k: pa.Array) -> pa.Array:
-    if len(embedding) == 0:
-        return pa.array([], pa.list_(KNN_ROW))
     name = str(constant_argument(index, "index"))
     count = int(constant_argument(k, "k"))
     if count < 1:

@@ -56,8 +56,6 @@ def load_target_set(ctx: FunctionContext, name: str) -> TargetSet:
     example="SELECT sel_compressed_size('hello hello hello hello', 'lz4', 0)",
 )
 def sel_compressed_size(ctx: FunctionContext, text: pa.Array, algorithm: pa.Array, level: pa.Array) -> pa.Array:
-    if len(text) == 0:
-        return pa.array([], pa.int64())
     codec = codec_of(constant_argument(algorithm, "algorithm"), constant_argument(level, "level"))
     return pa.array(codec.sizes(utf8_rows(text)), pa.int64())
 
@@ -99,8 +97,6 @@ def sel_ncd(ctx: FunctionContext, a: pa.Array, b: pa.Array) -> pa.Array:
     example="SELECT sel_ncd_with('the cat sat on the mat', 'the cat sat on the hat', 'gzip', 6)",
 )
 def sel_ncd_with(ctx: FunctionContext, a: pa.Array, b: pa.Array, algorithm: pa.Array, level: pa.Array) -> pa.Array:
-    if len(a) == 0:
-        return pa.array([], pa.float64())
     return _ncd(a, b, codec_of(constant_argument(algorithm, "algorithm"), constant_argument(level, "level")))
 
 
@@ -197,8 +193,6 @@ def sel_zipfit_fast(ctx: FunctionContext, text: pa.Array, target: pa.Array) -> p
 
 def _scores(ctx: FunctionContext, text: pa.Array, target: pa.Array, exact: bool) -> pa.Array:
     """ZIP-FIT scores of a batch; exact ones once per distinct text (corpora repeat texts)."""
-    if len(text) == 0:
-        return pa.array([], pa.float64())
     targets = load_target_set(ctx, str(constant_argument(target, "target")))
     if not exact:  # cheap per row: deduplicating would cost more than it saves
         return pa.array(_in_parallel(ctx, targets.fast_scores, utf8_rows(text)), pa.float64())
