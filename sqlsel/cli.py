@@ -268,13 +268,13 @@ def functions(name: str | None, markdown: bool) -> None:
 
 
 def _read_only(db: Path | None) -> duckdb.DuckDBPyConnection:
-    """The catalog opened read-only: read commands never create, migrate or write a catalog."""
-    from sqlsel.connection import connect
+    """The catalog opened read-only: read commands never create, migrate or write a catalog, and load no kernel."""
+    from sqlsel.connection import read_catalog
 
     path = db if db is not None else Path(_default_db())
     if not path.is_file():
         raise CatalogNotFoundError(str(path))
-    return connect(path, read_only=True)
+    return read_catalog(path)
 
 
 def _echo_json(value: Any) -> None:

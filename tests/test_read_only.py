@@ -97,3 +97,33 @@ def test_sqlsel_run_read_only_scores_and_says_the_run_is_not_recorded(fitted, sm
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "run (not recorded: the catalog is read-only): 60 rows" in result.output
+
+
+def test_reading_records_loads_no_function(fitted):
+    from sqlsel.connection import read_catalog
+
+    before = fitted.read_bytes()
+    con = read_catalog(fitted)
+    assert con.sql("SELECT recipe, status FROM sel_runs").fetchall() == [("dsir_select", "ok")]
+    with pytest.raises(duckdb.CatalogException, match="sel_token_count"):
+        con.sql("SELECT sel_token_count('a b')")
+    con.close()
+    assert fitted.read_bytes() == before
+
+
+READ_RUNS = (
+    "import atexit, sys; from sqlsel.cli import main; "
+    "atexit.register(lambda: print('LOADED', 'numba' in sys.modules, 'sqlsel.udfs.dsir' in sys.modules)); main()"
+)
+
+
+def test_sqlsel_runs_and_models_import_no_kernel(fitted):
+    import subprocess
+    import sys
+
+    for command in (["runs"], ["models"], ["runs", "show", "1"]):
+        done = subprocess.run(
+            [sys.executable, "-c", READ_RUNS, *command, "--db", str(fitted)], capture_output=True, text=True
+        )
+        assert done.returncode == 0 and "dsir_select" in done.stdout, done.stderr
+        assert "LOADED False False" in done.stdout, command
