@@ -139,3 +139,21 @@ def test_inputs_can_be_arrow_tables_and_relations(con):
     target = con.sql("SELECT 'cats sit on mats' AS text")
     result = sqlsel.run_recipe("dsir_select", {"pool": pool, "target": target, "k": 2, "top_k": True}, con=con)
     assert sorted(result.table.column("id").to_pylist()) == [1, 3]
+
+
+def test_an_unknown_function_is_named_before_any_work(con, small_task, tmp_path):
+    from sqlsel.errors import UnknownFunctionError
+
+    recipe = tmp_path / "typo.sql"
+    recipe.write_text("-- param pool: table; rows\nSELECT id, sel_token_cuont(text) AS n FROM pool;\n")
+    with pytest.raises(UnknownFunctionError, match="'sel_token_cuont'. Did you mean 'sel_token_count'"):
+        sqlsel.run_recipe(recipe, {"pool": str(small_task[0])}, con=con)
+    assert con.sql("SELECT count(*) FROM sel_runs WHERE status = 'ok'").fetchall() == [(0,)]
+
+
+def test_sqlsels_macros_pass_the_function_check(con, small_task, tmp_path):
+    recipe = tmp_path / "macros.sql"
+    recipe.write_text(
+        "-- param pool: table; rows\nSELECT id, sel_key_hash(id) AS h, sel_is_finite(1.0) AS f FROM pool;\n"
+    )
+    assert sqlsel.run_recipe(recipe, {"pool": str(small_task[0])}, con=con).rows_out > 0
