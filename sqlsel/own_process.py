@@ -1,6 +1,6 @@
 """What only the ``sqlsel`` command's own process does: a library never changes its host process.
 
-:func:`main <sqlsel.cli.main>` calls :func:`limit_malloc_arenas` and :func:`keep_pandas_from_pyarrow`
+:func:`main <sqlsel.cli.main>` calls :func:`limit_malloc_arenas` and :func:`refuse_implicit_imports`
 before the command, and :func:`exit_without_teardown` after it.
 """
 
@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any, NoReturn
 
-__all__ = ["MALLOC_ARENAS", "exit_without_teardown", "keep_pandas_from_pyarrow", "limit_malloc_arenas"]
+__all__ = ["MALLOC_ARENAS", "exit_without_teardown", "limit_malloc_arenas", "refuse_implicit_imports"]
 
 
 def exit_without_teardown(code: int | str | None) -> NoReturn:
@@ -61,41 +61,67 @@ def _module(frame: Any) -> str:
     return str(frame.f_globals.get("__name__", ""))
 
 
-class _PandasForPyarrowRefused(importlib.abc.MetaPathFinder):
-    """Refuses ``pandas`` to an import made inside a call from sqlsel's code into pyarrow.
+def _importer(frame: Any, skip: str = "") -> Any:
+    """The innermost frame outside importlib (and outside the package ``skip``) at or above ``frame``."""
+    while frame is not None and (
+        frame.f_code.co_filename.startswith("<frozen importlib") or (skip and _module(frame).startswith(skip))
+    ):
+        frame = frame.f_back
+    return frame
 
-    The innermost Python frame outside pyarrow and importlib is sqlsel's. sqlsel has no ``import
-    pandas``, so such an import is one pyarrow makes, from C++, Cython or its Python code, for a call
-    of ours (``Array.to_numpy``, ``pa.array``, ``pc.fill_null``). pyarrow treats the ImportError as
-    "no pandas": it converts as it would without pandas installed, and asks again on a call that
-    needs pandas. An import from any other module's code (pyspark, lancedb, a user's) goes through.
+
+def _pyarrow_for_sqlsel(frame: Any) -> bool:
+    """pyarrow importing pandas (from C++, Cython or its Python code) inside a call from sqlsel's code.
+
+    sqlsel has no ``import pandas``: ``Array.to_numpy``, ``pa.array`` and ``pc.fill_null`` import it to
+    prepare conversions of pandas objects, which a run never hands pyarrow (apache/arrow#34994).
+    pyarrow treats the ImportError as "no pandas" and asks again on a call that needs pandas.
     """
+    caller = _importer(frame, skip="pyarrow.")
+    name = _module(caller) if caller is not None else ""
+    return name == "sqlsel" or name.startswith("sqlsel.")
+
+
+def _numbas_blas_probe(frame: Any) -> bool:
+    """numba's ``arraymath`` module asking at import whether scipy's BLAS is there (``_check_blas``).
+
+    The answer only chooses how ``np.correlate`` and ``np.convolve`` are compiled, which no sqlsel
+    kernel calls; the probe imports ``scipy.linalg`` (0.4 s) in every process that loads a kernel.
+    Compiling ``np.dot`` and calling BLAS from compiled code import it as before.
+    """
+    caller = _importer(frame)
+    return (
+        caller is not None
+        and caller.f_code.co_name == "ensure_blas"
+        and caller.f_back is not None
+        and caller.f_back.f_code.co_name == "_check_blas"
+        and _module(caller.f_back) == "numba.np.arraymath"
+    )
+
+
+class _ImplicitImportsRefused(importlib.abc.MetaPathFinder):
+    """Refuses two imports that libraries make on their own and a run never uses (see
+    :func:`refuse_implicit_imports`); every other import, of these modules too, goes through."""
+
+    RULES = {"pandas": _pyarrow_for_sqlsel, "scipy.linalg": _numbas_blas_probe}
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name != "pandas":
-            return None
-        frame = sys._getframe(1)
-        while frame is not None and (
-            frame.f_code.co_filename.startswith("<frozen importlib") or _module(frame).startswith("pyarrow.")
-        ):
-            frame = frame.f_back
-        caller = _module(frame) if frame is not None else ""
-        if caller == "sqlsel" or caller.startswith("sqlsel."):
-            raise ModuleNotFoundError(
-                f"pandas is not imported for pyarrow inside sqlsel's CLI ({caller}); "
-                "sqlsel code that needs pandas imports it explicitly",
-                name="pandas",
-            )
+        rule = self.RULES.get(name)
+        if rule is not None and rule(sys._getframe(1)):
+            raise ModuleNotFoundError(f"{name} is not imported for this call inside the sqlsel CLI", name=name)
         return None
 
 
-def keep_pandas_from_pyarrow() -> None:
-    """Spare the CLI's process pyarrow's import of pandas (0.25-0.4 s), which nothing in a run uses.
+def refuse_implicit_imports() -> None:
+    """Spare the CLI's process two imports it never uses: 0.25-0.4 s each where the package is installed.
 
-    pyarrow imports pandas, when it is installed, the first time an array is built or converted to
-    numpy, to prepare conversions to and from pandas objects (apache/arrow#34994). A run hands pyarrow
-    none. With pandas installed, the bundled example's ``sqlsel run dsir_select`` took a median 1.68 s
-    with the import and 1.43 s without (7 alternating runs, 2-core VM).
+    - pyarrow imports pandas the first time an array is built or converted to numpy
+      (:func:`_pyarrow_for_sqlsel`). With pandas installed, the bundled example's ``sqlsel run
+      dsir_select`` took a median 1.69 s with the import and 1.57 s without (7 alternating runs,
+      2-core VM; 2.38 s and 2.13 s over 10 in a slower hour).
+    - numba's first compiled call imports ``scipy.linalg`` for a BLAS probe (:func:`_numbas_blas_probe`).
+
+    The library never does this: a notebook or a user's program imports what it likes.
     """
-    if "pandas" not in sys.modules and not any(isinstance(f, _PandasForPyarrowRefused) for f in sys.meta_path):
-        sys.meta_path.insert(0, _PandasForPyarrowRefused())
+    if not any(isinstance(f, _ImplicitImportsRefused) for f in sys.meta_path):
+        sys.meta_path.insert(0, _ImplicitImportsRefused())

@@ -56,8 +56,8 @@ PANDAS_AFTER = """
 import sys
 import duckdb
 import pyarrow as pa
-from sqlsel.own_process import keep_pandas_from_pyarrow
-keep_pandas_from_pyarrow()
+from sqlsel.own_process import refuse_implicit_imports
+refuse_implicit_imports()
 from sqlsel.kernels.ngrams import token_counts  # sqlsel's code calling pyarrow: no pandas
 texts = duckdb.sql("SELECT * FROM (VALUES ('a b'), (NULL)) t(text)").to_arrow_table().column("text")
 assert token_counts(texts).tolist() == [2, 0] and "pandas" not in sys.modules
@@ -74,3 +74,27 @@ def test_pandas_is_there_for_code_that_asks_for_it():
     need("pandas")
     done = subprocess.run([sys.executable, "-c", PANDAS_AFTER], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+BLAS_PROBE = """
+import sys
+import duckdb
+import numpy as np
+from sqlsel.own_process import refuse_implicit_imports
+refuse_implicit_imports()
+from sqlsel.kernels.ngrams import token_counts  # a compiled kernel: numba's registries load, BLAS probe included
+texts = duckdb.sql("SELECT 'a b c' AS text").to_arrow_table().column("text")
+assert token_counts(texts).tolist() == [3] and "scipy.linalg" not in sys.modules
+import numba
+dot = numba.njit(lambda a, b: np.dot(a, b))  # compiling np.dot needs BLAS: scipy.linalg comes as before
+assert dot(np.ones(3), np.full(3, 2.0)) == 6.0 and "scipy.linalg" in sys.modules
+print("ok")
+"""
+
+
+def test_numbas_blas_probe_does_not_import_scipy_but_blas_still_works():
+    from tests.conftest import need
+
+    need("scipy")
+    done = subprocess.run([sys.executable, "-c", BLAS_PROBE], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
