@@ -167,8 +167,7 @@ def read_catalog(database: str | Path) -> duckdb.DuckDBPyConnection:
 
     Its tables appear as views with the current schema, as in ``connect(database, read_only=True)``,
     but no function, macro or kernel is loaded: ``sqlsel runs`` took a median 0.70 s against 1.18 s
-    (5 runs each, 2-core VM). To run
-    SQL that calls sqlsel's functions on a catalog, use :func:`connect`.
+    (5 runs each, 2-core VM). To run SQL that calls sqlsel's functions on a catalog, use :func:`connect`.
     """
     con, _ = _attached_read_only(database, {"temp_directory": _spill_folder()})
     try:

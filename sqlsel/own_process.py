@@ -61,10 +61,15 @@ def _module(frame: Any) -> str:
     return str(frame.f_globals.get("__name__", ""))
 
 
+def _in_package(frame: Any, package: str) -> bool:
+    name = _module(frame)
+    return name == package or name.startswith(package + ".")
+
+
 def _importer(frame: Any, skip: str = "") -> Any:
     """The innermost frame outside importlib (and outside the package ``skip``) at or above ``frame``."""
     while frame is not None and (
-        frame.f_code.co_filename.startswith("<frozen importlib") or (skip and _module(frame).startswith(skip))
+        frame.f_code.co_filename.startswith("<frozen importlib") or (skip and _in_package(frame, skip))
     ):
         frame = frame.f_back
     return frame
@@ -77,9 +82,8 @@ def _pyarrow_for_sqlsel(frame: Any) -> bool:
     prepare conversions of pandas objects, which a run never hands pyarrow (apache/arrow#34994).
     pyarrow treats the ImportError as "no pandas" and asks again on a call that needs pandas.
     """
-    caller = _importer(frame, skip="pyarrow.")
-    name = _module(caller) if caller is not None else ""
-    return name == "sqlsel" or name.startswith("sqlsel.")
+    caller = _importer(frame, skip="pyarrow")
+    return caller is not None and _in_package(caller, "sqlsel")
 
 
 def _numbas_blas_probe(frame: Any) -> bool:
@@ -120,6 +124,8 @@ def refuse_implicit_imports() -> None:
       dsir_select`` took a median 1.69 s with the import and 1.57 s without (7 alternating runs,
       2-core VM; 2.38 s and 2.13 s over 10 in a slower hour).
     - numba's first compiled call imports ``scipy.linalg`` for a BLAS probe (:func:`_numbas_blas_probe`).
+      With pandas and scipy installed, the same run took 2.51 s with both imports and 1.93 s without
+      (medians of 8, alternating).
 
     The library never does this: a notebook or a user's program imports what it likes.
     """
