@@ -68,9 +68,7 @@ def _in_package(frame: Any, package: str) -> bool:
 
 def _importer(frame: Any, skip: str = "") -> Any:
     """The innermost frame outside importlib (and outside the package ``skip``) at or above ``frame``."""
-    while frame is not None and (
-        frame.f_code.co_filename.startswith("<frozen importlib") or (skip and _in_package(frame, skip))
-    ):
+    while frame is not None and (_in_package(frame, "importlib") or (skip and _in_package(frame, skip))):
         frame = frame.f_back
     return frame
 
