@@ -79,9 +79,7 @@ def sel_minhash(
 
 def _matrix(signature: pa.Array, what: str) -> np.ndarray:
     """A list column of equal-length signatures as a uint32 matrix (rows, num_perm)."""
-    lengths = pc.list_value_length(signature).to_numpy(zero_copy_only=False)
-    if len(lengths) == 0:
-        return np.zeros((0, 0), np.uint32)
+    lengths = pc.list_value_length(signature).to_numpy(zero_copy_only=False)  # never empty: see call_impl
     width = int(lengths[0])
     if (lengths != width).any():
         other = int(lengths[np.flatnonzero(lengths != width)[0]])
