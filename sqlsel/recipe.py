@@ -246,7 +246,13 @@ class Recipe:
             if (facts := statement_facts(statement.query)) is not None
             for call in facts.calls
         ]
-        macros = _macros(con, {fname for fname, _ in calls if fname not in known})
+        defined = {
+            name
+            for statement in self.statements(con)
+            if (facts := statement_facts(statement.query)) is not None
+            for name in facts.defines
+        }
+        macros = defined | _macros(con, {fname for fname, _ in calls if fname not in known and fname not in defined})
         models_needed: set[str] = set()
         for fname, args in calls:
             if fname not in known and fname not in macros:
@@ -269,15 +275,17 @@ class StatementFacts:
 
     ``calls``: every ``sel_`` function or macro called, with its arguments that are string literals
     or ``$parameters`` (the model names a check looks up). ``tables``: the (database, table) names it
-    reads, for a progress bar's total.
+    reads, for a progress bar's total. ``defines``: the macro or function a ``CREATE MACRO`` or
+    ``CREATE FUNCTION`` statement defines, so that a recipe may call a ``sel_`` macro of its own.
     """
 
     calls: tuple[tuple[str, tuple[Argument, ...]], ...]
     tables: tuple[tuple[str, str], ...]
+    defines: tuple[str, ...] = ()
 
 
 #: Bump when statement_facts reads trees differently: cached facts of older versions are ignored.
-_FACTS_VERSION = 1
+_FACTS_VERSION = 2
 
 
 @functools.lru_cache(maxsize=256)
@@ -307,7 +315,12 @@ def statement_facts(sql: str) -> StatementFacts | None:
             for call in tree.find_all(exp.Anonymous)
             if call.name.lower().startswith("sel_")
         )
-        facts = StatementFacts(calls, tuple((t.db, t.name) for t in tree.find_all(exp.Table) if t.name))
+        defined = tree.this if isinstance(tree, exp.Create) and tree.kind in ("MACRO", "FUNCTION") else None
+        facts = StatementFacts(
+            calls,
+            tuple((t.db, t.name) for t in tree.find_all(exp.Table) if t.name and t.parent is not defined),
+            (defined.this.name.lower(),) if isinstance(defined, exp.UserDefinedFunction) else (),
+        )
     write_cached("statements", key, {"parsed": False} if facts is None else {"parsed": True, **facts.__dict__})
     return facts
 
@@ -354,7 +367,8 @@ def _facts_from_json(data: dict[str, Any]) -> StatementFacts | None:
     calls = tuple(
         (str(name), tuple(None if a is None else (str(a[0]), str(a[1])) for a in args)) for name, args in data["calls"]
     )
-    return StatementFacts(calls, tuple((str(db), str(name)) for db, name in data["tables"]))
+    tables = tuple((str(db), str(name)) for db, name in data["tables"])
+    return StatementFacts(calls, tables, tuple(str(name) for name in data.get("defines", ())))
 
 
 def _macros(con: duckdb.DuckDBPyConnection, names: set[str]) -> set[str]:

@@ -157,3 +157,13 @@ def test_sqlsels_macros_pass_the_function_check(con, small_task, tmp_path):
         "-- param pool: table; rows\nSELECT id, sel_key_hash(id) AS h, sel_is_finite(1.0) AS f FROM pool;\n"
     )
     assert sqlsel.run_recipe(recipe, {"pool": str(small_task[0])}, con=con).rows_out > 0
+
+
+def test_a_recipe_may_call_a_sel_macro_it_defines_itself(con, small_task, tmp_path):
+    recipe = tmp_path / "own_macro.sql"
+    recipe.write_text(
+        "-- param pool: table; rows\n"
+        "CREATE OR REPLACE TEMP MACRO sel_longer_than(t, n) AS length(t) > n;\n"
+        "SELECT id FROM pool WHERE sel_longer_than(text, 0);\n"
+    )
+    assert sqlsel.run_recipe(recipe, {"pool": str(small_task[0])}, con=con).rows_out > 0

@@ -17,6 +17,12 @@ def test_facts_name_the_sel_calls_their_model_arguments_and_the_tables_read():
     assert set(facts.tables) == {("sel_scratch", "v"), ("", "pool")}
 
 
+def test_a_macro_definition_names_what_it_defines_and_reads_no_table_of_that_name():
+    facts = statement_facts("CREATE OR REPLACE TEMP MACRO main.sel_mine(t) AS TABLE SELECT t FROM pool")
+    assert facts.defines == ("sel_mine",)
+    assert facts.tables == (("", "pool"),)
+
+
 def test_sql_that_sqlglot_cannot_read_has_no_facts():
     assert statement_facts("SELECT FROM WHERE ((") is None
 
