@@ -49,6 +49,13 @@ class ProgressView:
             self.live.start()
         return self.update
 
+    def note(self, text: str) -> None:
+        """A line of its own above the live bar (from any thread), or plain on stderr."""
+        if self.live is None:
+            click.echo(text, file=self.stream)
+        else:
+            self.live.console.print(text, highlight=False, markup=False)
+
     def update(self, p: StatementProgress) -> None:
         if self.live is None:
             if p.finished:

@@ -32,3 +32,35 @@ def test_a_process_compiles_into_that_folder_unless_told_otherwise(tmp_path):
     code = "import os, sqlsel.kernels; print(os.environ['NUMBA_CACHE_DIR'])"
     done = subprocess.run([sys.executable, "-c", code], env=given, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == str(tmp_path / "mine")
+
+
+def test_a_compile_watch_counts_what_it_compiles_once_and_calls_back_on_the_first():
+    from numba import njit
+
+    from sqlsel.kernels import CompileWatch
+
+    inner = njit(lambda x: x + 1)
+    outer = njit(lambda x: inner(x) * 2)
+    firsts = []
+    with CompileWatch(on_first=lambda: firsts.append(1)) as watch:
+        assert outer(1) == 4 and outer(2) == 6  # inner compiles inside outer's compile: one kernel
+        assert outer(1.5) == 5.0  # a new signature compiles again
+    assert (watch.count, len(firsts)) == (2, 1) and watch.seconds > 0
+    with CompileWatch() as again:
+        outer(3)
+    assert again.count == 0
+
+
+def test_the_first_run_after_an_install_says_it_compiles(tmp_path, examples):
+    recipe = tmp_path / "count.sql"
+    recipe.write_text("-- param pool: table; rows\nSELECT id, sel_token_count(text) AS n FROM pool;\n")
+    env = {**os.environ, "SQLSEL_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("NUMBA_CACHE_DIR", None)
+    command = [sys.executable, "-m", "sqlsel.cli", "run", str(recipe), "-p", f"pool={examples / 'pool.parquet'}"]
+    runs = [
+        subprocess.run([*command, "--db", str(tmp_path / f"{i}.duckdb")], env=env, capture_output=True, text=True)
+        for i in range(2)
+    ]
+    assert [r.returncode for r in runs] == [0, 0]
+    assert "compiling sqlsel's kernels" in runs[0].stderr and "compiled 1 kernel in" in runs[0].stderr
+    assert "compil" not in runs[1].stderr
