@@ -52,11 +52,13 @@ class Hierarchy:
     def dim(self) -> int:
         return int(self.centroids[0].shape[1])
 
-    def paths(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Cluster per level (rows × levels, level 1 first) and squared distance to the level-1 centroid."""
-        # A DuckDB batch already has a thread of its own: one OpenMP thread per search then, not one per
-        # core each; a whole relation (sel_semdedup) gets every core. omp_set_num_threads is per thread.
-        search_threads(1 if len(x) <= BATCH_ROWS else fit_threads())
+    def paths(self, x: np.ndarray, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Cluster per level (rows × levels, level 1 first) and squared distance to the level-1 centroid.
+
+        ``threads``: OpenMP threads of the search (a function's share of the connection's); by default
+        one for a DuckDB batch, every core for a whole relation (sel_semdedup). The result is the same.
+        """
+        search_threads(threads or (1 if len(x) <= BATCH_ROWS else fit_threads()))  # per calling thread
         nearest, dist = nearest_centroids(self.index, x, self.centroids[0])
         path = np.empty((len(x), len(self.centroids)), np.int32)
         path[:, 0] = nearest

@@ -22,10 +22,20 @@ def test_map_rows_splits_a_batch_in_order_on_several_threads(con):
         return list(range(start, stop))
 
     parts = ctx.map_rows(work, 1000, min_rows=64)
-    assert [i for p in parts for i in p] == list(range(1000)) and len(parts) == 8 and len(seen) == 2
+    assert [i for p in parts for i in p] == list(range(1000)) and len(parts) == 4 and len(seen) == 2
     con.execute("SET threads = 1")
     with ctx.models_fixed():  # a statement reads the setting afresh
         assert ctx.map_rows(work, 1000) == [list(range(1000))]
+
+
+def test_with_threads_gives_a_call_its_share_of_the_threads(con):
+    con.execute("SET threads = 2")
+    ctx = function_context(con)
+    with ctx.models_fixed():
+        assert ctx.with_threads(lambda n: n) == 2
+        assert ctx.with_threads(lambda n: (n, ctx.with_threads(lambda m: m))) == (2, 1)  # two calls in flight
+        on_kernel_threads = ctx.map_rows(lambda a, b: ctx.with_threads(lambda n: n), 1000, min_rows=64)
+        assert set(on_kernel_threads) == {1}
 
 
 @pytest.fixture

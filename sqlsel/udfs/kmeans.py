@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from sqlsel.catalog import store_model
 from sqlsel.errors import InputError, ParameterError, SqlselError, did_you_mean
-from sqlsel.functions import FunctionContext, concatenated, constant_argument, sql_function
+from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.kmeans import (
     REFINE,
     SAMPLE,
@@ -244,8 +244,8 @@ def _vectors(ctx: FunctionContext, embedding: pa.Array, model: pa.Array, what: s
 
 
 def _paths(ctx: FunctionContext, tree: Hierarchy, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:meth:`Hierarchy.paths` of a batch, its slices on the connection's threads (faiss releases the GIL)."""
-    return concatenated(ctx.map_rows(lambda a, b: tree.paths(x[a:b]), len(x), 256, per_thread=1))
+    """:meth:`Hierarchy.paths` of a batch on the connection's threads: faiss's OpenMP splits the search itself."""
+    return ctx.with_threads(lambda threads: tree.paths(x, threads))
 
 
 def _level(level: pa.Array, tree: Hierarchy) -> int:
