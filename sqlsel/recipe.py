@@ -240,18 +240,9 @@ class Recipe:
         from sqlsel.functions import load_families
 
         known = load_families()
-        calls = [
-            call
-            for statement in self.statements(con)
-            if (facts := statement_facts(statement.query)) is not None
-            for call in facts.calls
-        ]
-        defined = {
-            name
-            for statement in self.statements(con)
-            if (facts := statement_facts(statement.query)) is not None
-            for name in facts.defines
-        }
+        read = [facts for statement in self.statements(con) if (facts := statement_facts(statement.query)) is not None]
+        calls = [call for facts in read for call in facts.calls]
+        defined = {name for facts in read for name in facts.defines}
         macros = defined | _macros(con, {fname for fname, _ in calls if fname not in known and fname not in defined})
         models_needed: set[str] = set()
         for fname, args in calls:
