@@ -58,12 +58,6 @@ def cli() -> None:
     """Training-data selection as SQL: run recipes, explore in a shell, inspect the catalog."""
 
 
-_FIRST_COMPILE = (
-    "compiling sqlsel's kernels: the first run of a function after an install takes seconds longer "
-    "(the bundled dsir_select example: ~12 s instead of ~1.6 s); later runs load them"
-)
-
-
 def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
     params = {}
     for pair in pairs:
@@ -137,7 +131,7 @@ def run(
     con = connect(db, read_only=read_only)
     view = ProgressView()
     try:
-        with view as on_progress, CompileWatch(on_first=lambda: view.note(_FIRST_COMPILE)) as compiled:
+        with view as on_progress, CompileWatch(on_first=lambda: view.note(CompileWatch.NOTICE)) as compiled:
             result = run_recipe(
                 recipe,
                 given,
@@ -155,9 +149,8 @@ def run(
     if result.table is not None:
         print_table(result.table.column_names, result.table.slice(0, 20).to_pylist(), result.rows_out)
     _echo_result(result)
-    if compiled.count:
-        kernels = f"{compiled.count} kernel" + ("s" if compiled.count > 1 else "")
-        click.echo(f"compiled {kernels} in {compiled.seconds:.1f}s: once per installation", err=True)
+    if compiled.summary():
+        click.echo(compiled.summary(), err=True)
 
 
 def _metric_text(value: Any, run_id: int | None) -> str:

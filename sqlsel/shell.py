@@ -19,6 +19,7 @@ from sqlsel.display import print_table
 from sqlsel.duck import error_message
 from sqlsel.errors import SqlselError
 from sqlsel.functions import models_fixed
+from sqlsel.kernels import CompileWatch
 
 MAX_ROWS = 40
 HELP = """Statements end with ';' and may span lines. Dot commands:
@@ -122,8 +123,9 @@ def split_script(text: str) -> Iterator[Item]:
 
 def execute(con: duckdb.DuckDBPyConnection, sql: str, line: int | None = None) -> bool:
     """Run one statement, printing its rows as a table or its error as one line; True when it succeeded."""
+    watch = CompileWatch(on_first=lambda: print(CompileWatch.NOTICE, file=sys.stderr))
     try:
-        with models_fixed(con):
+        with models_fixed(con), watch:
             cur = con.execute(sql)
             if cur.description is None:
                 cur.fetchall()
@@ -141,6 +143,9 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, line: int | None = None) -
         where = f" at line {line}" if line is not None else ""
         print(f"Error{where}: {error_message(exc)}", file=sys.stderr)
         return False
+    finally:
+        if watch.summary():
+            print(watch.summary(), file=sys.stderr)
 
 
 def run_script(con: duckdb.DuckDBPyConnection, script: str, bail: bool = False) -> bool:

@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 
-from sqlsel.kernels import compiled_cache_dir
+import pytest
+
+from sqlsel.kernels import CompileWatch, compiled_cache_dir
 
 
 def test_the_folder_changes_when_any_kernel_source_changes(tmp_path, monkeypatch):
@@ -51,16 +53,24 @@ def test_a_compile_watch_counts_what_it_compiles_once_and_calls_back_on_the_firs
     assert again.count == 0
 
 
-def test_the_first_run_after_an_install_says_it_compiles(tmp_path, examples):
+@pytest.mark.parametrize("command", ["run", "shell"])
+def test_the_first_run_after_an_install_says_it_compiles(tmp_path, examples, command):
     recipe = tmp_path / "count.sql"
-    recipe.write_text("-- param pool: table; rows\nSELECT id, sel_token_count(text) AS n FROM pool;\n")
+    recipe.write_text(f"SELECT sel_token_count(text) AS n FROM '{examples / 'pool.parquet'}';\n")
     env = {**os.environ, "SQLSEL_CACHE_DIR": str(tmp_path / "cache")}
     env.pop("NUMBA_CACHE_DIR", None)
-    command = [sys.executable, "-m", "sqlsel.cli", "run", str(recipe), "-p", f"pool={examples / 'pool.parquet'}"]
-    runs = [
-        subprocess.run([*command, "--db", str(tmp_path / f"{i}.duckdb")], env=env, capture_output=True, text=True)
-        for i in range(2)
-    ]
-    assert [r.returncode for r in runs] == [0, 0]
-    assert "compiling sqlsel's kernels" in runs[0].stderr and "compiled 1 kernel in" in runs[0].stderr
+    runs = []
+    for i in range(2):
+        db = str(tmp_path / f"{i}.duckdb")
+        args = [str(recipe)] if command == "run" else []
+        done = subprocess.run(
+            [sys.executable, "-m", "sqlsel.cli", command, *args, "--db", db],
+            input=None if command == "run" else recipe.read_text(),
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        runs.append(done)
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
+    assert CompileWatch.NOTICE in runs[0].stderr and "compiled 1 kernel in" in runs[0].stderr
     assert "compil" not in runs[1].stderr
