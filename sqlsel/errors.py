@@ -7,6 +7,7 @@ The CLI prints ``str(error)`` and exits non-zero; it never shows a traceback for
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
 
 __all__ = [
@@ -33,9 +34,21 @@ __all__ = [
 
 
 def did_you_mean(name: str, options: Iterable[str]) -> str:
-    """`` Did you mean 'x'?`` when a close option exists, else the empty string."""
-    close = difflib.get_close_matches(name, list(options), n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
+    """`` Did you mean 'x'?`` when a close option exists, else the empty string.
+
+    A prefix that every option shares (``sel_``), where the name has it too, is left out of the
+    comparison: it would make any two names look alike.
+
+    Example:
+        >>> options = ["sel_token_count", "sel_ot_fit"]
+        >>> did_you_mean("sel_token_cuont", options), did_you_mean("sel_short", options)
+        (" Did you mean 'sel_token_count'?", '')
+    """
+    choices = list(options)
+    shared = os.path.commonprefix(choices) if len(choices) > 1 else ""
+    cut = len(shared) if name.startswith(shared) else 0
+    close = difflib.get_close_matches(name[cut:], [c[cut:] for c in choices], n=1)
+    return f" Did you mean {name[:cut] + close[0]!r}?" if close else ""
 
 
 class SqlselError(Exception):
