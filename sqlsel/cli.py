@@ -271,14 +271,18 @@ def functions(name: str | None, markdown: bool) -> None:
     click.echo("\n`sqlsel functions NAME` shows one in full, with an example.")
 
 
-def _read_only(db: Path | None) -> duckdb.DuckDBPyConnection:
-    """The catalog opened read-only: read commands never create, migrate or write a catalog, and load no kernel."""
-    from sqlsel.connection import read_catalog
+def _read_only(db: Path | None, functions: bool = False) -> duckdb.DuckDBPyConnection:
+    """The catalog opened read-only: read commands never create, migrate or write a catalog.
+
+    Only a command that calls sqlsel functions (``report`` scores the pool with the run's model) gets
+    them registered; the others load no kernel.
+    """
+    from sqlsel.connection import connect, read_catalog
 
     path = db if db is not None else Path(_default_db())
     if not path.is_file():
         raise CatalogNotFoundError(str(path))
-    return read_catalog(path)
+    return connect(path, read_only=True) if functions else read_catalog(path)
 
 
 def _echo_json(value: Any) -> None:
@@ -346,7 +350,7 @@ def report(run_id: int, db: Path | None, by: tuple[str, ...], out: str) -> None:
     """Write a self-contained HTML report of run RUN_ID (and report.json with every number shown)."""
     from sqlsel.report import report as build
 
-    con = _read_only(db)
+    con = _read_only(db, functions=True)
     try:
         html_path, json_path = build(con, run_id, by=list(by)).write(out)
     finally:

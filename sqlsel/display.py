@@ -50,13 +50,17 @@ def print_run(record: dict[str, Any]) -> None:
             {
                 "#": i,
                 "seconds": f"{s['seconds']:.3f}",
+                "compiling": f"{s['compile_seconds']:.3f}" if s.get("compile_seconds") else "",
                 "rows": s.get("rows"),
                 "peak MB": s.get("peak_rss_mb"),
                 "statement": s["sql"],
             }
             for i, s in enumerate(record["statements"], 1)
         ]
-        print_table(["#", "seconds", "rows", "peak MB", "statement"], rows, len(rows))
+        columns = ["#", "seconds", "compiling", "rows", "peak MB", "statement"]
+        if not any(row["compiling"] for row in rows):  # a run after the first after an install compiles nothing
+            columns.remove("compiling")
+        print_table(columns, rows, len(rows))
     if record.get("recipe_text"):
         console.print("recipe:", highlight=False)
         console.print(record["recipe_text"], highlight=False, markup=False)

@@ -67,6 +67,7 @@ from sqlsel.inputs import (
     remove_stale_temporaries,
     temporary_path,
 )
+from sqlsel.kernels import CompileWatch
 from sqlsel.lance import drop_tables
 from sqlsel.recipe import (
     Recipe,
@@ -484,7 +485,7 @@ class _Run:
             assert self.ctx is not None
             self.ctx.reset_progress()
             t0 = time.perf_counter()
-            with self._polling(progress):
+            with self._polling(progress), CompileWatch() as compiled:
                 progress.rows_out = self._execute(index, statement, statement is last, scalar)
             progress.seconds = time.perf_counter() - t0
             progress.finished = True
@@ -494,6 +495,7 @@ class _Run:
                     "seconds": round(progress.seconds, 6),
                     "rows": progress.rows_out,
                     "peak_rss_mb": peak_rss_mb(),
+                    "compile_seconds": round(compiled.seconds, 6),  # of "seconds": a first run after an install
                 }
             )
             self._emit(progress)

@@ -31,6 +31,8 @@ def test_run_writes_output_and_records(tmp_path, examples):
     assert res.exit_code == 0, res.output
     assert out.exists() and "20 rows" in res.output
     assert "dsir_select" in invoke("runs", "--db", str(db)).output
+    report = invoke("report", "1", "--db", str(db), "--out", str(tmp_path / "report.html"))  # scores with the model
+    assert report.exit_code == 0 and (tmp_path / "report.html").is_file() and (tmp_path / "report.json").is_file()
 
 
 def test_errors_exit_non_zero_without_traceback(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -74,3 +75,26 @@ def test_the_first_run_after_an_install_says_it_compiles(tmp_path, examples, com
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
     assert CompileWatch.NOTICE in runs[0].stderr and "compiled 1 kernel in" in runs[0].stderr
     assert "compil" not in runs[1].stderr
+
+
+def test_the_run_record_says_how_long_each_statement_compiled(tmp_path, examples):
+    recipe = tmp_path / "count.sql"
+    recipe.write_text(f"SELECT 1 AS one;\nSELECT sel_token_count(text) AS n FROM '{examples / 'pool.parquet'}';\n")
+    env = {**os.environ, "SQLSEL_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("NUMBA_CACHE_DIR", None)
+    code = (
+        "import sys, sqlsel; r = sqlsel.run_recipe(sys.argv[1], {}, db=sys.argv[2]); "
+        "con = sqlsel.connect(sys.argv[2], read_only=True); "
+        "print(con.execute('SELECT statements FROM sel_runs ORDER BY run_id DESC LIMIT 1').fetchall()[0][0])"
+    )
+    seconds = []
+    for i in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(recipe), str(tmp_path / f"{i}.duckdb")],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        seconds.append([s["compile_seconds"] for s in json.loads(done.stdout)])
+    assert seconds[0][0] == 0 and seconds[0][1] > 0 and seconds[1] == [0, 0]
