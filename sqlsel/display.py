@@ -58,7 +58,7 @@ def print_run(record: dict[str, Any]) -> None:
             for i, s in enumerate(record["statements"], 1)
         ]
         columns = ["#", "seconds", "compiling", "rows", "peak MB", "statement"]
-        if not any(row["compiling"] for row in rows):  # a run after the first after an install compiles nothing
+        if not any(row["compiling"] for row in rows):  # only a first run after an install compiles
             columns.remove("compiling")
         print_table(columns, rows, len(rows))
     if record.get("recipe_text"):
