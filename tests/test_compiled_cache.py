@@ -54,6 +54,30 @@ def test_a_compile_watch_counts_what_it_compiles_once_and_calls_back_on_the_firs
     assert again.count == 0
 
 
+def test_a_compile_that_began_before_the_watch_is_neither_counted_nor_broken():
+    from numba import njit
+    from numba.core import event
+
+    from sqlsel.kernels import CompileWatch
+
+    inner = njit(lambda x: x + 1)
+    outer = njit(lambda x: inner(x))
+    watches = []
+
+    class Enter(event.Listener):  # enters a watch after inner's compile, before outer's ends
+        def on_start(self, ev):
+            pass
+
+        def on_end(self, ev):
+            if ev.data["dispatcher"] is inner and not watches:
+                watches.append(CompileWatch().__enter__())
+
+    with event.install_listener("numba:compile", Enter()):
+        assert outer(1) == 2  # the watch hears an end it saw no start of: the compile goes on
+    watches[0].__exit__(None, None, None)
+    assert watches[0].count == 0
+
+
 @pytest.mark.parametrize("command", ["run", "shell"])
 def test_the_first_run_after_an_install_says_it_compiles(tmp_path, examples, command):
     recipe = tmp_path / "count.sql"

@@ -43,8 +43,10 @@ class CompileWatch:
     """Counts the kernels compiled (not loaded from the cache) while it is entered, and their seconds.
 
     ``on_first`` is called once, from the compiling thread, when the first compile starts. Compiles of
-    kernels called by a compiling kernel are part of its time, not counted again. A process without
-    numba imported compiles nothing here (the Spark engine compiles in its own workers).
+    kernels called by a compiling kernel are part of its time, not counted again. It hears every
+    thread of the process (another run's compiles at the same moment count too); a compile that began
+    before it was entered is not counted. A process without numba imported compiles nothing here (the
+    Spark engine compiles in its own workers).
 
     Example:
         >>> with CompileWatch() as watch:
@@ -83,6 +85,8 @@ class CompileWatch:
                         watch.on_first()
 
             def on_end(self, ev: event.Event) -> None:
+                if getattr(depth, "value", 0) == 0:  # began before the watch: not counted, and never an error
+                    return
                 depth.value -= 1
                 if depth.value == 0:
                     watch.seconds += time.perf_counter() - depth.started
