@@ -149,8 +149,8 @@ def run(
     if result.table is not None:
         print_table(result.table.column_names, result.table.slice(0, 20).to_pylist(), result.rows_out)
     _echo_result(result)
-    if compiled.summary():
-        click.echo(compiled.summary(), err=True)
+    if summary := compiled.summary():
+        click.echo(summary, err=True)
 
 
 def _metric_text(value: Any, run_id: int | None) -> str:

@@ -82,14 +82,14 @@ def _run(run: dict[str, Any]) -> str:
 
 
 def _statements(statements: list[dict[str, Any]]) -> str:
+    compiled = any(s.get("compile_seconds") for s in statements)  # only a first run after an install compiles
+    header = ["#", "statement", "seconds", *(["of which compiling"] if compiled else []), "rows", "peak MB"]
     rows = [
-        [i + 1, s.get("sql"), s.get("seconds"), s.get("rows"), s.get("peak_rss_mb")] for i, s in enumerate(statements)
+        [i + 1, s.get("sql"), s.get("seconds"), *([s.get("compile_seconds") or ""] if compiled else [])]
+        + [s.get("rows"), s.get("peak_rss_mb")]
+        for i, s in enumerate(statements)
     ]
-    if not any(s.get("compile_seconds") for s in statements):
-        return _table(["#", "statement", "seconds", "rows", "peak MB"], rows)
-    compiling = [s.get("compile_seconds") or "" for s in statements]  # a first run after an install
-    rows = [[*row[:3], c, *row[3:]] for row, c in zip(rows, compiling, strict=True)]
-    return _table(["#", "statement", "seconds", "of which compiling", "rows", "peak MB"], rows)
+    return _table(header, rows)
 
 
 def _funnel(funnel: dict[str, Any]) -> str:

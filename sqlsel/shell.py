@@ -144,8 +144,8 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, line: int | None = None) -
         print(f"Error{where}: {error_message(exc)}", file=sys.stderr)
         return False
     finally:
-        if watch.summary():
-            print(watch.summary(), file=sys.stderr)
+        if summary := watch.summary():
+            print(summary, file=sys.stderr)
 
 
 def run_script(con: duckdb.DuckDBPyConnection, script: str, bail: bool = False) -> bool:
