@@ -247,7 +247,7 @@ class Recipe:
         models_needed: set[str] = set()
         for fname, args in calls:
             if fname not in known and fname not in macros:
-                raise UnknownFunctionError(fname, list(known))
+                raise UnknownFunctionError(fname, [*known, *sorted(defined)])
             spec = known.get(fname)
             pos = list(spec.params).index(spec.model_param) if spec and spec.model_param else None
             if pos is not None and len(args) > pos:
