@@ -159,24 +159,25 @@ def test_sqlsels_macros_pass_the_function_check(con, small_task, tmp_path):
     assert sqlsel.run_recipe(recipe, {"pool": str(small_task[0])}, con=con).rows_out > 0
 
 
-def test_a_recipe_may_call_a_sel_macro_it_defines_itself(con, small_task, tmp_path):
+def _own_macro_recipe(tmp_path, called: str):
+    """A recipe that defines sel_longer_than and calls ``called``."""
     recipe = tmp_path / "own_macro.sql"
     recipe.write_text(
         "-- param pool: table; rows\n"
         "CREATE OR REPLACE TEMP MACRO sel_longer_than(t, n) AS length(t) > n;\n"
-        "SELECT id FROM pool WHERE sel_longer_than(text, 0);\n"
+        f"SELECT id FROM pool WHERE {called}(text, 0);\n"
     )
+    return recipe
+
+
+def test_a_recipe_may_call_a_sel_macro_it_defines_itself(con, small_task, tmp_path):
+    recipe = _own_macro_recipe(tmp_path, "sel_longer_than")
     assert sqlsel.run_recipe(recipe, {"pool": str(small_task[0])}, con=con).rows_out > 0
 
 
 def test_a_misspelt_call_of_the_recipes_own_macro_is_named_with_it(con, small_task, tmp_path):
     from sqlsel.errors import UnknownFunctionError
 
-    recipe = tmp_path / "own_macro.sql"
-    recipe.write_text(
-        "-- param pool: table; rows\n"
-        "CREATE OR REPLACE TEMP MACRO sel_longer_than(t, n) AS length(t) > n;\n"
-        "SELECT id FROM pool WHERE sel_longer_thn(text, 0);\n"
-    )
+    recipe = _own_macro_recipe(tmp_path, "sel_longer_thn")
     with pytest.raises(UnknownFunctionError, match="'sel_longer_thn'. Did you mean 'sel_longer_than'"):
         sqlsel.run_recipe(recipe, {"pool": str(small_task[0])}, con=con)
