@@ -9,12 +9,13 @@ in parallel. They are plain functions of numpy arrays and are tested through ``n
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from sqlsel.kernels._jit import jit
 
 MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-@njit(nogil=True, cache=True)
+@jit
 def ascii_tokens(data, offsets, rows, classes):  # pragma: no cover - compiled
     """Maximal runs of one non-zero byte class in each of ``rows``: (starts, ends, row)."""
     count = 0
@@ -47,7 +48,7 @@ def ascii_tokens(data, offsets, rows, classes):  # pragma: no cover - compiled
     return starts, ends, doc
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _find_slot(table_keys, shift, key):  # pragma: no cover - compiled
     """Linear probing from the key's home slot (the top bits of ``key * MIX``; ``shift`` =
     64 - log2(table size)) to the slot holding ``key`` or the first empty (0) slot."""
@@ -58,14 +59,14 @@ def _find_slot(table_keys, shift, key):  # pragma: no cover - compiled
     return s
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _grown(a, size):  # pragma: no cover - compiled
     b = np.empty(size, a.dtype)
     b[: len(a)] = a
     return b
 
 
-@njit(nogil=True, cache=True)
+@jit
 def grams_to_buckets(  # pragma: no cover - compiled
     data, lower, starts, ends, doc, tok_start, out_base, ngrams, base, space, slots, shift, n_out
 ):
@@ -182,7 +183,7 @@ def grams_to_buckets(  # pragma: no cover - compiled
     return out, miss_pos[:c], miss_idx, new_keys[:u], new_offsets, new_bytes
 
 
-@njit(nogil=True, cache=True)
+@jit
 def place(slots, shift, keys, buckets):  # pragma: no cover - compiled
     """Insert keys with their buckets (an existing key keeps its slot); writes the key last."""
     table_keys = slots[:, 0]
@@ -214,13 +215,13 @@ SHA256_H = np.array(
 _M32 = np.uint64(0xFFFFFFFF)
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _rotr(x, n):  # pragma: no cover - compiled
     """Rotate the 32-bit value ``x`` (held in a uint64) right by ``n``."""
     return ((x >> np.uint64(n)) | (x << np.uint64(32 - n))) & _M32
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _compress(h, w, k):  # pragma: no cover - compiled
     """One SHA-256 block: ``w[0:16]`` holds the block's big-endian words; updates ``h`` in place.
 
@@ -246,7 +247,7 @@ def _compress(h, w, k):  # pragma: no cover - compiled
     h[7] = (h[7] + hh) & _M32
 
 
-@njit(nogil=True, cache=True)
+@jit
 def sha256_mod(data, offsets, buckets, k, h0):  # pragma: no cover - compiled
     """``int(sha256(data[offsets[i]:offsets[i+1]]).hexdigest(), 16) % buckets`` for every i.
 

@@ -17,7 +17,8 @@ a parse of t (plus x's last few bytes) instead of x and t, with no allocation or
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from sqlsel.kernels._jit import jit
 
 HASH_LOG = 13  # LZ4_MEMORY_USAGE 14 -> 4096 U32 slots, doubled for 16-bit indexes below 64 KiB
 MIN_MATCH = 4
@@ -32,25 +33,25 @@ RUNNING = -2  # parse() stopped at the requested loop top
 NO_SPANS = np.zeros(0, np.int64)  # the spans argument of parsers that record none
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _hash(word):  # pragma: no cover - compiled
     return ((word * np.uint64(2654435761)) & np.uint64(0xFFFFFFFF)) >> np.uint64(32 - HASH_LOG)
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def word_at(b, i):  # pragma: no cover - compiled
     """The little-endian 32-bit word of the 4 bytes at ``b[i]``."""
     return np.uint64(b[i]) | (np.uint64(b[i + 1]) << 8) | (np.uint64(b[i + 2]) << 16) | (np.uint64(b[i + 3]) << 24)
 
 
-@njit(nogil=True, cache=True)
+@jit
 def words_into(b, w, at):  # pragma: no cover - compiled
     """``w[at + i]`` = :func:`word_at` ``(b, i)``, for every i with 4 bytes left."""
     for i in range(len(b) - 3):
         w[at + i] = word_at(b, i)
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def unsigned_index(i):  # pragma: no cover - compiled
     """An index as unsigned: numba then skips the negative-index wraparound on every access."""
     return np.uint64(i)
@@ -60,7 +61,7 @@ def _make_parse(track_reads, record_spans):
     """The parser, compiled three ways: plain, with read tracking (to find a resumable state), and
     recording the spans it encodes as matches."""
 
-    @njit(nogil=True, cache=True)
+    @jit
     def parse(w, n, table, ip, anchor, op, need, safe_end, stop_top, spans):  # pragma: no cover - compiled
         hi = 0  # one past the highest index read so far
         top = 0
@@ -177,7 +178,7 @@ or beyond ``safe_end`` was read.
 """
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _last_literals(n, anchor, op, need):  # pragma: no cover - compiled
     """Output size after the trailing literals, or STORED when the block does not fit in n - 1."""
     run = n - anchor
@@ -190,14 +191,14 @@ def _last_literals(n, anchor, op, need):  # pragma: no cover - compiled
     return op + run
 
 
-@njit(nogil=True, cache=True)
+@jit
 def block_size(w, n, table):  # pragma: no cover - compiled
     """Bytes of LZ4's fast block for an ``n``-byte input (n ≤ 64 KiB) given its words, or STORED."""
     _fill(table, 0)
     return parse(w, n, table, 0, 0, 0, 0, 0, 0, NO_SPANS)[0]
 
 
-@njit(nogil=True, cache=True)
+@jit
 def block_size_spans(w, n, table, spans):  # pragma: no cover - compiled
     """:func:`block_size`, and the number of match spans it wrote to ``spans`` (see ``parse``).
 
@@ -208,7 +209,7 @@ def block_size_spans(w, n, table, spans):  # pragma: no cover - compiled
     return out[0], out[6]
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def frame_size(n, block):  # pragma: no cover - compiled
     """``len(lz4.frame.compress(data))`` for ``n = len(data)`` ≤ 64 KiB and its block size."""
     if n == 0:
@@ -218,7 +219,7 @@ def frame_size(n, block):  # pragma: no cover - compiled
     return FRAME_OVERHEAD + block
 
 
-@njit(nogil=True, cache=True)
+@jit
 def frame_sizes(data, offsets):  # pragma: no cover - compiled
     """Frame size of every row ``data[offsets[i]:offsets[i+1]]``; -1 for rows over 64 KiB."""
     rows = len(offsets) - 1
@@ -236,7 +237,7 @@ def frame_sizes(data, offsets):  # pragma: no cover - compiled
     return out
 
 
-@njit(nogil=True, cache=True)
+@jit
 def pair_frame_sizes(xdata, xoffsets, tdata, toffsets):  # pragma: no cover - compiled
     """``len(lz4.frame.compress(x + t))`` for every pool row x and target t: an (rows, targets) array.
 
@@ -295,7 +296,7 @@ def pair_frame_sizes(xdata, xoffsets, tdata, toffsets):  # pragma: no cover - co
     return out
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _join(b, w, nx, tdata, tw, t0, n):  # pragma: no cover - compiled
     """Put target bytes ``tdata[t0:]`` after the ``nx`` bytes of x in ``b`` and fix up the words."""
     nt = n - nx
@@ -308,7 +309,7 @@ def _join(b, w, nx, tdata, tw, t0, n):  # pragma: no cover - compiled
 
 # Explicit loops: numba's slice assignment (``a[:] = b``) is ~10x slower than a plain loop, and these
 # run once per (pool text, target) pair.
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _copy(dst, at, src, start, count):  # pragma: no cover - compiled
     d = dst[at : at + count]
     v = src[start : start + count]
@@ -316,7 +317,7 @@ def _copy(dst, at, src, start, count):  # pragma: no cover - compiled
         d[i] = v[i]
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _fill(dst, value):  # pragma: no cover - compiled
     for i in range(len(dst)):
         dst[i] = value

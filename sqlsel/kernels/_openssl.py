@@ -18,7 +18,9 @@ import ctypes
 import re
 
 import numpy as np
-from numba import njit, types
+from numba import types
+
+from sqlsel.kernels._jit import jit
 
 __all__ = ["AVAILABLE", "sha256_mod"]
 
@@ -65,7 +67,7 @@ _update = types.ExternalFunction("SHA256_Update", types.intc(types.voidptr, type
 _final = types.ExternalFunction("SHA256_Final", types.intc(types.voidptr, types.voidptr))
 
 
-@njit(nogil=True, cache=True)
+@jit
 def sha256_mod(data, offsets, buckets):  # pragma: no cover - compiled
     """``int(sha256(data[offsets[i]:offsets[i+1]]).hexdigest(), 16) % buckets`` for every i.
 

@@ -46,11 +46,11 @@ from pathlib import Path
 import lz4.frame
 import numpy as np
 import zstandard
-from numba import njit
 
 from sqlsel.cache import cache_key, read_cached, write_cached
 from sqlsel.errors import ParameterError, UnknownAlgorithmError
 from sqlsel.kernels import _lz4
+from sqlsel.kernels._jit import jit
 from sqlsel.kernels.rows import Rows
 
 __all__ = [
@@ -237,7 +237,7 @@ _SAMPLE_SHIFT = np.uint64(62)  # fast mode keeps the words whose hash has its to
 SAMPLE_RATE = 4
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _slot(keys, word):  # pragma: no cover - compiled
     """Linear-probing slot of ``word`` in ``keys``: where it is, or the empty slot where it would go."""
     mask = np.uint64(len(keys) - 1)
@@ -247,7 +247,7 @@ def _slot(keys, word):  # pragma: no cover - compiled
     return s
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _build_sketch(data, offsets):  # pragma: no cover - compiled
     """Every sampled 4-byte sequence of the targets (:func:`_sampled`) with the number of targets
     holding it, as a hash table.
@@ -287,7 +287,7 @@ def _build_sketch(data, offsets):  # pragma: no cover - compiled
     return table
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _grow(keys, df, last):  # pragma: no cover - compiled
     new_keys = np.full(2 * len(keys), _NO_WORD, np.uint32)
     new_df = np.zeros(2 * len(keys), np.int64)
@@ -299,18 +299,18 @@ def _grow(keys, df, last):  # pragma: no cover - compiled
     return new_keys, new_df, new_last
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _home(word, mask):  # pragma: no cover - compiled
     return ((word * _GOLDEN) >> np.uint64(40)) & mask
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _sampled(word):  # pragma: no cover - compiled
     """Whether fast mode counts this 4-byte word: 1 in SAMPLE_RATE of all words, chosen by content."""
     return ((word * _GOLDEN) >> _SAMPLE_SHIFT) == np.uint64(0)
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _coverage(data, offsets, table, lz4_sizes):  # pragma: no cover - compiled
     """For each row, the sum over its distinct sampled 4-byte sequences of how many targets hold them.
 
@@ -352,7 +352,7 @@ def _coverage(data, offsets, table, lz4_sizes):  # pragma: no cover - compiled
     return sizes, out
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _count_words(w, lo, hi, table, seen, r, picked):  # pragma: no cover - compiled
     """Sum of target counts of the sampled 4-byte words ``w[lo:hi]`` not yet counted for row r."""
     mask = np.uint64(len(table) - 1)

@@ -34,10 +34,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from sqlsel.kernels._jit import jit
 from sqlsel.kernels.sampling import uniform
 
 __all__ = [
@@ -107,7 +107,7 @@ def _in_row_ranges(kernel: Callable[..., np.ndarray], threads: int, rows: tuple,
         return np.concatenate(list(parts))
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _row_cosines(a: np.ndarray, rows: np.ndarray, b: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     out = np.empty(a.shape[0], np.float64)
     for i in range(a.shape[0]):
@@ -404,7 +404,7 @@ def identical_groups(e: np.ndarray, threads: int = 1) -> tuple[np.ndarray, np.nd
     return group, first
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _row_hashes(e: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     words = e.reshape(-1).view(np.uint32).reshape(e.shape[0], -1)
     out = np.empty(e.shape[0], np.uint64)
@@ -422,7 +422,7 @@ def _row_hashes(e: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _rows_equal(e: np.ndarray, other: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """Whether row i equals row other[i], bit for bit."""
     words = e.reshape(-1).view(np.uint32).reshape(e.shape[0], -1)
@@ -456,7 +456,7 @@ def _earlier_max(e: np.ndarray, window: tuple[np.ndarray, float] | None = None) 
     return best_sim, best_at
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _fold_earlier(
     sims: np.ndarray, lo: int, start: int, best_sim: np.ndarray, best_at: np.ndarray
 ) -> None:  # pragma: no cover - compiled
@@ -492,7 +492,7 @@ def kcenter_greedy(x: np.ndarray, k: int, start: int) -> Selection:
     return Selection(order, score)
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _dist(x: np.ndarray, i: int, j: int) -> float:  # pragma: no cover - compiled
     """Euclidean distance of rows i and j, summed in float64 over four interleaved lanes."""
     s0 = s1 = s2 = s3 = 0.0
@@ -515,13 +515,13 @@ def _dist(x: np.ndarray, i: int, j: int) -> float:  # pragma: no cover - compile
     return np.sqrt((s0 + s1) + (s2 + s3))
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _before(a_val: float, a_idx: int, b_val: float, b_idx: int) -> bool:  # pragma: no cover - compiled
     """Heap order: larger distance first, then lower index."""
     return a_val > b_val or (a_val == b_val and a_idx < b_idx)
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _sift_down(heap: np.ndarray, bound: np.ndarray, size: int, pos: int) -> None:  # pragma: no cover - compiled
     item = heap[pos]
     while True:
@@ -539,7 +539,7 @@ def _sift_down(heap: np.ndarray, bound: np.ndarray, size: int, pos: int) -> None
     heap[pos] = item
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _kcenter(x: np.ndarray, k: int, start: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """Lazy farthest-first: distances to the nearest centre only ever shrink, so a stale value is an
     upper bound; pop the largest bound, bring it up to date against the centres added since, and take

@@ -16,7 +16,8 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from sqlsel.kernels._jit import jit
 
 __all__ = ["FLOOR", "weights_from_features", "kl_divergence", "kl_reduction"]
 
@@ -54,7 +55,7 @@ def weights_from_features(
     return weights
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _feature_sums(ratio, buckets, offsets):  # pragma: no cover - compiled
     """Each document's sum of ``ratio`` over its buckets, and the first bad bucket's position (or -1)."""
     n = len(offsets) - 1

@@ -23,8 +23,8 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from sqlsel.kernels._jit import jit
 from sqlsel.kernels.rows import Rows
 from sqlsel.kernels.sampling import GOLDEN, MIX_M1, MIX_M2
 
@@ -38,7 +38,7 @@ _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _mix(x):  # pragma: no cover - compiled
     """splitmix64's finaliser (compiled twin of :func:`sqlsel.kernels.sampling.mix64`) on one value."""
     x = (x ^ (x >> np.uint64(30))) * MIX_M1
@@ -46,12 +46,12 @@ def _mix(x):  # pragma: no cover - compiled
     return x ^ (x >> np.uint64(31))
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _is_word_byte(c):  # pragma: no cover - compiled
     return (c >= 48 and c <= 57) or (c >= 65 and c <= 90) or (c >= 97 and c <= 122) or c == 95 or c >= 128
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _add(out, row, feature, dim):  # pragma: no cover - compiled
     for k in range(PROBES):
         g = _mix(feature + np.uint64(k + 1) * GOLDEN)
@@ -59,7 +59,7 @@ def _add(out, row, feature, dim):  # pragma: no cover - compiled
         out[row, idx] += 1.0 if (g & np.uint64(1)) else -1.0
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _embed(data, offsets, dim):  # pragma: no cover - compiled
     rows = len(offsets) - 1
     out = np.zeros((rows, dim), np.float32)

@@ -39,9 +39,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
+from sqlsel.kernels._jit import jit
 from sqlsel.kernels.submodular import Picks, heapify, pop_top, sift_down
 from sqlsel.kernels.vectors import unit_rows
 
@@ -170,7 +170,7 @@ def mig_select(
     return Picks(order, gains)
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _slope(x: float, power: bool, a: float, b: float, alpha: float) -> float:  # pragma: no cover - compiled
     """φ'(x): b (x + a)^(b − 1) for pow, α e^(−α x) for exp."""
     if power:
@@ -178,7 +178,7 @@ def _slope(x: float, power: bool, a: float, b: float, alpha: float) -> float:  #
     return alpha * np.exp(-alpha * x)
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _row_gain(i: int, indptr: np.ndarray, ids: np.ndarray, w: np.ndarray, h: np.ndarray) -> float:  # pragma: no cover
     total = 0.0
     for p in range(indptr[i], indptr[i + 1]):
@@ -186,7 +186,7 @@ def _row_gain(i: int, indptr: np.ndarray, ids: np.ndarray, w: np.ndarray, h: np.
     return w[i] * total
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _lazy_gain(
     indptr: np.ndarray,
     ids: np.ndarray,
@@ -255,7 +255,7 @@ def label_sums(
     return _label_sums(np.asarray(indptr, np.int64), np.asarray(numbers, np.int64), x, has, labels)
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _label_sums(
     indptr: np.ndarray, numbers: np.ndarray, x: np.ndarray, has: np.ndarray, labels: int
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled

@@ -38,8 +38,8 @@ from functools import cache, lru_cache
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from numba import njit
 
+from sqlsel.kernels._jit import jit
 from sqlsel.kernels.rows import utf8_rows
 from sqlsel.kernels.tokens import ASCII_LOWER, WORDS, tokenize
 
@@ -186,7 +186,7 @@ def exact_jaccard(left: Shingles, right: Shingles) -> np.ndarray:
     return _jaccard(left.hashes, left.offsets, right.hashes, right.offsets)
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _mix(z):  # pragma: no cover - compiled
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
@@ -240,17 +240,17 @@ def _word_token_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndar
     return hashes, first, count, valid
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _token_end(h, length):  # pragma: no cover - compiled
     return _mix(h ^ np.uint64(length))
 
 
-@njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _add_byte(h, b):  # pragma: no cover - compiled
     return (h + np.uint64(b) + np.uint64(1)) * _BYTE_BASE
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _utf8_word_hashes(data, offsets, rows, lower, word):  # pragma: no cover - compiled
     """Hashes of the lowercased word tokens of ``rows``, their counts, and the rows left to Python.
 
@@ -332,7 +332,7 @@ def _utf8_word_hashes(data, offsets, rows, lower, word):  # pragma: no cover - c
     return out[:t], per_row, python_rows[:n_python]
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _token_hashes(data, starts, ends, lower):  # pragma: no cover - compiled
     """The hash :func:`_utf8_word_hashes` gives, of tokens given as byte ranges (read through ``lower``)."""
     out = np.empty(len(starts), np.uint64)
@@ -344,7 +344,7 @@ def _token_hashes(data, starts, ends, lower):  # pragma: no cover - compiled
     return out
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _word_shingles(token_hash, first, count, ngram):  # pragma: no cover - compiled
     """Hashes of every row's shingles of ``ngram`` consecutive tokens (all of them when fewer)."""
     n_rows = len(count)
@@ -369,7 +369,7 @@ def _word_shingles(token_hash, first, count, ngram):  # pragma: no cover - compi
     return out, offsets
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _char_shingles(data, offsets_in, ngram):  # pragma: no cover - compiled
     """Hashes of every row's windows of ``ngram`` code points (UTF-8 continuation bytes are not starts)."""
     n = len(offsets_in) - 1
@@ -400,7 +400,7 @@ def _char_shingles(data, offsets_in, ngram):  # pragma: no cover - compiled
     return out, offsets
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _minimums(hashes, offsets, a, b):  # pragma: no cover - compiled
     """Each row's minimum of every permutation ``(a_j·h + b_j) mod 2^32`` of its shingles' 32-bit hashes."""
     n = len(offsets) - 1
@@ -417,7 +417,7 @@ def _minimums(hashes, offsets, a, b):  # pragma: no cover - compiled
     return out
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _bands(values, bands, rows):  # pragma: no cover - compiled
     n = values.shape[0]
     out = np.empty((n, bands), np.uint64)
@@ -430,7 +430,7 @@ def _bands(values, bands, rows):  # pragma: no cover - compiled
     return out
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _jaccard(ha, oa, hb, ob):  # pragma: no cover - compiled
     n = len(oa) - 1
     out = np.empty(n, np.float64)
@@ -462,7 +462,7 @@ def components(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
     return _union_find(left.astype(np.int64), right.astype(np.int64), n)
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _root(parent, x):  # pragma: no cover - compiled
     while parent[x] != x:
         parent[x] = parent[parent[x]]
@@ -470,7 +470,7 @@ def _root(parent, x):  # pragma: no cover - compiled
     return x
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _union_find(left, right, n):  # pragma: no cover - compiled
     parent = np.arange(n)
     for i in range(len(left)):

@@ -27,9 +27,9 @@ from operator import methodcaller
 
 import numpy as np
 import pyarrow as pa
-from numba import njit
 
 from sqlsel.errors import ParameterError
+from sqlsel.kernels._jit import jit
 from sqlsel.kernels.words import english_words, rules
 
 __all__ = [
@@ -351,7 +351,7 @@ def _vocabulary() -> _Vocabulary:
 _VOCABULARY_LOCK = threading.Lock()
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _hash_words(codes, lengths, cols, first):  # pragma: no cover - compiled
     """Per word (code points, lengths): its length and both hashes, bare and spaced, into cols from ``first``."""
     m1, m2, b1, b2 = 2147483647, 2147483629, 911382323, 972663749
@@ -372,7 +372,7 @@ def _hash_words(codes, lengths, cols, first):  # pragma: no cover - compiled
         cols[4, i] = (h2 * b2 + 33) % m2
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _pow(table, base, mod, e):  # pragma: no cover - compiled
     if e < table.shape[0]:
         return table[e]
@@ -387,7 +387,7 @@ def _pow(table, base, mod, e):  # pragma: no cover - compiled
     return result
 
 
-@njit(nogil=True, cache=True)
+@jit
 def _ngram_chars(ids, offsets, cols, pow1, pow2, top_ns, dup_ns):  # pragma: no cover - compiled
     """Per text: the top n-gram's characters times its count (top_ns), duplicated n-grams' characters (dup_ns)."""
     ndoc = offsets.shape[0] - 1

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
+from sqlsel.kernels._jit import jit
 from sqlsel.kernels.vectors import unit_rows
 
 __all__ = [
@@ -160,7 +160,7 @@ def submodular_select(
 TIE = 1e-12
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _before(g1: float, i1: int, g2: float, i2: int) -> bool:  # pragma: no cover - compiled
     """Heap order: the larger gain first; gains within TIE of each other, the lower index."""
     if abs(g1 - g2) <= TIE * max(abs(g1), abs(g2)):
@@ -168,7 +168,7 @@ def _before(g1: float, i1: int, g2: float, i2: int) -> bool:  # pragma: no cover
     return g1 > g2
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def heapify(bound: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """Row indices as a max-heap of ``bound`` (ties by :data:`TIE`: the lower row on top): lazy greedy's queue."""
     heap = np.arange(len(bound))
@@ -177,7 +177,7 @@ def heapify(bound: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     return heap
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def pop_top(heap: np.ndarray, bound: np.ndarray, size: int) -> int:  # pragma: no cover - compiled
     """Remove the row on top of a heap of ``size`` rows; returns the new size."""
     size -= 1
@@ -186,7 +186,7 @@ def pop_top(heap: np.ndarray, bound: np.ndarray, size: int) -> int:  # pragma: n
     return size
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def sift_down(heap: np.ndarray, bound: np.ndarray, size: int, pos: int) -> None:  # pragma: no cover - compiled
     """Move ``heap[pos]`` down to where its bound belongs (a bound only ever shrinks in lazy greedy)."""
     while True:
@@ -200,7 +200,7 @@ def sift_down(heap: np.ndarray, bound: np.ndarray, size: int, pos: int) -> None:
         pos = best
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _gain(
     s: np.ndarray,
     indptr: np.ndarray,
@@ -226,7 +226,7 @@ def _gain(
     return total
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _covered(similarity: float, current: float, kind: int, cap: float) -> float:  # pragma: no cover - compiled
     """A row's value once a pick of this similarity to it joins: facility max, saturated capped sum, graph
     cut its similarity to the picks (counted twice: the pair appears in both orders)."""
@@ -237,7 +237,7 @@ def _covered(similarity: float, current: float, kind: int, cap: float) -> float:
     return current + 2.0 * similarity
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _cover(
     s: np.ndarray,
     indptr: np.ndarray,
@@ -259,7 +259,7 @@ def _cover(
                 current[i] = _covered(data[p], current[i], kind, scaled[i])
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _lazy_greedy(
     s: np.ndarray,
     indptr: np.ndarray,

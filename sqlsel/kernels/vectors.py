@@ -11,10 +11,11 @@ Example:
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from sqlsel.kernels._jit import jit
 
 __all__ = ["VectorError", "vector_matrix", "list_array", "permute_rows", "unit_rows"]
 
@@ -84,7 +85,7 @@ def _first(mask: pa.Array) -> int:
     return int(np.flatnonzero(mask.to_numpy(zero_copy_only=False))[0])
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def permute_rows(x: np.ndarray, order: np.ndarray) -> None:  # pragma: no cover - compiled
     """Reorder ``x``'s rows in place, ``x[i] = x_before[order[i]]``, without a second copy of ``x``.
 
