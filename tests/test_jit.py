@@ -12,7 +12,7 @@ import numpy as np
 from sqlsel.kernels._jit import jit
 
 # A kernel module of its own (numba caches functions defined in files), called in fresh processes.
-KERNEL = '''
+KERNEL = """
 import numpy as np
 from sqlsel.kernels._jit import jit
 
@@ -26,7 +26,7 @@ def doubled_total(values):
     for v in values:
         total += _twice(v)
     return total
-'''
+"""
 
 CALL = textwrap.dedent("""
     import sys, numpy as np, kernel_module
