@@ -93,7 +93,8 @@ def test_mean_similarity_caps_each_pair_at_the_smaller_text():
     ct = np.sort(rng.integers(5, 100, 12)).astype(float)
     cx, saving = rng.integers(5, 100, 30).astype(float), rng.uniform(0, 150, 30)
     want = [np.mean(np.minimum(np.minimum(s, x), ct) / np.maximum(x, ct)) for s, x in zip(saving, cx, strict=True)]
-    np.testing.assert_allclose(_mean_similarity(saving, cx, ct), want)
+    head, tail = np.concatenate([[0.0], np.cumsum(ct)]), np.concatenate([np.cumsum((1.0 / ct)[::-1])[::-1], [0.0]])
+    np.testing.assert_allclose(_mean_similarity(saving, cx, 1.0, 0.0, 1.0, ct, head, tail), want)
 
 
 @pytest.mark.parametrize("kind", [pa.string(), pa.large_string(), pa.string_view()])

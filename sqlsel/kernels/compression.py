@@ -182,8 +182,8 @@ class TargetSet:
     codec: Codec
     texts: Rows
     sizes: np.ndarray
-    _sketch: np.ndarray | None = field(default=None, repr=False)
-    _sketch_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    _fast: _FastModel | None = field(default=None, repr=False)
+    _fast_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @classmethod
     def build(cls, texts: Sequence[bytes], codec: Codec) -> TargetSet:
@@ -201,34 +201,72 @@ class TargetSet:
 
     def fast_scores(self, rows: Rows) -> np.ndarray:
         """The fast estimate of :meth:`exact_scores`; its cost does not depend on the number of targets."""
-        lz4_sizes, coverage = _coverage(rows.data, rows.offsets, self.sketch(), self.codec.simulated)
-        cx = self.codec.sizes(rows, known=lz4_sizes)
-        coverage *= SAMPLE_RATE / len(self)  # the sketch holds 1 in SAMPLE_RATE words
-        total = float(self.texts.lengths().sum())
-        byte_cost = float(self.sizes.sum()) / total if total else 1.0
-        saving = self.codec.overhead() + byte_cost * coverage
-        return _mean_similarity(saving, cx.astype(np.float64), np.sort(self.sizes).astype(np.float64))
+        fast = self.fast_model()
+        lz4_sizes, coverage = _coverage(rows.data, rows.offsets, fast.sketch, self.codec.simulated)
+        cx = self.codec.sizes(rows, known=lz4_sizes)  # the library's size for rows the parse does not cover
+        f = fast
+        return _mean_similarity(coverage, cx, f.scale, f.overhead, f.byte_cost, f.sizes, f.head, f.tail)
 
     def sketch(self) -> np.ndarray:
         """Hash table of every sampled 4-byte sequence in the targets → number of targets holding it."""
-        with self._sketch_lock:  # DuckDB threads share a cached target set: build it once
-            if self._sketch is None:
-                self._sketch = _build_sketch(self.texts.data, self.texts.offsets)
-        return self._sketch
+        return self.fast_model().sketch
+
+    def fast_model(self) -> _FastModel:
+        """What :meth:`fast_scores` needs of the targets, built once (DuckDB threads share a cached set)."""
+        with self._fast_lock:
+            if self._fast is None:
+                self._fast = _FastModel.of(self)
+        return self._fast
 
 
-def _mean_similarity(saving: np.ndarray, cx: np.ndarray, ct: np.ndarray) -> np.ndarray:
-    """mean_j min(saving, C(x), C(t_j)) / max(C(x), C(t_j)) for sorted target sizes ``ct``, in O(log M).
+@dataclass(frozen=True)
+class _FastModel:
+    """The targets as fast mode sees them: the sketch, and the constants of the estimate.
 
-    A pair cannot save more than the smaller text costs, so the saving is capped per pair.
+    Computed once per target set, so that a call scores its rows in compiled code alone (with the GIL
+    released), whatever the size of the piece of a batch it was given.
     """
-    cap = np.minimum(saving, cx)
-    below_cap = np.searchsorted(ct, cap, side="right")
-    below_x = np.searchsorted(ct, cx, side="right")
-    head = np.concatenate([[0.0], np.cumsum(ct)])  # sum of the i smallest sizes
-    tail = np.concatenate([np.cumsum((1.0 / ct)[::-1])[::-1], [0.0]])  # sum of 1/size from index i on
-    total = (head[below_cap] + saving * (below_x - below_cap)) / cx + cap * tail[below_x]
-    return total / len(ct)
+
+    sketch: np.ndarray
+    scale: float  # SAMPLE_RATE / targets: the sketch holds 1 in SAMPLE_RATE words; the mean over targets
+    overhead: float  # container bytes a concatenation saves (Codec.overhead)
+    byte_cost: float  # compressed bytes per target byte
+    sizes: np.ndarray  # C(t), sorted ascending (float64)
+    head: np.ndarray  # head[i]: the sum of the i smallest sizes
+    tail: np.ndarray  # tail[i]: the sum of 1 / size from index i on
+
+    @classmethod
+    def of(cls, targets: TargetSet) -> _FastModel:
+        total = float(targets.texts.lengths().sum())
+        sizes = np.sort(targets.sizes).astype(np.float64)
+        return cls(
+            sketch=_build_sketch(targets.texts.data, targets.texts.offsets),
+            scale=SAMPLE_RATE / len(targets),
+            overhead=float(targets.codec.overhead()),
+            byte_cost=float(targets.sizes.sum()) / total if total else 1.0,
+            sizes=sizes,
+            head=np.concatenate([[0.0], np.cumsum(sizes)]),
+            tail=np.concatenate([np.cumsum((1.0 / sizes)[::-1])[::-1], [0.0]]),
+        )
+
+
+@jit
+def _mean_similarity(coverage, cx, scale, overhead, byte_cost, ct, head, tail):  # pragma: no cover - compiled
+    """mean_j min(saving, C(x), C(t_j)) / max(C(x), C(t_j)) per row, in O(log M) for sorted sizes ``ct``.
+
+    The estimated saving is ``overhead + byte_cost · coverage · scale``; a pair cannot save more than
+    the smaller text costs, so it is capped per pair. ``head`` and ``tail``: see :class:`_FastModel`.
+    """
+    out = np.empty(len(cx), np.float64)
+    for i in range(len(cx)):
+        x = np.float64(cx[i])
+        saving = overhead + byte_cost * (coverage[i] * scale)
+        cap = min(saving, x)
+        below_cap = np.searchsorted(ct, cap, side="right")
+        below_x = np.searchsorted(ct, x, side="right")
+        total = (head[below_cap] + saving * (below_x - below_cap)) / x + cap * tail[below_x]
+        out[i] = total / len(ct)
+    return out
 
 
 _NO_WORD = np.uint32(0xFFFFFFFF)  # four 0xFF bytes never occur in UTF-8, so no text has this word
@@ -323,10 +361,14 @@ def _coverage(data, offsets, table, lz4_sizes):  # pragma: no cover - compiled
     out = np.zeros(rows, np.float64)
     sizes = np.full(rows, -1, np.int64)
     seen = np.full(len(table), -1, np.int32)  # private: the last row that counted a slot
-    w = np.zeros(_lz4.MAX_BLOCK + 4, np.uint64)
+    longest = 0
+    for r in range(rows):
+        longest = max(longest, offsets[r + 1] - offsets[r])
+    room = min(longest, _lz4.MAX_BLOCK) + 4  # sized by the longest row: most texts are far below 64 KiB
+    w = np.zeros(room, np.uint64)
     lz4_table = np.zeros(1 << _lz4.HASH_LOG, np.uint16)
-    spans = np.zeros(2 * (_lz4.MAX_BLOCK // _lz4.MIN_MATCH + 1), np.int64)
-    picked = np.zeros(_lz4.MAX_BLOCK + 4, np.uint64)
+    spans = np.zeros(2 * (room // _lz4.MIN_MATCH + 1), np.int64)
+    picked = np.zeros(room, np.uint64)
     for r in range(rows):
         a, b = offsets[r], offsets[r + 1]
         n = b - a
