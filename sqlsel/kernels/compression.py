@@ -201,11 +201,10 @@ class TargetSet:
 
     def fast_scores(self, rows: Rows) -> np.ndarray:
         """The fast estimate of :meth:`exact_scores`; its cost does not depend on the number of targets."""
-        fast = self.fast_model()
-        lz4_sizes, coverage = _coverage(rows.data, rows.offsets, fast.sketch, self.codec.simulated)
+        m = self.fast_model()
+        lz4_sizes, coverage = _coverage(rows.data, rows.offsets, m.sketch, self.codec.simulated)
         cx = self.codec.sizes(rows, known=lz4_sizes)  # the library's size for rows the parse does not cover
-        f = fast
-        return _mean_similarity(coverage, cx, f.scale, f.overhead, f.byte_cost, f.sizes, f.head, f.tail)
+        return _mean_similarity(coverage, cx, m.scale, m.overhead, m.byte_cost, m.sizes, m.head, m.tail)
 
     def sketch(self) -> np.ndarray:
         """Hash table of every sampled 4-byte sequence in the targets → number of targets holding it."""
