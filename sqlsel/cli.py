@@ -254,7 +254,7 @@ def functions(name: str | None, markdown: bool) -> None:
     if name is not None:
         spec = table.get(name.lower())
         if spec is None:
-            raise UnknownFunctionError(name, table, "`sqlsel functions` lists them.")
+            raise UnknownFunctionError(name, table)
         click.echo(f"{spec.signature}\n\n    {spec.doc.strip()}")
         if spec.example:
             click.echo(f"\nExample:\n    {spec.example}")

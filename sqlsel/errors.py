@@ -56,13 +56,23 @@ class SqlselError(Exception):
 
 
 class UnknownNameError(SqlselError):
-    """A name (model, recipe, function) that does not exist."""
+    """A name (model, recipe, function) that does not exist.
+
+    The message lists the known names, up to :attr:`MAX_LISTED` of them; beyond that it gives their
+    number and the command that lists them (:attr:`listing`).
+    """
 
     kind = "name"
+    #: The command that lists every known name, for a message with too many to list.
+    listing = ""
+    MAX_LISTED = 12
 
     def __init__(self, name: str, options: Iterable[str], fix: str = "") -> None:
         options = sorted(options)
         listed = ", ".join(repr(o) for o in options) if options else "none"
+        if len(options) > self.MAX_LISTED:
+            first = ", ".join(repr(o) for o in options[: self.MAX_LISTED])
+            listed = f"{len(options)}" + (f" ({self.listing} lists them)" if self.listing else f": {first}, …")
         plural = getattr(self, "plural", self.kind + "s")
         message = f"Unknown {self.kind} {name!r}.{did_you_mean(name, options)} Known {plural}: {listed}."
         super().__init__(message + (f" {fix}" if fix else ""))
@@ -72,6 +82,7 @@ class UnknownNameError(SqlselError):
 
 class UnknownModelError(UnknownNameError):
     kind = "model"
+    listing = "`sqlsel models`"
 
 
 class UnknownVectorTableError(UnknownNameError):
@@ -89,6 +100,7 @@ class UnknownRecipeError(UnknownNameError):
 
 class UnknownFunctionError(UnknownNameError):
     kind = "function"
+    listing = "`sqlsel functions`"
 
 
 class UnknownAlgorithmError(UnknownNameError):
