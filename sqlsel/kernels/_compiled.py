@@ -184,6 +184,22 @@ def grams_to_buckets(  # pragma: no cover - compiled
 
 
 @jit
+def rehash(old, new, shift):  # pragma: no cover - compiled
+    """Every used slot of ``old`` placed in the empty table ``new`` (whose home shift is ``shift``), in slot order.
+
+    One pass over ``old``: a home is the top bits of a key's mix, so a grown table is written nearly in
+    order. (Masking and gathering the used slots with numpy first cost more than the placing.)
+    """
+    keys = new[:, 0]
+    for s in range(len(old)):
+        key = old[s, 0]
+        if key != 0:
+            t = _find_slot(keys, shift, key)
+            new[t, 1] = old[s, 1]
+            new[t, 0] = key
+
+
+@jit
 def place(slots, shift, keys, buckets):  # pragma: no cover - compiled
     """Insert keys with their buckets (an existing key keeps its slot); writes the key last."""
     table_keys = slots[:, 0]

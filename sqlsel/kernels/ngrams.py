@@ -104,8 +104,7 @@ class GramMemo:
                 while (1 << bits) < 2 * (self.count + len(keys)):
                     bits += 1
                 grown = np.zeros((1 << bits, 2), np.uint64)
-                used = slots[:, 0] != 0
-                _compiled.place(grown, np.uint64(64 - bits), slots[used, 0], slots[used, 1].astype(np.int64) - 1)
+                _compiled.rehash(slots, grown, np.uint64(64 - bits))
                 self.state = slots, shift = grown, np.uint64(64 - bits)
             _compiled.place(slots, shift, keys, buckets.astype(np.int64))
             self.count += len(keys)
