@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -109,7 +110,11 @@ class RunResult:
 
 @dataclass
 class StatementProgress:
-    """Where a run is: the statement running (1-based of ``count``) and the rows sqlsel functions saw."""
+    """Where a run is: the statement running (1-based of ``count``) and the rows sqlsel functions saw.
+
+    ``compiling`` turns True, in the next report, once a kernel the statement calls starts compiling:
+    the first run after an install compiles each kernel once (seconds), later runs load it.
+    """
 
     index: int
     count: int
@@ -119,6 +124,7 @@ class StatementProgress:
     seconds: float = 0.0
     rows_out: int | None = None
     finished: bool = False
+    compiling: bool = False
 
 
 def run_recipe(
@@ -485,7 +491,8 @@ class _Run:
             assert self.ctx is not None
             self.ctx.reset_progress()
             t0 = time.perf_counter()
-            with self._polling(progress), CompileWatch() as compiled:
+            flag = functools.partial(setattr, progress, "compiling", True)
+            with self._polling(progress), CompileWatch(on_first=flag) as compiled:
                 progress.rows_out = self._execute(index, statement, statement is last, scalar)
             progress.seconds = time.perf_counter() - t0
             progress.finished = True

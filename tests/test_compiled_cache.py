@@ -101,17 +101,20 @@ def test_the_first_run_after_an_install_says_it_compiles(tmp_path, examples, com
     assert "compil" not in runs[1].stderr
 
 
-def test_the_run_record_says_how_long_each_statement_compiled(tmp_path, examples):
+def test_the_run_record_and_the_progress_say_which_statements_compiled(tmp_path, examples):
     recipe = tmp_path / "count.sql"
     recipe.write_text(f"SELECT 1 AS one;\nSELECT sel_token_count(text) AS n FROM '{examples / 'pool.parquet'}';\n")
     env = {**os.environ, "SQLSEL_CACHE_DIR": str(tmp_path / "cache")}
     env.pop("NUMBA_CACHE_DIR", None)
     code = (
-        "import sys, sqlsel; r = sqlsel.run_recipe(sys.argv[1], {}, db=sys.argv[2]); "
-        "con = sqlsel.connect(sys.argv[2], read_only=True); "
-        "print(con.execute('SELECT statements FROM sel_runs ORDER BY run_id DESC LIMIT 1').fetchall()[0][0])"
+        "import sys, sqlsel; seen = set()\n"
+        "def on_progress(p):\n    seen.add((p.index, p.compiling))\n"
+        "r = sqlsel.run_recipe(sys.argv[1], {}, db=sys.argv[2], on_progress=on_progress)\n"
+        "con = sqlsel.connect(sys.argv[2], read_only=True)\n"
+        "print(con.execute('SELECT statements FROM sel_runs ORDER BY run_id DESC LIMIT 1').fetchall()[0][0])\n"
+        "print(sorted(i for i, compiling in seen if compiling))"
     )
-    seconds = []
+    seconds, compiling = [], []
     for i in range(2):
         done = subprocess.run(
             [sys.executable, "-c", code, str(recipe), str(tmp_path / f"{i}.duckdb")],
@@ -120,5 +123,8 @@ def test_the_run_record_says_how_long_each_statement_compiled(tmp_path, examples
             text=True,
         )
         assert done.returncode == 0, done.stderr
-        seconds.append([s["compile_seconds"] for s in json.loads(done.stdout)])
+        record, flagged = done.stdout.splitlines()
+        seconds.append([s["compile_seconds"] for s in json.loads(record)])
+        compiling.append(flagged)
     assert seconds[0][0] == 0 and seconds[0][1] > 0 and seconds[1] == [0, 0]
+    assert compiling == ["[2]", "[]"]  # the statement's progress said so (at the latest when it finished)
