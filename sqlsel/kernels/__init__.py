@@ -9,7 +9,7 @@ checkout compiles afresh and never runs old machine code. A ``NUMBA_CACHE_DIR`` 
 as it is (numba's own rules then apply).
 
 The first call of a kernel after an install (or an edit) compiles it: the bundled example's
-``dsir_select`` takes about 12 s on its first run and 1.6 s later. :class:`CompileWatch` tells a
+``dsir_select`` takes 7-12 s on its first run (by machine) and about 1.1 s later. :class:`CompileWatch` tells a
 caller when that happens, so a CLI can say why a first run is slow.
 """
 
@@ -58,7 +58,7 @@ class CompileWatch:
     #: What a command line says when the first compile starts.
     NOTICE = (
         "compiling sqlsel's kernels: the first run of a function after an install takes seconds longer "
-        "(the bundled dsir_select example: ~12 s instead of ~1.6 s); later runs load them"
+        "(the bundled dsir_select example: 7-12 s instead of ~1 s); later runs load them"
     )
 
     def __init__(self, on_first: Callable[[], None] | None = None) -> None:
