@@ -5,9 +5,10 @@ the kernel pool run it side by side) and keeps its machine code on disk (see :mo
 
 Loading that machine code is cheaper than numba makes it. Before numba loads a cached function it
 refreshes its compiler's registries, importing about 60 of its modules (the lowering of every Python
-and numpy feature), 0.2-0.3 s of a process whose kernels are all cached: the bundled example's whole
-``sqlsel run dsir_select`` takes about 1.5 s. Compiled code needs none of it to run, only numba's
-runtime (NRT), which :func:`_load_cached` starts instead. A signature not in the cache is compiled as
+and numpy feature): 0.15-0.3 s of a process whose kernels are all cached (the bundled example's whole
+``sqlsel run dsir_select``: median 1.22 s with it, 1.07 s without). Compiled code needs none of it to
+run, only numba's runtime (NRT; without it a loaded kernel crashes), which :func:`_load_cached` starts
+instead. A signature not in the cache is compiled as
 usual, and numba's compiler refreshes the registries itself then. Only sqlsel's own functions load
 this way; other numba code in the process is untouched.
 
@@ -45,8 +46,11 @@ def _load_cached(cache: Any, sig: Any, target_context: Any) -> Any:
 
 
 def _loads_without_registries(dispatcher: Any) -> Any:
+    from numba.core.runtime import rtsys
+
     cache = getattr(dispatcher, "_cache", None)
-    if all(hasattr(cache, name) for name in ("_load_overload", "_guard_against_spurious_io_errors")):
+    private = ("_load_overload", "_guard_against_spurious_io_errors")
+    if all(hasattr(cache, name) for name in private) and hasattr(rtsys, "initialize"):
         cache.load_overload = functools.partial(_load_cached, cache)
     return dispatcher  # a numba without these private names loads the usual way
 

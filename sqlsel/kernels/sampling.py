@@ -55,7 +55,8 @@ def gumbel(keys: np.ndarray, seed: int) -> np.ndarray:
 
     numpy's own ``log`` differs from the C library's in the last bit for ~0.3% of values where numpy
     uses AVX-512 (and only there), so noise from ``np.log`` would depend on the CPU. The C library's
-    is the one DuckDB's ``ln`` calls (the shell's ``sqlsel_gumbel``) and Python's ``math.log``.
+    is the one DuckDB's ``ln`` calls (the shell's ``sqlsel_gumbel``) and Python's ``math.log``: about
+    0.25 µs a key here, against 0.01 µs for ``np.log``.
     """
     u = uniform(keys, seed).tolist()
     return np.fromiter((-math.log(-math.log(x)) for x in u), np.float64, len(u))
