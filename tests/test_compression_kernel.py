@@ -102,3 +102,16 @@ def test_utf8_rows_reads_every_string_layout_and_slices(kind):
     arr = pa.array(["ab", None, "", "héllo", "xyz"], kind).slice(1)
     rows = utf8_rows(arr)
     assert [rows[i] for i in range(len(rows))] == [b"", b"", "héllo".encode(), b"xyz"]
+
+
+def test_coverage_does_not_depend_on_the_rows_called_with_it():
+    """Scratch buffers are sized by a call's longest row: a row scores the same alone as beside longer ones."""
+    rng = np.random.default_rng(5)
+    words = [CAT, CODE, DIGITS, b"lz4 ", b"the ", b"\xc3\xa9t\xc3\xa9 "]
+    pool = [b"".join(rng.choice(words, int(n))) for n in rng.integers(0, 40, 30)] + [b"", b"abc", CODE * 3000]
+    rows, sketch = Rows.of(pool), TargetSet.build([CAT * 2, CAT + CODE, CODE * 3], Codec()).sketch()
+    sizes, together = _coverage(rows.data, rows.offsets, sketch, True)
+    for i, text in enumerate(pool):
+        one = Rows.of([text])
+        alone_size, alone = _coverage(one.data, one.offsets, sketch, True)
+        assert (alone_size[0], alone[0]) == (sizes[i], together[i])
