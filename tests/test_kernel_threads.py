@@ -52,6 +52,7 @@ def one_row_group(tmp_path):
     "expression",
     [
         "sel_ngram_buckets(text, 10000, 2)",
+        "sel_dsir_weight(text, 'dw')",
         "sel_hash_embed(text, 32)",
         "sel_zipfit(text, 'zt')",
         "sel_zipfit_fast(text, 'zt')",
@@ -68,6 +69,8 @@ def test_split_batches_give_the_same_values_at_1_and_2_threads(one_row_group, ex
             "CREATE TABLE sel_scratch.v AS SELECT i AS id, sel_hash_embed('row ' || i, 8) AS embedding FROM range(50) t(i)"
         )
         con.execute("SELECT sel_kmeans_fit('km', 'sel_scratch.v', '3')").fetchall()
+        ratios = "[0.5, -1.25, 2.0, 0.0, -0.75, 1.5, -2.0, 0.25]"
+        con.execute(f"SELECT sel_dsir_store('dw', 8, 2, 1.0, false, range(8), range(8), {ratios})").fetchall()
         values.append(con.execute(f"SELECT id, {expression} FROM '{one_row_group}' ORDER BY id").fetchall())
         con.close()
     assert values[0] == values[1]

@@ -93,9 +93,13 @@ def features(ctx: FunctionContext, text: pa.Array, buckets: int, ngrams: int) ->
 
     The connection keeps a gram memo per ``buckets`` value it has used (each up to 2 GiB), freed with it.
     """
-    memo = ctx.latest(f"gram-memo:{buckets}", buckets, GramMemo)
+    memo = _gram_memo(ctx, buckets)
     parts = ctx.map_rows(lambda a, b: ngram_features(text.slice(a, b - a), buckets, ngrams, memo), len(text), 256)
     return NgramFeatures.concat(parts)
+
+
+def _gram_memo(ctx: FunctionContext, buckets: int) -> GramMemo:
+    return ctx.latest(f"gram-memo:{buckets}", buckets, GramMemo)
 
 
 @sql_function(
@@ -122,8 +126,13 @@ def sel_token_count(ctx: FunctionContext, text: pa.Array) -> pa.Array:
 )
 def sel_dsir_weight(ctx: FunctionContext, text: pa.Array, model: pa.Array) -> pa.Array:
     m = load_dsir_model(ctx, str(constant_argument(model, "model")))
-    f = features(ctx, text, m.buckets, m.ngrams)
-    return pa.array(weights_from_features(m.ratio, f.buckets, f.offsets, m.normalize))
+    memo = _gram_memo(ctx, m.buckets)
+
+    def weights(a: int, b: int) -> np.ndarray:  # features and their weights on the kernel thread, piece by piece
+        f = ngram_features(text.slice(a, b - a), m.buckets, m.ngrams, memo)
+        return weights_from_features(m.ratio, f.buckets, f.offsets, m.normalize)
+
+    return pa.array(np.concatenate(ctx.map_rows(weights, len(text), 256)))
 
 
 @sql_function(
