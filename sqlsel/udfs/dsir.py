@@ -9,7 +9,9 @@ other functions here apply a stored model per batch.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +21,8 @@ from sqlsel.errors import InputError, SqlselError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
 from sqlsel.kernels.dsir import kl_reduction, weights_from_features
 from sqlsel.kernels.ngrams import GramMemo, NgramFeatures, ngram_features, token_counts
+
+T = TypeVar("T")
 
 MAX_BUCKETS = 1 << 24
 MAX_NGRAMS = 8
@@ -93,13 +97,15 @@ def features(ctx: FunctionContext, text: pa.Array, buckets: int, ngrams: int) ->
 
     The connection keeps a gram memo per ``buckets`` value it has used (each up to 2 GiB), freed with it.
     """
-    memo = _gram_memo(ctx, buckets)
-    parts = ctx.map_rows(lambda a, b: ngram_features(text.slice(a, b - a), buckets, ngrams, memo), len(text), 256)
-    return NgramFeatures.concat(parts)
+    return NgramFeatures.concat(_by_piece(ctx, text, buckets, ngrams, lambda f: f))
 
 
-def _gram_memo(ctx: FunctionContext, buckets: int) -> GramMemo:
-    return ctx.latest(f"gram-memo:{buckets}", buckets, GramMemo)
+def _by_piece(
+    ctx: FunctionContext, text: pa.Array, buckets: int, ngrams: int, then: Callable[[NgramFeatures], T]
+) -> list[T]:
+    """``then`` of the features of each slice of a batch, on the kernel thread that computed them, in order."""
+    memo = ctx.latest(f"gram-memo:{buckets}", buckets, GramMemo)
+    return ctx.map_rows(lambda a, b: then(ngram_features(text.slice(a, b - a), buckets, ngrams, memo)), len(text), 256)
 
 
 @sql_function(
@@ -126,13 +132,10 @@ def sel_token_count(ctx: FunctionContext, text: pa.Array) -> pa.Array:
 )
 def sel_dsir_weight(ctx: FunctionContext, text: pa.Array, model: pa.Array) -> pa.Array:
     m = load_dsir_model(ctx, str(constant_argument(model, "model")))
-    memo = _gram_memo(ctx, m.buckets)
-
-    def weights(a: int, b: int) -> np.ndarray:  # features and their weights on the kernel thread, piece by piece
-        f = ngram_features(text.slice(a, b - a), m.buckets, m.ngrams, memo)
-        return weights_from_features(m.ratio, f.buckets, f.offsets, m.normalize)
-
-    return pa.array(np.concatenate(ctx.map_rows(weights, len(text), 256)))
+    weights = _by_piece(  # weighed where featurized: nothing is left for DuckDB's thread but the concatenation
+        ctx, text, m.buckets, m.ngrams, lambda f: weights_from_features(m.ratio, f.buckets, f.offsets, m.normalize)
+    )
+    return pa.array(np.concatenate(weights))
 
 
 @sql_function(
