@@ -25,7 +25,6 @@ import sys
 import numpy as np
 from llvmlite import ir
 from numba.core import types
-from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
 from sqlsel.kernels._jit import jit
@@ -57,8 +56,8 @@ def _unaligned_load(bits):
 
     @intrinsic
     def load(typingctx, data, i):
-        if not (isinstance(data, types.Array) and data.dtype in (types.uint8, types.int8)):
-            return None  # bytes only: the address is the array's start plus i
+        if not (isinstance(data, types.Array) and data.ndim == 1 and data.layout == "C" and data.dtype == types.uint8):
+            return None  # contiguous bytes only: the address is the array's start plus i
 
         def codegen(context, builder, signature, args):
             array = context.make_array(signature.args[0])(context, builder, args[0])
@@ -75,6 +74,18 @@ def _unaligned_load(bits):
 
 _load32 = _unaligned_load(32)
 _load64 = _unaligned_load(64)
+
+
+@intrinsic
+def _trailing_zeros(typingctx, word):
+    """An intrinsic: the number of trailing zero bits of a nonzero uint64 (one instruction)."""
+    if word != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+
+    return types.uint64(word), codegen
 
 
 @jit(inline="always")
@@ -153,7 +164,7 @@ def _make_parse(track_reads, record_spans):
                 while i + 7 < match_limit:  # 8 bytes a step; the first differing byte ends the match
                     diff = _load64(b, unsigned_index(i)) ^ _load64(b, unsigned_index(j))
                     if diff != 0:
-                        same = np.int64(trailing_zeros(diff)) >> 3
+                        same = np.int64(_trailing_zeros(diff) >> np.uint64(3))
                         i += same
                         j += same
                         break
