@@ -27,16 +27,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from _vectors import write_paragraph_pool
-
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE / "data" / "corpus.parquet"
 
 
 def run_semdedup(pool: Path, work: Path, name: str, args: argparse.Namespace, memory: str | None) -> dict:
-    """One `sqlsel run semdedup` process: wall seconds, peak RSS (MB), and its removed rows."""
-    import pyarrow.parquet as pq
+    """One `sqlsel run semdedup` process: wall seconds, peak RSS (MB), and where it wrote its removed rows.
 
+    The peak is the child's ``ru_maxrss``, which on Linux starts from this process's RSS when it
+    forks: this process therefore stays small (it writes the pool in a child of its own and reads
+    the outputs only after both runs).
+    """
     db, out = work / f"{name}.duckdb", work / f"{name}.parquet"
     command = [str(Path(sys.executable).parent / "sqlsel"), "run", "semdedup", "--db", str(db), "--out", str(out)]
     command += ["-p", f"pool={pool}", "-p", f"clusters={args.clusters}", "-p", f"eps={args.eps}"]
@@ -48,7 +49,6 @@ def run_semdedup(pool: Path, work: Path, name: str, args: argparse.Namespace, me
     stderr = proc.stderr.read() if proc.stderr else ""
     if status != 0:
         raise SystemExit(f"{name} failed:\n{stderr}")
-    removed = pq.read_table(out, columns=["id", "cluster", "dup_of"]).sort_by("id")
     leftovers = [p.name for p in work.iterdir() if p.name.startswith(f"{name}.duckdb.tmp") or p.name == ".tmp"]
     import duckdb
 
@@ -62,7 +62,7 @@ def run_semdedup(pool: Path, work: Path, name: str, args: argparse.Namespace, me
     return {
         "seconds": seconds,
         "rss_mb": usage.ru_maxrss / 1024,
-        "removed": removed,
+        "out": out,
         "leftovers": leftovers,
         "statements": statements,
     }
@@ -84,7 +84,9 @@ def main() -> None:
         if not args.corpus.exists():
             raise SystemExit(f"{args.corpus} is missing: build it with benchmarks/build_corpus.py")
         print(f"writing {pool.name}: {args.rows:,} × {args.dim} hash embeddings of the corpus's paragraphs …")
-        write_paragraph_pool(args.corpus, pool, args.rows, args.dim)
+        call = f"(Path({str(args.corpus)!r}), Path({str(pool)!r}), {args.rows}, {args.dim})"
+        writer = f"from pathlib import Path; from _vectors import write_paragraph_pool as w; w{call}"
+        subprocess.run([sys.executable, "-c", writer], cwd=HERE, check=True)
     size_gb = pool.stat().st_size / 1e9
     print(
         f"pool: {pool.name}, {args.rows:,} rows × {args.dim} float32 ({args.rows * args.dim * 4 / 1e9:.1f} GB of "
@@ -98,12 +100,15 @@ def main() -> None:
         for name, memory in sides:
             r = results[name] = run_semdedup(pool, work, name, args, memory)
             label = f"--memory {memory}" if memory else "no --memory (DuckDB default: 80% of RAM)"
-            print(
-                f"  {label:42s} {r['seconds']:7.1f} s   peak RSS {r['rss_mb']:7.0f} MB   "
-                f"removed {r['removed'].num_rows:,}   temp files left: {r['leftovers'] or 'none'}"
-            )
+            print(f"  {label:42s} {r['seconds']:7.1f} s   peak RSS {r['rss_mb']:7.0f} MB   "
+                  f"temp files left: {r['leftovers'] or 'none'}")  # fmt: skip
             for line in r["statements"]:
                 print(f"      {line}")
+        import pyarrow.parquet as pq
+
+        for r in results.values():
+            r["removed"] = pq.read_table(r["out"], columns=["id", "cluster", "dup_of"]).sort_by("id")
+            print(f"  removed {r['removed'].num_rows:,} rows ({r['out'].stem})")
     limited = results["limited"]
     same = "unlimited" not in results or results["unlimited"]["removed"].equals(limited["removed"])
     if "unlimited" in results:

@@ -95,6 +95,23 @@ def test_a_run_records_its_statements_text_and_engine(con, small_task):
     assert record["recipe_text"].startswith("-- description: DSIR") and record["pid"] == os.getpid()
 
 
+BIG_PARENT = """
+import resource, subprocess, sys
+import numpy as np
+held = np.ones(600 << 20, np.uint8)  # 600 MB resident in the parent when it starts the child
+child = "from sqlsel.runner import peak_rss_mb; import resource; "
+child += "print(peak_rss_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+print(subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True).stdout)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="VmHWM is Linux's")
+def test_the_peak_is_the_process_own_not_its_parents_at_start():
+    done = subprocess.run([sys.executable, "-c", BIG_PARENT], capture_output=True, text=True, check=True)
+    own, _rusage = (float(v) for v in done.stdout.split())
+    assert own < 500  # imports only; ru_maxrss (``_rusage``) reads ~625 MB here: the parent's at fork
+
+
 def test_runs_show_and_json_and_models(tmp_path, small_task):
     db = str(tmp_path / "c.duckdb")
     pool, target = small_task
