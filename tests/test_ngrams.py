@@ -122,6 +122,25 @@ def test_a_memo_remembers_buckets_across_calls_and_changes_no_feature():
         assert np.array_equal(f.buckets, first.buckets) and np.array_equal(f.offsets, first.offsets)
 
 
+def test_a_memo_grows_four_times_then_twice_and_keeps_every_gram(monkeypatch):
+    from sqlsel.kernels.ngrams import GramMemo
+
+    monkeypatch.setattr(GramMemo, "QUADRUPLE_UP_TO", 1 << 12)
+    memo, sizes = GramMemo(bits=6), []
+    keys = np.arange(1, 6001, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    for chunk in np.array_split(keys, 60):
+        memo.insert(chunk, (chunk % np.uint64(97)).astype(np.int32))
+        sizes.append(len(memo.snapshot()[0]))
+    assert sorted(set(sizes)) == [1 << 8, 1 << 10, 1 << 12, 1 << 13, 1 << 14]  # 4x up to 2**12, then 2x
+    slots = memo.snapshot()[0]
+    used = slots[slots[:, 0] != 0]
+    assert dict(zip(used[:, 0].tolist(), (used[:, 1] - 1).tolist())) == {k: k % 97 for k in keys.tolist()}
+    texts = pa.array([f"word{i} other{i % 7}" for i in range(3000)])  # and a grown memo gives the same features
+    assert np.array_equal(
+        ngram_features(texts, 101, 2, GramMemo(bits=4)).buckets, ngram_features(texts, 101, 2).buckets
+    )
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=8))
 def test_token_lists_are_pythons_wordpunct_tokens_of_the_lowered_text(texts):
