@@ -81,18 +81,13 @@ class GramMemo:
     so lookups need no lock while an insert (under the lock) is writing. Grows at half full, up to
     ``MAX_ENTRIES`` grams (2 GiB of slots); past it, unseen grams are hashed and not remembered.
 
-    A table grows 4× at a time up to ``QUADRUPLE_UP_TO`` slots, then 2×: the growth holds the lock and
-    writes a table of fresh memory, whose first touch is what it costs. Filling a memo with the
-    181k-document corpus's 4.85M grams took a median 0.87 s growing 2× (0.31-1.11 s in fresh
-    processes, by how much memory the kernel had to compact for huge pages) and 0.22 s growing 4×
-    (0.21-0.66 s): three growths to 256 MB instead of six. A table can end twice the size it needs,
-    256 MB at most: with 2.1M-4.2M grams (the first 100k documents of that corpus) it ends at 256 MB
-    instead of 128 MB, and featurizing them cold takes ~0.1 s longer (2.56 -> 2.68 s, medians of 3),
-    while the whole corpus takes 3.92 -> 3.34 s.
+    It doubles, so it is never more than four times its grams. Growing 4× at a time (fewer growths,
+    each writing fresh memory under the lock) made ``dsir_select`` on the 181k-document corpus 0.4 s
+    faster but on its first 100k documents 0.46 s slower, as whole processes: that memo ended at
+    256 MB instead of 128 MB, and every lookup reads the larger table (benchmarks/README.md, DSIR).
     """
 
     MAX_ENTRIES = 1 << 26
-    QUADRUPLE_UP_TO = 1 << 24
 
     def __init__(self, bits: int = 18) -> None:
         # (slots, shift) swapped as one reference, so a reader never pairs a table with a wrong shift
@@ -112,7 +107,7 @@ class GramMemo:
             if 2 * (self.count + len(keys)) > len(slots):
                 bits = len(slots).bit_length() - 1
                 while (1 << bits) < 2 * (self.count + len(keys)):
-                    bits += 2 if (1 << (bits + 2)) <= self.QUADRUPLE_UP_TO else 1
+                    bits += 1
                 grown = np.zeros((1 << bits, 2), np.uint64)
                 _compiled.rehash(slots, grown, np.uint64(64 - bits))
                 self.state = slots, shift = grown, np.uint64(64 - bits)
