@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import lz4.frame
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,11 +84,9 @@ print("no read past the input")
 """
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="mprotect is POSIX")
 def test_the_parser_reads_no_byte_past_its_input():
     """Words are loaded straight from the input bytes: none may reach past its end (a guard page here)."""
-    import subprocess
-    import sys
-
     done = subprocess.run([sys.executable, "-c", GUARDED], capture_output=True, text=True)
     assert done.returncode == 0 and "no read past the input" in done.stdout, done.stderr[-2000:]
 
