@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -22,7 +23,7 @@ import duckdb
 from sqlsel.catalog import catalog_file, clean_abandoned, migrate
 from sqlsel.duck import run_sql, sql_string
 from sqlsel.errors import CatalogNotFoundError, SqlselError
-from sqlsel.functions import KEY_MACROS, register_functions
+from sqlsel.functions import KEY_MACROS, function_macros, register_functions
 from sqlsel.lance import drop_tables
 from sqlsel.resources import sql_files
 
@@ -210,14 +211,39 @@ def register(con: duckdb.DuckDBPyConnection, *, read_only_catalog: str | None = 
     migrate(con)
     if read_only_catalog is not None:
         _catalog_views(con)
-    for path in sql_files("udfs"):
-        if path.name != KEY_MACROS:  # created with the function macros, which call it
-            for statement in con.extract_statements(path.read_text()):
-                run_sql(con, statement)
+    create_macros(con)
     if read_only_catalog is None:
         _, lance_tables = clean_abandoned(con)
         drop_tables(lance_tables)
     return con
+
+
+#: A macro returning the hash of every macro statement sqlsel created in a database, created last.
+MACROS_STAMP = "sel_macros_stamp"
+
+
+def create_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Create sqlsel's SQL macros in ``con``'s current database, unless it holds these very ones already.
+
+    They are the function table's (:func:`sqlsel.functions.function_macros`) and those of
+    ``udfs/*.sql``. In a catalog file they persist (a plain ``duckdb`` shell calls the ``sqlsel_``
+    ones), so reopening one finds them: a hash of their SQL, returned by ``sel_macros_stamp()`` and
+    created after them, says whether they are current. Creating them all took about 40 ms of every
+    connect, and wrote to the catalog each time. A connect interrupted while creating them leaves
+    the old hash, so the next one creates them all again.
+    """
+    # the key macros come first, in function_macros(): the others call them
+    texts = function_macros() + [p.read_text() for p in sql_files("udfs") if p.name != KEY_MACROS]
+    stamp = hashlib.sha256("\n;\n".join(texts).encode()).hexdigest()[:32]
+    try:
+        if run_sql(con, f"SELECT {MACROS_STAMP}()")[0][0] == stamp:
+            return
+    except duckdb.Error:
+        pass  # no stamp: a new database, or one that sqlsel's macros never reached
+    for text in texts:
+        for statement in con.extract_statements(text):
+            run_sql(con, statement)
+    run_sql(con, f"CREATE OR REPLACE MACRO {MACROS_STAMP}() AS {sql_string(stamp)}")
 
 
 def _catalog_views(con: duckdb.DuckDBPyConnection) -> None:

@@ -45,6 +45,7 @@ __all__ = [
     "KEY",
     "sql_function",
     "register_functions",
+    "function_macros",
     "load_families",
     "row_functions",
     "driver_functions",
@@ -642,33 +643,36 @@ def register_functions(
     catalog_path: str | None = None,
     read_only: bool = False,
 ) -> FunctionContext:
-    """Register every declared function on ``con`` (idempotent: existing ones are replaced).
+    """Register every declared function on ``con`` as an Arrow UDF (idempotent: existing ones are replaced).
 
-    Functions with defaults or KEY parameters become SQL macros over ``<name>_full``; the key macros
-    they call (``udfs/keys.sql``) are created first.
+    A function with defaults or KEY parameters is registered as ``<name>_full``; the macro that
+    makes ``<name>`` call it is in :func:`function_macros`, which :func:`sqlsel.register` creates.
     """
     specs = specs if specs is not None else load_families()
     ctx = FunctionContext(con, catalog_path, read_only)
     _CONTEXTS[id(con)] = ctx
+    types = {t: con.sqltype(t) for spec in specs.values() for t in [*spec.udf_types, spec.returns]}
     for spec in specs.values():
         with contextlib.suppress(duckdb.Error):
             con.remove_function(spec.udf_name)
         con.create_function(
             spec.udf_name,
             _adapter(spec, ctx),
-            [duckdb.sqltype(t) for t in spec.udf_types],
-            duckdb.sqltype(spec.returns),
+            [types[t] for t in spec.udf_types],
+            types[spec.returns],
             type="arrow",
             null_handling=spec.null_handling,
             side_effects=spec.side_effects,
         )
-    for statement in con.extract_statements((resource_dir("udfs") / KEY_MACROS).read_text()):
-        run_sql(con, statement)
-    for spec in specs.values():
-        macro = spec.macro_sql()
-        if macro is not None:
-            run_sql(con, macro)
     return ctx
+
+
+def function_macros(specs: dict[str, FunctionSpec] | None = None) -> list[str]:
+    """The macros the function table needs: the key macros (``udfs/keys.sql``), then one per
+    function with defaults or KEY parameters, over its ``<name>_full``."""
+    specs = specs if specs is not None else load_families()
+    keys = (resource_dir("udfs") / KEY_MACROS).read_text()
+    return [keys] + [macro for macro in (spec.macro_sql() for spec in specs.values()) if macro is not None]
 
 
 def row_functions(specs: dict[str, FunctionSpec] | None = None) -> dict[str, FunctionSpec]:

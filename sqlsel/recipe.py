@@ -46,7 +46,7 @@ from sqlsel.errors import (
     UnknownRecipeError,
     did_you_mean,
 )
-from sqlsel.resources import resource_dir
+from sqlsel.resources import resource_dir, sql_files
 
 __all__ = [
     "with_columns",
@@ -365,15 +365,25 @@ def _facts_from_json(data: dict[str, Any]) -> StatementFacts | None:
 def _macros(con: duckdb.DuckDBPyConnection, names: set[str]) -> set[str]:
     """Which of ``names`` are SQL macros on this connection (the sel_ macros of udfs/*.sql, or a user's).
 
-    One query for all of them: listing ``duckdb_functions()`` takes ~40 ms however few it returns.
+    The library's are on every sqlsel connection; the others are looked up in one query, since
+    listing ``duckdb_functions()`` takes 15-40 ms however few it returns.
     """
-    if not names:
-        return set()
+    library = names & _library_macros()
+    others = names - library
+    if not others:
+        return library
     sql = (
         "SELECT DISTINCT function_name FROM duckdb_functions() "
         "WHERE function_type IN ('macro', 'table_macro') AND list_contains(?, function_name)"
     )
-    return {str(r[0]) for r in run_sql(con, sql, [sorted(names)])}
+    return library | {str(r[0]) for r in run_sql(con, sql, [sorted(others)])}
+
+
+@functools.lru_cache(maxsize=1)
+def _library_macros() -> frozenset[str]:
+    """The names of the macros ``udfs/*.sql`` creates (:func:`sqlsel.connection.create_macros`)."""
+    pattern = re.compile(r"^CREATE\s+OR\s+REPLACE\s+MACRO\s+(\w+)", re.I | re.M)
+    return frozenset(name.lower() for path in sql_files("udfs") for name in pattern.findall(path.read_text()))
 
 
 def _literal(arg: Argument, values: Mapping[str, Any]) -> str | None:
