@@ -120,7 +120,7 @@ def run(
     from sqlsel.kernels import CompileWatch
     from sqlsel.progress import ProgressView
     from sqlsel.recipe import load_recipe
-    from sqlsel.runner import run_recipe
+    from sqlsel.runner import preload_kernels, run_recipe
 
     if describe:
         click.echo(load_recipe(recipe).usage())
@@ -128,6 +128,8 @@ def run(
     if not Path(recipe).is_file():
         load_recipe(recipe)  # an unknown name is no run: say so before creating a catalog
     given = _parse_params(params)
+    if engine == "duckdb":
+        preload_kernels(recipe)  # while the catalog opens
     con = connect(db, read_only=read_only)
     view = ProgressView()
     try:

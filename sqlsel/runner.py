@@ -53,7 +53,7 @@ from sqlsel.errors import (
     SqlselError,
     did_you_mean,
 )
-from sqlsel.functions import FunctionContext, function_context, models_fixed
+from sqlsel.functions import FunctionContext, function_context, models_fixed, preload
 from sqlsel.inputs import (
     OUTPUT_FORMATS,
     PARTS,
@@ -80,7 +80,7 @@ from sqlsel.recipe import (
     with_columns,
 )
 
-__all__ = ["RunResult", "StatementProgress", "run_recipe", "OUTPUT_FORMATS", "ENGINES"]
+__all__ = ["RunResult", "StatementProgress", "run_recipe", "preload_kernels", "OUTPUT_FORMATS", "ENGINES"]
 
 #: Where a recipe can run: DuckDB in this process, or Apache Spark (extra ``spark``).
 ENGINES = ("duckdb", "spark")
@@ -158,6 +158,8 @@ def run_recipe(
     the catalog, run record and fits stay in ``db`` (see :mod:`sqlsel.spark.runner`).
     """
     own = con is None
+    if own and engine == "duckdb":
+        preload_kernels(recipe)
     con = connect(db) if con is None else con
     try:
         if not isinstance(recipe, Recipe):
@@ -179,6 +181,20 @@ def run_recipe(
     finally:
         if own:
             con.close()
+
+
+def preload_kernels(recipe: str | Path | Recipe) -> None:
+    """Start loading the compiled kernels of the ``sel_`` functions ``recipe`` calls, in the background.
+
+    Called before the catalog opens (:func:`sqlsel.functions.preload`); a recipe that does not load
+    loads nothing here, and its run reports why.
+    """
+    with contextlib.suppress(SqlselError, OSError):
+        text = recipe.text if isinstance(recipe, Recipe) else load_recipe(recipe).text
+        preload(_CALLED.findall(text))
+
+
+_CALLED = re.compile(r"\b(sel_\w+)\s*\(", re.IGNORECASE)
 
 
 def _record_unparsed(con: duckdb.DuckDBPyConnection, path: Path, given: dict[str, Any], error: Exception) -> None:

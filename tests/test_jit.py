@@ -66,3 +66,20 @@ def test_jit_compiles_in_process_with_or_without_options():
         return plus_one(plus_one(values.sum()))
 
     assert plus_two(np.arange(3)) == 5
+
+
+LOAD = textwrap.dedent("""
+    import kernel_module
+    from sqlsel.kernels._jit import load_cached
+    print(load_cached(kernel_module.doubled_total), len(kernel_module.doubled_total.signatures))
+""")
+
+
+def test_load_cached_loads_every_cached_signature_and_compiles_none(tmp_path):
+    (tmp_path / "kernel_module.py").write_text(KERNEL)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"), "PYTHONPATH": str(tmp_path)}
+    nothing = subprocess.run([sys.executable, "-c", LOAD], env=env, capture_output=True, text=True, check=True)
+    assert nothing.stdout.split() == ["0", "0"]  # an empty cache: nothing loaded, nothing compiled
+    _call(tmp_path)  # compiles and caches two signatures
+    done = subprocess.run([sys.executable, "-c", LOAD], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["2", "2"]

@@ -12,6 +12,10 @@ instead. A signature not in the cache is compiled as
 usual, and numba's compiler refreshes the registries itself then. Only sqlsel's own functions load
 this way; other numba code in the process is untouched.
 
+:func:`load_cached` loads every signature of a kernel that its cache holds and compiles nothing
+(:func:`sqlsel.functions.preload` runs it in the background while a run opens its catalog, and leaves
+a first run's compiles to the statements, which say so).
+
 Example, in a kernel module (numba caches only functions defined in files)::
 
     @jit
@@ -26,14 +30,44 @@ Example, in a kernel module (numba caches only functions defined in files)::
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 import numba
 
-__all__ = ["jit"]
+__all__ = ["jit", "load_cached", "NotCached", "LOADS_WITHOUT_REGISTRIES"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_thread = threading.local()
+
+
+class NotCached(Exception):
+    """A kernel loaded by :func:`load_cached` has no machine code in the cache for a signature."""
+
+
+def load_cached(dispatcher: Any) -> int:
+    """Load every signature of ``dispatcher`` (a ``@jit`` kernel) that its on-disk cache holds; how many.
+
+    Nothing is compiled: a signature whose machine code does not load (written on another machine,
+    or for an edited source) is skipped, and a call compiles it as usual later. Returns 0 where this
+    numba lacks the private names it needs (:data:`LOADS_WITHOUT_REGISTRIES`).
+    """
+    if not LOADS_WITHOUT_REGISTRIES:
+        return 0
+    loaded = 0
+    _thread.loading_only = True
+    try:
+        for key in dispatcher._cache._cache_file._load_index():
+            try:
+                dispatcher.compile(key[0])
+                loaded += 1
+            except NotCached:
+                pass
+    finally:
+        _thread.loading_only = False
+    return loaded
 
 
 def _load_cached(cache: Any, sig: Any, target_context: Any) -> Any:
@@ -42,17 +76,34 @@ def _load_cached(cache: Any, sig: Any, target_context: Any) -> Any:
 
     rtsys.initialize(target_context)
     with cache._guard_against_spurious_io_errors():
-        return cache._load_overload(sig, target_context)
+        loaded = cache._load_overload(sig, target_context)
+    if loaded is None and getattr(_thread, "loading_only", False):  # numba would compile after a None
+        raise NotCached(f"{getattr(cache, '_name', 'a kernel')} is not cached for {sig}")
+    return loaded
+
+
+def _numba_has_private_names() -> bool:
+    from numba.core.caching import Cache, IndexDataCacheFile
+    from numba.core.runtime import rtsys
+
+    cache = ("_load_overload", "_guard_against_spurious_io_errors")
+    return (
+        all(hasattr(Cache, n) for n in cache)
+        and hasattr(IndexDataCacheFile, "_load_index")
+        and hasattr(rtsys, "initialize")
+    )
+
+
+#: Whether kernels load through :func:`_load_cached` (and :func:`load_cached` works): False for a numba
+#: without the private names they call, which then loads and compiles the usual way.
+LOADS_WITHOUT_REGISTRIES = _numba_has_private_names()
 
 
 def _loads_without_registries(dispatcher: Any) -> Any:
-    from numba.core.runtime import rtsys
-
     cache = getattr(dispatcher, "_cache", None)
-    private = ("_load_overload", "_guard_against_spurious_io_errors")
-    if all(hasattr(cache, name) for name in private) and hasattr(rtsys, "initialize"):
+    if LOADS_WITHOUT_REGISTRIES and hasattr(cache, "_load_overload"):
         cache.load_overload = functools.partial(_load_cached, cache)
-    return dispatcher  # a numba without these private names loads the usual way
+    return dispatcher
 
 
 @overload

@@ -17,6 +17,7 @@ import pyarrow as pa
 from sqlsel.catalog import store_model
 from sqlsel.errors import InputError, SqlselError
 from sqlsel.functions import FunctionContext, concatenated, constant_argument, sql_function
+from sqlsel.kernels import _lz4, compression
 from sqlsel.kernels.compression import DEFAULT_ALGORITHM, DEFAULT_LEVEL, Codec, TargetSet, ncd
 from sqlsel.kernels.rows import Rows, utf8_rows
 
@@ -28,6 +29,12 @@ def codec_of(algorithm: Any, level: Any) -> Codec:
 
 
 _DEFAULT = Codec(DEFAULT_ALGORITHM, DEFAULT_LEVEL)
+
+
+#: What a target set's sizes and its fast-mode sketch run (sel_zipfit_target builds both).
+TARGET_KERNELS = (_lz4.frame_sizes, _lz4.block_size, compression._build_sketch, compression._grow)
+EXACT_KERNELS = (*TARGET_KERNELS, _lz4.pair_frame_sizes)
+FAST_KERNELS = (*TARGET_KERNELS, _lz4.block_size_spans, compression._coverage, compression._mean_similarity)
 
 
 def load_target_set(ctx: FunctionContext, name: str) -> TargetSet:
@@ -118,6 +125,7 @@ def _ncd(a: pa.Array, b: pa.Array, codec: Codec) -> pa.Array:
     side_effects=True,  # it writes to the catalog: DuckDB must call it once per row, never fold it
     null_handling="special",
     example="SELECT sel_zipfit_target('proofs', list(text ORDER BY id), 'lz4', 0) FROM read_json('target.jsonl')",
+    kernels=TARGET_KERNELS,
 )
 def sel_zipfit_target(
     ctx: FunctionContext, name: pa.Array, texts: pa.Array, algorithm: pa.Array, level: pa.Array
@@ -171,6 +179,7 @@ def _store_target(ctx: FunctionContext, name: str, items: list[str | None] | Non
     targets (one compression per pair); sel_zipfit_fast does not.""",
     example="SELECT id, sel_zipfit(text, 'proofs') AS zipfit FROM pool ORDER BY zipfit DESC, id LIMIT 10",
     model_param="target",
+    kernels=EXACT_KERNELS,
 )
 def sel_zipfit(ctx: FunctionContext, text: pa.Array, target: pa.Array) -> pa.Array:
     return _scores(ctx, text, target, exact=True)
@@ -186,6 +195,7 @@ def sel_zipfit(ctx: FunctionContext, text: pa.Array, target: pa.Array) -> pa.Arr
     (Spearman in benchmarks/zipfit.py), at the cost of one compression of the text.""",
     example="SELECT id, sel_zipfit_fast(text, 'proofs') AS zipfit FROM pool ORDER BY zipfit DESC, id LIMIT 10",
     model_param="target",
+    kernels=FAST_KERNELS,
 )
 def sel_zipfit_fast(ctx: FunctionContext, text: pa.Array, target: pa.Array) -> pa.Array:
     return _scores(ctx, text, target, exact=False)
