@@ -78,3 +78,14 @@ def test_preload_compiles_nothing(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0"]
     assert not list((tmp_path / "cache").rglob("*.nbi"))
+
+
+def test_every_declared_kernel_is_a_sqlsel_kernel_that_loads_without_compiling():
+    from sqlsel.functions import load_families
+    from sqlsel.kernels._jit import LOADS_WITHOUT_REGISTRIES
+
+    kernels = [kernel for spec in load_families().values() for kernel in spec.kernels]
+    assert len(kernels) > 20
+    for kernel in kernels:
+        assert kernel.py_func.__module__.startswith("sqlsel.kernels.")
+        assert not LOADS_WITHOUT_REGISTRIES or kernel._cache.load_overload.func.__name__ == "_load_cached"
