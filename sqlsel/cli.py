@@ -13,7 +13,7 @@ import duckdb
 
 from sqlsel.display import print_table
 from sqlsel.errors import CatalogNotFoundError, RunInterrupted, SqlselError
-from sqlsel.own_process import exit_without_teardown, limit_malloc_arenas, refuse_implicit_imports
+from sqlsel.own_process import exit_without_teardown, refuse_implicit_imports, tune_malloc
 
 DEFAULT_DB = "sqlsel.duckdb"
 DB_ENV = "SQLSEL_DB"
@@ -466,7 +466,7 @@ def shell(db: Path, read_only: bool, bail: bool) -> None:
 
 
 def main() -> None:
-    limit_malloc_arenas()
+    tune_malloc()
     refuse_implicit_imports()
     try:
         cli(prog_name="sqlsel")

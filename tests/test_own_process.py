@@ -3,10 +3,12 @@ exit handlers kept), and pyarrow does not import pandas for sqlsel's own calls."
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import duckdb
+import pytest
 
 MAIN = (
     "import atexit, sys; from sqlsel.cli import main; atexit.register(print, 'handler ran', file=sys.stderr); "
@@ -98,3 +100,29 @@ def test_numbas_blas_probe_does_not_import_scipy_but_blas_still_works():
     need("scipy")
     done = subprocess.run([sys.executable, "-c", BLAS_PROBE], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+# Page faults of batch buffers of 4, 5, ... 23 MB, each written and freed, after tune_malloc() or not.
+FAULTS = (
+    "import resource, sys, numpy as np\n"
+    "from sqlsel.own_process import tune_malloc\n"
+    "if sys.argv[1] == 'tuned':\n    tune_malloc()\n"
+    "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+    "for mb in range(4, 24):\n    np.ones(mb << 17, np.int64).sum()\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n"
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc: Linux only")
+def test_tuned_malloc_reuses_a_batch_buffer_instead_of_faulting_it_in_again():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    env["NUMPY_MADVISE_HUGEPAGE"] = "0"  # 4 KiB pages, whatever the machine's transparent huge pages
+
+    def faults(mode: str) -> int:
+        done = subprocess.run([sys.executable, "-c", FAULTS, mode], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout)
+
+    default, tuned = faults("default"), faults("tuned")
+    assert default > 60_000  # each buffer mapped afresh: 270 MB of pages
+    assert tuned < 12_000  # the heap reused, grown by 1 MB a batch
