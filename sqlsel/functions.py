@@ -103,6 +103,10 @@ class FunctionSpec:
     # the compiled kernels (numba dispatchers) its calls run, which preload() loads ahead of them
     kernels: tuple[Any, ...] = ()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its kernels: Spark ships a spec with each function, and an executor loads its own."""
+        return {**self.__dict__, "kernels": ()}
+
     @property
     def keys(self) -> list[str]:
         """Parameters of type KEY: a row key of any integer or string type, passed on as its key hash."""

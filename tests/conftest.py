@@ -19,6 +19,13 @@ def private_cache(tmp_path_factory):
     os.environ["SQLSEL_CACHE_DIR"] = str(tmp_path_factory.mktemp("sqlsel-cache"))
 
 
+def own_cache_env(folder: Path) -> dict[str, str]:
+    """This environment with sqlsel's cache folder (numba's compiled kernels included) in ``folder``: a fresh install's."""
+    env = {**os.environ, "SQLSEL_CACHE_DIR": str(folder)}
+    env.pop("NUMBA_CACHE_DIR", None)
+    return env
+
+
 def need(module: str):
     """Import a test dependency: skipped when missing locally, a failure under CI=true (CI installs every one)."""
     if os.environ.get("CI", "").lower() in ("true", "1"):

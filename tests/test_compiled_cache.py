@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from sqlsel.kernels import CompileWatch, compiled_cache_dir
+from tests.conftest import own_cache_env
 
 
 def test_the_folder_changes_when_any_kernel_source_changes(tmp_path, monkeypatch):
@@ -82,8 +83,7 @@ def test_a_compile_that_began_before_the_watch_is_neither_counted_nor_broken():
 def test_the_first_run_after_an_install_says_it_compiles(tmp_path, examples, command):
     recipe = tmp_path / "count.sql"
     recipe.write_text(f"SELECT sel_token_count(text) AS n FROM '{examples / 'pool.parquet'}';\n")
-    env = {**os.environ, "SQLSEL_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("NUMBA_CACHE_DIR", None)
+    env = own_cache_env(tmp_path / "cache")
     runs = []
     for i in range(2):
         db = str(tmp_path / f"{i}.duckdb")
@@ -104,8 +104,7 @@ def test_the_first_run_after_an_install_says_it_compiles(tmp_path, examples, com
 def test_the_run_record_and_the_progress_say_which_statements_compiled(tmp_path, examples):
     recipe = tmp_path / "count.sql"
     recipe.write_text(f"SELECT 1 AS one;\nSELECT sel_token_count(text) AS n FROM '{examples / 'pool.parquet'}';\n")
-    env = {**os.environ, "SQLSEL_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("NUMBA_CACHE_DIR", None)
+    env = own_cache_env(tmp_path / "cache")
     code = (
         "import sys, sqlsel; seen = set()\n"
         "def on_progress(p):\n    seen.add((p.index, p.compiling))\n"

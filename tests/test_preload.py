@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, own_cache_env
 
 # After preload_kernels has finished: how many kernels each statement of a run still loads from the cache.
 LOADS_LEFT = textwrap.dedent("""
@@ -37,8 +36,7 @@ LOADS_LEFT = textwrap.dedent("""
 
 
 def _loads(tmp_path, recipe: str, params: dict, mode: str) -> dict:
-    env = {**os.environ, "SQLSEL_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("NUMBA_CACHE_DIR", None)
+    env = own_cache_env(tmp_path / "cache")
     done = subprocess.run(
         [sys.executable, "-c", LOADS_LEFT, recipe, json.dumps(params), mode],
         env=env,
@@ -61,8 +59,7 @@ def test_after_preload_a_run_loads_no_kernel_itself(tmp_path, extra):
 
 
 def test_preload_compiles_nothing(tmp_path):
-    env = {**os.environ, "SQLSEL_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("NUMBA_CACHE_DIR", None)
+    env = own_cache_env(tmp_path / "cache")
     code = (
         "from numba.core import event\n"
         "from sqlsel.functions import preload\n"
@@ -89,3 +86,14 @@ def test_every_declared_kernel_is_a_sqlsel_kernel_that_loads_without_compiling()
     for kernel in kernels:
         assert kernel.py_func.__module__.startswith("sqlsel.kernels.")
         assert not LOADS_WITHOUT_REGISTRIES or kernel._cache.load_overload.func.__name__ == "_load_cached"
+
+
+def test_a_pickled_function_travels_without_its_kernels():
+    import pickle
+
+    from sqlsel.functions import load_families
+
+    spec = load_families()["sel_ngram_buckets"]
+    copy = pickle.loads(pickle.dumps(spec))
+    assert spec.kernels and copy.kernels == ()
+    assert (copy.name, copy.impl, copy.params) == (spec.name, spec.impl, spec.params)
