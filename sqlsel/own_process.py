@@ -61,7 +61,7 @@ def tune_malloc() -> None:
     mapped afresh and unmapped after each batch, so every page was faulted in and zeroed again. DSIR's
     featurizing of the 181k corpus took 350k page faults and 1.2 s of system time cold (5.8 s on one
     thread), 47k and 0.5 s with these thresholds (5.0-5.6 s); ``dsir_select``, whole processes
-    alternating six times, 6.10 → 5.68 s; SemDeDup of 4M × 256 under --memory 1.5GB peaked at 2,406 MB
+    alternating six times, 6.25 → 5.81 s; SemDeDup of 4M × 256 under --memory 1.5GB peaked at 2,392 MB
     (2,398 MB before). A setting the user made (``MALLOC_ARENA_MAX``, ``MALLOC_MMAP_THRESHOLD_``,
     ``MALLOC_TRIM_THRESHOLD_`` or glibc's tunables) is left alone. Elsewhere (macOS, musl) nothing changes.
     """
