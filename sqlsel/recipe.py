@@ -27,6 +27,7 @@ sqlglot only analyses them (functions and models used).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 from collections.abc import Mapping
@@ -224,6 +225,22 @@ class Recipe:
     def statements(self, con: duckdb.DuckDBPyConnection) -> list[Any]:
         return split_statements(con, self.text, str(self.path))
 
+    def functions_called(self) -> set[str]:
+        """The ``sel_`` names the recipe's text calls, and those the library macros it calls call in turn.
+
+        A scan of the text, not an analysis (:meth:`check` analyses the statements): what a run loads
+        the kernels of before its catalog opens (:func:`sqlsel.runner.preload_kernels`).
+        """
+        called = {name.lower() for name in _CALLS.findall(self.text)}
+        bodies = _library_macro_calls()
+        pending = list(called)
+        while pending:
+            for name in bodies.get(pending.pop(), ()):
+                if name not in called:
+                    called.add(name)
+                    pending.append(name)
+        return called
+
     def check(self, con: duckdb.DuckDBPyConnection, values: Mapping[str, Any]) -> None:
         """Fail before any work on unknown sel_ functions or models the catalog does not hold."""
         models_needed = self.models_read(con, values)
@@ -382,8 +399,24 @@ def _macros(con: duckdb.DuckDBPyConnection, names: set[str]) -> set[str]:
 @functools.lru_cache(maxsize=1)
 def _library_macros() -> frozenset[str]:
     """The names of the macros ``udfs/*.sql`` creates (:func:`sqlsel.connection.create_macros`)."""
-    pattern = re.compile(r"^CREATE\s+OR\s+REPLACE\s+MACRO\s+(\w+)", re.I | re.M)
-    return frozenset(name.lower() for path in sql_files("udfs") for name in pattern.findall(path.read_text()))
+    return frozenset(_library_macro_calls())
+
+
+_MACRO = re.compile(r"^CREATE\s+OR\s+REPLACE\s+MACRO\s+(\w+)", re.I | re.M)
+_CALLS = re.compile(r"\b(sel_\w+)\s*\(", re.I)
+
+
+@functools.lru_cache(maxsize=1)
+def _library_macro_calls() -> dict[str, frozenset[str]]:
+    """Each macro ``udfs/*.sql`` creates → the ``sel_`` names its body calls."""
+    calls: dict[str, frozenset[str]] = {}
+    for path in sql_files("udfs"):
+        text = path.read_text()
+        starts = [(m.start(), m.group(1).lower()) for m in _MACRO.finditer(text)] + [(len(text), "")]
+        for (start, name), (end, _) in itertools.pairwise(starts):
+            body = text[start:end].split(" AS", 1)[-1]
+            calls[name] = frozenset(n.lower() for n in _CALLS.findall(body)) - {name}
+    return calls
 
 
 def _literal(arg: Argument, values: Mapping[str, Any]) -> str | None:

@@ -190,11 +190,7 @@ def preload_kernels(recipe: str | Path | Recipe) -> None:
     loads nothing here, and its run reports why.
     """
     with contextlib.suppress(SqlselError, OSError):
-        text = recipe.text if isinstance(recipe, Recipe) else load_recipe(recipe).text
-        preload(_CALLED.findall(text))
-
-
-_CALLED = re.compile(r"\b(sel_\w+)\s*\(", re.IGNORECASE)
+        preload((recipe if isinstance(recipe, Recipe) else load_recipe(recipe)).functions_called())
 
 
 def _record_unparsed(con: duckdb.DuckDBPyConnection, path: Path, given: dict[str, Any], error: Exception) -> None:

@@ -97,3 +97,11 @@ def test_a_pickled_function_travels_without_its_kernels():
     copy = pickle.loads(pickle.dumps(spec))
     assert spec.kernels and copy.kernels == ()
     assert (copy.name, copy.impl, copy.params) == (spec.name, spec.impl, spec.params)
+
+
+def test_a_recipe_preloads_what_its_library_macros_call():
+    from sqlsel.recipe import load_recipe
+
+    called = load_recipe("semdedup").functions_called()  # sel_hash_embed only through sel_recipe_embedding
+    assert {"sel_recipe_embedding", "sel_hash_embed", "sel_semdedup", "sel_kmeans_fit"} <= called
+    assert "sel_ngram_buckets" in load_recipe("dsir_select").functions_called()
