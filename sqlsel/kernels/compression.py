@@ -60,6 +60,9 @@ __all__ = [
     "Codec",
     "TargetSet",
     "ncd",
+    "TARGET_KERNELS",
+    "EXACT_KERNELS",
+    "FAST_KERNELS",
 ]
 
 ALGORITHMS = {"gzip": (1, 9), "lz4": (0, 16), "zstd": (1, 22)}
@@ -417,3 +420,11 @@ def _count_words(row, lo, hi, table, seen, r, picked):  # pragma: no cover - com
         seen[h] = r
         total += np.int64(e >> np.uint64(32)) * (1 - counted)
     return total
+
+
+#: The compiled loops of a target set's sizes and sketch (preloaded by :func:`sqlsel.functions.preload`).
+TARGET_KERNELS = (_lz4.frame_sizes, _lz4.block_size, _build_sketch, _grow)
+#: The compiled loops :meth:`TargetSet.exact_scores` runs (preloaded by :func:`sqlsel.functions.preload`).
+EXACT_KERNELS = (*TARGET_KERNELS, _lz4.pair_frame_sizes)
+#: The compiled loops :meth:`TargetSet.fast_scores` runs (preloaded by :func:`sqlsel.functions.preload`).
+FAST_KERNELS = (*TARGET_KERNELS, _lz4.block_size_spans, _coverage, _mean_similarity)

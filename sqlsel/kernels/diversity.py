@@ -52,6 +52,7 @@ __all__ = [
     "kcenter_greedy",
     "mmr",
     "threshold_greedy",
+    "SEMDEDUP_KERNELS",
 ]
 
 KEEP = ("hard", "easy", "random")  # which item of a duplicate group SemDeDup keeps
@@ -626,3 +627,7 @@ def threshold_greedy(x: np.ndarray, order: np.ndarray, tau: float, limit: int | 
             if limit is not None and len(kept) >= limit:
                 break
     return Selection(np.array(kept, np.int64), np.array(scores, np.float64))
+
+
+#: The compiled loops of SemDeDup's search (preloaded by :func:`sqlsel.functions.preload`).
+SEMDEDUP_KERNELS = (_row_hashes, _rows_equal, _row_cosines, _fold_earlier)

@@ -19,7 +19,7 @@ import numpy as np
 
 from sqlsel.kernels._jit import jit
 
-__all__ = ["FLOOR", "weights_from_features", "kl_divergence", "kl_reduction"]
+__all__ = ["FLOOR", "weights_from_features", "kl_divergence", "kl_reduction", "WEIGHT_KERNELS"]
 
 #: The reference's additive floor inside the logarithms.
 FLOOR = 1e-8
@@ -81,3 +81,7 @@ def kl_reduction(target_counts: np.ndarray, raw_counts: np.ndarray, selected_cou
     """KL(target‖raw) − KL(target‖selected): how much closer to the target the selection is."""
     p_t = probabilities(target_counts)
     return kl_divergence(p_t, probabilities(raw_counts)) - kl_divergence(p_t, probabilities(selected_counts))
+
+
+#: The compiled loops :func:`weights_from_features` runs (preloaded by :func:`sqlsel.functions.preload`).
+WEIGHT_KERNELS = (_feature_sums,)

@@ -28,7 +28,7 @@ from sqlsel.kernels._jit import jit
 from sqlsel.kernels.rows import Rows
 from sqlsel.kernels.sampling import GOLDEN, MIX_M1, MIX_M2
 
-__all__ = ["PROBES", "MIN_DIM", "MAX_DIM", "hash_embed", "embed_with_tokens"]
+__all__ = ["PROBES", "MIN_DIM", "MAX_DIM", "hash_embed", "embed_with_tokens", "EMBED_KERNELS"]
 
 PROBES = 4  # coordinates per n-gram: enough for a stable projection, cheap per token
 MIN_DIM = 8
@@ -114,3 +114,7 @@ def embed_with_tokens(rows: Rows, dim: int) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(dim, int) or isinstance(dim, bool) or not MIN_DIM <= dim <= MAX_DIM:
         raise ValueError(f"dim must be an integer in {MIN_DIM}..{MAX_DIM}; got {dim!r}")
     return _embed(rows.data, rows.offsets, dim)
+
+
+#: The compiled loops :func:`embed_with_tokens` runs (preloaded by :func:`sqlsel.functions.preload`).
+EMBED_KERNELS = (_embed,)

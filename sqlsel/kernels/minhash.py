@@ -55,6 +55,9 @@ __all__ = [
     "exact_jaccard",
     "check_minhash_params",
     "components",
+    "SIGNATURE_KERNELS",
+    "BAND_KERNELS",
+    "COMPONENT_KERNELS",
 ]
 
 UNITS = ("word", "char")
@@ -483,3 +486,11 @@ def _union_find(left, right, n):  # pragma: no cover - compiled
     for x in range(n):
         parent[x] = _root(parent, x)
     return parent
+
+
+#: The compiled loops :func:`signatures` runs (preloaded by :func:`sqlsel.functions.preload`).
+SIGNATURE_KERNELS = (_utf8_word_hashes, _token_hashes, _word_shingles, _minimums)
+#: The compiled loops :func:`band_hashes` runs (preloaded by :func:`sqlsel.functions.preload`).
+BAND_KERNELS = (_bands,)
+#: The compiled loops :func:`components` runs (preloaded by :func:`sqlsel.functions.preload`).
+COMPONENT_KERNELS = (_union_find,)

@@ -36,7 +36,15 @@ from sqlsel.kernels import _compiled, _openssl
 from sqlsel.kernels.rows import utf8_rows
 from sqlsel.kernels.tokens import ASCII_LOWER, WORDPUNCT, tokenize
 
-__all__ = ["GramMemo", "NgramFeatures", "ngram_features", "sha256_mod", "token_counts"]
+__all__ = [
+    "GramMemo",
+    "NgramFeatures",
+    "ngram_features",
+    "sha256_mod",
+    "token_counts",
+    "FEATURE_KERNELS",
+    "TOKEN_KERNELS",
+]
 
 _P = np.uint64((0x100000001B3 * 0x9E3779B1 | 1) % 2**64)  # odd base of the polynomial fingerprint (mod 2**64)
 _SPACE = np.uint64(ord(" "))
@@ -190,3 +198,16 @@ def token_counts(texts: pa.Array | pa.ChunkedArray) -> np.ndarray:
         texts = texts.combine_chunks()
     toks, _ = tokenize(texts, WORDPUNCT)
     return np.bincount(toks.doc, minlength=len(texts)).astype(np.int64)
+
+
+#: The compiled loops :func:`ngram_features` runs (preloaded by :func:`sqlsel.functions.preload`).
+FEATURE_KERNELS = (
+    _compiled.ascii_tokens,
+    _compiled.grams_to_buckets,
+    _compiled.rehash,
+    _compiled.place,
+    _openssl.sha256_mod,
+    _compiled.sha256_mod,
+)
+#: The compiled loops :func:`token_counts` runs (preloaded by :func:`sqlsel.functions.preload`).
+TOKEN_KERNELS = (_compiled.ascii_tokens,)

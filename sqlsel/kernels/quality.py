@@ -40,6 +40,7 @@ __all__ = [
     "gopher_repetition",
     "c4_quality",
     "fineweb_quality",
+    "QUALITY_KERNELS",
 ]
 
 #: datatrove's Gopher stop words (a text needs ``min_stop_words`` of them).
@@ -690,3 +691,7 @@ def fineweb_quality(
         for k, v in zip(names, (reason is None, reason, punct, short, dup, per_word), strict=True):
             cols[k].append(v)
     return _struct(cols, {"keep": pa.bool_(), "reason": pa.string()}, [v is not None for v in values])
+
+
+#: The compiled loops of the Gopher, C4 and FineWeb rules (preloaded by :func:`sqlsel.functions.preload`).
+QUALITY_KERNELS = (_hash_words, _ngram_chars)

@@ -23,9 +23,9 @@ import xxhash
 from sqlsel.duck import sql_string
 from sqlsel.errors import InputError, ParameterError, SqlselError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
-from sqlsel.kernels import diversity as _diversity
 from sqlsel.kernels.diversity import (
     KEEP,
+    SEMDEDUP_KERNELS,
     Selection,
     centroid_cosine,
     identical_groups,
@@ -124,7 +124,7 @@ def _written(
     side_effects=True,  # it writes a table: DuckDB must call it once per row, never fold it
     null_handling="special",
     defaults={"keep": "'hard'", "seed": "0", "index": "NULL"},
-    kernels=(_diversity._row_hashes, _diversity._rows_equal, _diversity._row_cosines, _diversity._fold_earlier),
+    kernels=SEMDEDUP_KERNELS,
 )
 def sel_semdedup(
     ctx: FunctionContext,

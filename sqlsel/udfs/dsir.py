@@ -19,26 +19,20 @@ import pyarrow as pa
 from sqlsel.catalog import store_model
 from sqlsel.errors import InputError, SqlselError
 from sqlsel.functions import FunctionContext, constant_argument, sql_function
-from sqlsel.kernels import _compiled, _openssl
-from sqlsel.kernels.dsir import _feature_sums, kl_reduction, weights_from_features
-from sqlsel.kernels.ngrams import GramMemo, NgramFeatures, ngram_features, token_counts
+from sqlsel.kernels.dsir import WEIGHT_KERNELS, kl_reduction, weights_from_features
+from sqlsel.kernels.ngrams import (
+    FEATURE_KERNELS,
+    TOKEN_KERNELS,
+    GramMemo,
+    NgramFeatures,
+    ngram_features,
+    token_counts,
+)
 
 T = TypeVar("T")
 
 MAX_BUCKETS = 1 << 24
 MAX_NGRAMS = 8
-
-
-#: What featurizing runs: the tokenizer, the memo's lookup, growth and inserts, SHA-256 of new grams.
-FEATURE_KERNELS = (
-    _compiled.ascii_tokens,
-    _compiled.grams_to_buckets,
-    _compiled.rehash,
-    _compiled.place,
-    _openssl.sha256_mod,
-    _compiled.sha256_mod,
-)
-WEIGHT_KERNELS = (*FEATURE_KERNELS, _feature_sums)
 
 
 @dataclass(frozen=True)
@@ -128,7 +122,7 @@ def _by_piece(
     returns="BIGINT",
     doc="Number of wordpunct tokens (\\w+|[^\\w\\s]+) of the lowercased text, as DSIR counts them.",
     example="SELECT sel_token_count('Hello, world!')",
-    kernels=(_compiled.ascii_tokens,),
+    kernels=TOKEN_KERNELS,
 )
 def sel_token_count(ctx: FunctionContext, text: pa.Array) -> pa.Array:
     return pa.array(token_counts(text))
@@ -144,7 +138,7 @@ def sel_token_count(ctx: FunctionContext, text: pa.Array) -> pa.Array:
     the model was fitted with normalize=true.""",
     example="SELECT id, sel_dsir_weight(text, 'my_model') AS log_weight FROM pool",
     model_param="model",
-    kernels=WEIGHT_KERNELS,
+    kernels=FEATURE_KERNELS + WEIGHT_KERNELS,
 )
 def sel_dsir_weight(ctx: FunctionContext, text: pa.Array, model: pa.Array) -> pa.Array:
     m = load_dsir_model(ctx, str(constant_argument(model, "model")))
@@ -163,7 +157,7 @@ def sel_dsir_weight(ctx: FunctionContext, text: pa.Array, model: pa.Array) -> pa
     Use it when the same rows were featurized already, e.g. to fit the raw histogram.""",
     example="SELECT sel_dsir_weight_features(sel_ngram_buckets(text, 10000, 2), 'my_model') FROM pool",
     model_param="model",
-    kernels=(_feature_sums,),
+    kernels=WEIGHT_KERNELS,
 )
 def sel_dsir_weight_features(ctx: FunctionContext, features: pa.Array, model: pa.Array) -> pa.Array:
     m = load_dsir_model(ctx, str(constant_argument(model, "model")))

@@ -10,8 +10,7 @@ import pyarrow as pa
 
 from sqlsel.embedders import embed_texts
 from sqlsel.functions import FunctionContext, concatenated, constant_argument, sql_function
-from sqlsel.kernels import embed as _embed
-from sqlsel.kernels.embed import MAX_DIM, MIN_DIM, embed_with_tokens
+from sqlsel.kernels.embed import EMBED_KERNELS, MAX_DIM, MIN_DIM, embed_with_tokens
 from sqlsel.kernels.rows import utf8_rows
 from sqlsel.kernels.vectors import list_array
 
@@ -27,7 +26,7 @@ from sqlsel.kernels.vectors import list_array
     give NULL. Cast to FLOAT[dim] for DuckDB's array functions (array_cosine_similarity, …).""",
     example="SELECT sel_hash_embed('The cat sat on the mat.', 64)::FLOAT[64] AS embedding",
     null_handling="special",  # a text without tokens has no embedding: NULL out without NULL in
-    kernels=(_embed._embed,),
+    kernels=EMBED_KERNELS,
 )
 def sel_hash_embed(ctx: FunctionContext, text: pa.Array, dim: pa.Array) -> pa.Array:
     if dim.null_count == len(dim):  # also the empty batch: NULL dim, NULL embedding

@@ -19,8 +19,10 @@ import pyarrow.compute as pc
 
 from sqlsel.errors import ParameterError, did_you_mean
 from sqlsel.functions import FunctionContext, concatenated, constant_argument, sql_function
-from sqlsel.kernels import minhash as _minhash
 from sqlsel.kernels.minhash import (
+    BAND_KERNELS,
+    COMPONENT_KERNELS,
+    SIGNATURE_KERNELS,
     UNITS,
     band_hashes,
     check_minhash_params,
@@ -61,7 +63,7 @@ def _shingle_params(ngram: pa.Array, unit: pa.Array) -> tuple[int, str]:
     example="SELECT id, sel_minhash(text) AS sig FROM pool",
     defaults={"num_perm": "128", "ngram": "5", "seed": "1", "unit": "'word'"},
     null_handling="special",  # a text without shingles has no signature either
-    kernels=(_minhash._utf8_word_hashes, _minhash._token_hashes, _minhash._word_shingles, _minhash._minimums),
+    kernels=SIGNATURE_KERNELS,
 )
 def sel_minhash(
     ctx: FunctionContext, text: pa.Array, num_perm: pa.Array, ngram: pa.Array, seed: pa.Array, unit: pa.Array
@@ -107,7 +109,7 @@ def _matrix(signature: pa.Array, what: str) -> np.ndarray:
     are rows sharing a bucket, found by unnest and GROUP BY bucket.""",
     example="SELECT id, unnest(sel_lsh_buckets(sel_minhash(text), 0.8)) AS bucket FROM pool",
     defaults={"threshold": "0.8", "bands": "0", "rows": "0"},
-    kernels=(_minhash._bands,),
+    kernels=BAND_KERNELS,
 )
 def sel_lsh_buckets(
     ctx: FunctionContext, signature: pa.Array, threshold: pa.Array, bands: pa.Array, rows: pa.Array
@@ -193,7 +195,7 @@ def sel_jaccard(ctx: FunctionContext, a: pa.Array, b: pa.Array, ngram: pa.Array,
     example="SELECT sel_connected_components('sel_scratch.clusters', 'SELECT a, b FROM pairs')",
     side_effects=True,  # it writes a table
     null_handling="special",
-    kernels=(_minhash._union_find,),
+    kernels=COMPONENT_KERNELS,
 )
 def sel_connected_components(ctx: FunctionContext, into: pa.Array, source: pa.Array) -> pa.Array:
     into_table = str(constant_argument(into, "into_table"))

@@ -50,7 +50,7 @@ GOPHER_QUALITY = {
     min_stop_words of the, be, to, of, and, that, have, with). 0 switches a rule off. avg_word_length
     is NULL without non-symbol words; an empty or blank text is gopher_short_doc.""",
     example="SELECT sel_gopher_quality(text).reason AS reason, count(*) FROM pool GROUP BY reason",
-    kernels=(quality._hash_words, quality._ngram_chars),
+    kernels=quality.QUALITY_KERNELS,
 )
 def sel_gopher_quality(ctx: FunctionContext, text: pa.Array, *args: pa.Array) -> pa.Array:
     return quality.gopher_quality(text, **_constants(dict(zip(GOPHER_QUALITY, args, strict=True))))
@@ -83,7 +83,7 @@ _REPETITION_SIGNALS += [f"dup_{n}_gram" for n, _ in quality.DUP_NGRAMS]
     n-grams repeating an earlier one). Each signal field is the measured fraction; 0 switches a rule
     off. The empty text is empty; a blank one is kept.""",
     example="SELECT id FROM pool WHERE sel_gopher_repetition(text).keep",
-    kernels=(quality._hash_words, quality._ngram_chars),
+    kernels=quality.QUALITY_KERNELS,
 )
 def sel_gopher_repetition(ctx: FunctionContext, text: pa.Array, *args: pa.Array) -> pa.Array:
     c = _constants(dict(zip(GOPHER_REPETITION, args, strict=True)))
@@ -119,7 +119,7 @@ C4 = {
     under min_num_sentences). text is the kept lines joined by newlines (NULL when dropped);
     -1 switches a count rule off. The empty text is too_few_sentences.""",
     example="SELECT id, sel_c4_quality(text).text AS text FROM pool WHERE sel_c4_quality(text).keep",
-    kernels=(quality._hash_words, quality._ngram_chars),
+    kernels=quality.QUALITY_KERNELS,
 )
 def sel_c4_quality(ctx: FunctionContext, text: pa.Array, *args: pa.Array) -> pa.Array:
     return quality.c4_quality(text, **_constants(dict(zip(C4, args, strict=True))))
@@ -149,7 +149,7 @@ FINEWEB = {
     repeated lines over the text's, newlines left out, over char_duplicates_ratio), list_ratio
     (newlines per word over new_line_ratio). A text without a non-blank line is empty.""",
     example="SELECT sel_fineweb_quality(text).reason AS reason, count(*) FROM pool GROUP BY reason",
-    kernels=(quality._hash_words, quality._ngram_chars),
+    kernels=quality.QUALITY_KERNELS,
 )
 def sel_fineweb_quality(ctx: FunctionContext, text: pa.Array, *args: pa.Array) -> pa.Array:
     return quality.fineweb_quality(text, **_constants(dict(zip(FINEWEB, args, strict=True))))

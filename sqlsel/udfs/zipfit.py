@@ -17,8 +17,16 @@ import pyarrow as pa
 from sqlsel.catalog import store_model
 from sqlsel.errors import InputError, SqlselError
 from sqlsel.functions import FunctionContext, concatenated, constant_argument, sql_function
-from sqlsel.kernels import _lz4, compression
-from sqlsel.kernels.compression import DEFAULT_ALGORITHM, DEFAULT_LEVEL, Codec, TargetSet, ncd
+from sqlsel.kernels.compression import (
+    DEFAULT_ALGORITHM,
+    DEFAULT_LEVEL,
+    EXACT_KERNELS,
+    FAST_KERNELS,
+    TARGET_KERNELS,
+    Codec,
+    TargetSet,
+    ncd,
+)
 from sqlsel.kernels.rows import Rows, utf8_rows
 
 KIND = "zipfit"
@@ -29,12 +37,6 @@ def codec_of(algorithm: Any, level: Any) -> Codec:
 
 
 _DEFAULT = Codec(DEFAULT_ALGORITHM, DEFAULT_LEVEL)
-
-
-#: What a target set's sizes and its fast-mode sketch run (sel_zipfit_target builds both).
-TARGET_KERNELS = (_lz4.frame_sizes, _lz4.block_size, compression._build_sketch, compression._grow)
-EXACT_KERNELS = (*TARGET_KERNELS, _lz4.pair_frame_sizes)
-FAST_KERNELS = (*TARGET_KERNELS, _lz4.block_size_spans, compression._coverage, compression._mean_similarity)
 
 
 def load_target_set(ctx: FunctionContext, name: str) -> TargetSet:
