@@ -385,7 +385,7 @@ def _macros(con: duckdb.DuckDBPyConnection, names: set[str]) -> set[str]:
     The library's are on every sqlsel connection; the others are looked up in one query, since
     listing ``duckdb_functions()`` takes 15-40 ms however few it returns.
     """
-    library = names & _library_macros()
+    library = names & _library_macro_calls().keys()
     others = names - library
     if not others:
         return library
@@ -396,19 +396,16 @@ def _macros(con: duckdb.DuckDBPyConnection, names: set[str]) -> set[str]:
     return library | {str(r[0]) for r in run_sql(con, sql, [sorted(others)])}
 
 
-@functools.lru_cache(maxsize=1)
-def _library_macros() -> frozenset[str]:
-    """The names of the macros ``udfs/*.sql`` creates (:func:`sqlsel.connection.create_macros`)."""
-    return frozenset(_library_macro_calls())
-
-
 _MACRO = re.compile(r"^CREATE\s+OR\s+REPLACE\s+MACRO\s+(\w+)", re.I | re.M)
 _CALLS = re.compile(r"\b(sel_\w+)\s*\(", re.I)
 
 
 @functools.lru_cache(maxsize=1)
 def _library_macro_calls() -> dict[str, frozenset[str]]:
-    """Each macro ``udfs/*.sql`` creates → the ``sel_`` names its body calls."""
+    """Each macro ``udfs/*.sql`` creates → the ``sel_`` names its body calls.
+
+    Every sqlsel connection holds these macros (:func:`sqlsel.connection.create_macros`).
+    """
     calls: dict[str, frozenset[str]] = {}
     for path in sql_files("udfs"):
         text = path.read_text()
