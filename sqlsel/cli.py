@@ -117,25 +117,30 @@ def run(
 ) -> None:
     """Run RECIPE (a bundled recipe name or a .sql file) and record the run in the catalog."""
     from sqlsel.connection import connect
+    from sqlsel.errors import ParameterError
     from sqlsel.kernels import CompileWatch
     from sqlsel.progress import ProgressView
-    from sqlsel.recipe import load_recipe
+    from sqlsel.recipe import Recipe, load_recipe
     from sqlsel.runner import preload_kernels, run_recipe
 
     if describe:
         click.echo(load_recipe(recipe).usage())
         return
-    if not Path(recipe).is_file():
-        load_recipe(recipe)  # an unknown name is no run: say so before creating a catalog
+    loaded: Recipe | str = recipe
+    try:
+        loaded = load_recipe(recipe)  # an unknown name is no run: say so before creating a catalog
+    except ParameterError:
+        if not Path(recipe).is_file():
+            raise  # a file whose header does not parse is a failed run: run_recipe records it
     given = _parse_params(params)
     if engine == "duckdb":
-        preload_kernels(recipe)  # while the catalog opens
+        preload_kernels(loaded)  # while the catalog opens
     con = connect(db, read_only=read_only)
     view = ProgressView()
     try:
         with view as on_progress, CompileWatch(on_first=lambda: view.note(CompileWatch.NOTICE)) as compiled:
             result = run_recipe(
-                recipe,
+                loaded,
                 given,
                 con=con,
                 out=out,

@@ -23,9 +23,9 @@ import duckdb
 from sqlsel.catalog import catalog_file, clean_abandoned, migrate
 from sqlsel.duck import run_sql, sql_string
 from sqlsel.errors import CatalogNotFoundError, SqlselError
-from sqlsel.functions import KEY_MACROS, function_macros, register_functions
+from sqlsel.functions import function_macros, register_functions
 from sqlsel.lance import drop_tables
-from sqlsel.resources import sql_files
+from sqlsel.resources import KEY_MACROS, macro_files
 
 __all__ = [
     "connect",
@@ -233,7 +233,7 @@ def create_macros(con: duckdb.DuckDBPyConnection) -> None:
     the old hash, so the next one creates them all again.
     """
     # the key macros come first, in function_macros(): the others call them
-    texts = function_macros() + [p.read_text() for p in sql_files("udfs") if p.name != KEY_MACROS]
+    texts = function_macros() + [text for name, text in macro_files().items() if name != KEY_MACROS]
     stamp = hashlib.sha256("\n;\n".join(texts).encode()).hexdigest()[:32]
     try:
         if run_sql(con, f"SELECT {MACROS_STAMP}()")[0][0] == stamp:

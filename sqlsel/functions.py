@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from sqlsel.catalog import STAGED, staged_name
 from sqlsel.duck import run_sql
 from sqlsel.errors import ReadOnlyCatalogError, SqlselError, UnknownModelError
-from sqlsel.resources import resource_dir
+from sqlsel.resources import KEY_MACROS, macro_files
 
 __all__ = [
     "FunctionSpec",
@@ -62,7 +62,6 @@ __all__ = [
 #: The pseudo-type of a parameter that takes a row key of any integer or string type (see kernels/keys.py).
 KEY = "KEY"
 #: The SQL library file the function macros call into (sel_key_hash); loaded before them.
-KEY_MACROS = "keys.sql"
 
 #: Built-in function families, in registration order (``sqlsel/udfs/<family>.py``).
 FAMILIES = (
@@ -716,7 +715,7 @@ def function_macros(specs: dict[str, FunctionSpec] | None = None) -> list[str]:
     """The macros the function table needs: the key macros (``udfs/keys.sql``), then one per
     function with defaults or KEY parameters, over its ``<name>_full``."""
     specs = specs if specs is not None else load_families()
-    keys = (resource_dir("udfs") / KEY_MACROS).read_text()
+    keys = macro_files()[KEY_MACROS]
     return [keys] + [macro for macro in (spec.macro_sql() for spec in specs.values()) if macro is not None]
 
 

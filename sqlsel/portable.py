@@ -32,9 +32,7 @@ from typing import Any
 
 from sqlsel.connection import SCRATCH
 from sqlsel.recipe import Recipe, line_of
-from sqlsel.resources import sql_files
-
-SHELL_MACROS = "shell.sql"
+from sqlsel.resources import SHELL_MACROS, macro_files
 
 _LEN = re.compile(r"\blen\s*\(", re.IGNORECASE)
 
@@ -254,10 +252,10 @@ def _macros() -> dict[str, tuple[list[str], Any]]:
     from sqlglot import exp
 
     macros: dict[str, tuple[list[str], Any]] = {}
-    for path in sql_files("udfs"):
-        if path.name == SHELL_MACROS:
+    for name, text in macro_files().items():
+        if name == SHELL_MACROS:
             continue
-        for tree in sqlglot.parse(path.read_text(), read="duckdb"):
+        for tree in sqlglot.parse(text, read="duckdb"):
             if not isinstance(tree, exp.Create) or str(tree.args.get("kind", "")).upper() != "MACRO":
                 continue
             fn = tree.this

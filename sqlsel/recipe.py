@@ -47,7 +47,7 @@ from sqlsel.errors import (
     UnknownRecipeError,
     did_you_mean,
 )
-from sqlsel.resources import resource_dir, sql_files
+from sqlsel.resources import macro_files, resource_dir
 
 __all__ = [
     "with_columns",
@@ -407,8 +407,7 @@ def _library_macro_calls() -> dict[str, frozenset[str]]:
     Every sqlsel connection holds these macros (:func:`sqlsel.connection.create_macros`).
     """
     calls: dict[str, frozenset[str]] = {}
-    for path in sql_files("udfs"):
-        text = path.read_text()
+    for text in macro_files().values():
         starts = [(m.start(), m.group(1).lower()) for m in _MACRO.finditer(text)] + [(len(text), "")]
         for (start, name), (end, _) in itertools.pairwise(starts):
             body = text[start:end].split(" AS", 1)[-1]

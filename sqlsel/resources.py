@@ -6,9 +6,15 @@ are the top-level folders of the repository.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
-__all__ = ["resource_dir", "sql_files"]
+__all__ = ["KEY_MACROS", "SHELL_MACROS", "macro_files", "resource_dir", "sql_files"]
+
+#: ``udfs/keys.sql``: the key hash, created before every other macro (the function table's call it).
+KEY_MACROS = "keys.sql"
+#: ``udfs/shell.sql``: the ``sqlsel_`` twins for a plain DuckDB shell, never used in a recipe.
+SHELL_MACROS = "shell.sql"
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -24,3 +30,13 @@ def resource_dir(kind: str) -> Path:
 def sql_files(kind: str) -> list[Path]:
     """The ``.sql`` files of ``kind``, sorted by name."""
     return sorted(resource_dir(kind).glob("*.sql"))
+
+
+@functools.lru_cache(maxsize=1)
+def macro_files() -> dict[str, str]:
+    """The SQL macro library, ``udfs/*.sql``: file name → text, read once per process.
+
+    Connecting creates these macros, a recipe's check follows the calls in their bodies, and the
+    Spark engine expands them in place; all three read them from here.
+    """
+    return {path.name: path.read_text() for path in sql_files("udfs")}

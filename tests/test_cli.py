@@ -57,6 +57,20 @@ def test_unknown_recipe_suggests(tmp_path):
     assert res.exit_code == 1 and "Did you mean 'dsir_select'" in res.output
 
 
+def test_a_recipe_file_whose_header_does_not_parse_is_a_recorded_failed_run(tmp_path):
+    bad, db = tmp_path / "bad_header.sql", tmp_path / "c.duckdb"
+    bad.write_text("-- param k: NUMBER; rows\nSELECT 1 AS id;\n")
+    res = invoke("run", str(bad), "-p", "k=3", "--db", str(db))
+    assert res.exit_code == 1 and "bad parameter declaration" in res.output
+    with duckdb.connect(str(db)) as con:
+        assert con.execute("SELECT recipe, status FROM sel_runs").fetchall() == [(str(bad), "failed")]
+
+
+def test_a_missing_recipe_file_creates_no_catalog(tmp_path):
+    res = invoke("run", str(tmp_path / "nothing.sql"), "--db", str(tmp_path / "c.duckdb"))
+    assert res.exit_code == 1 and "nothing.sql" in res.output and not (tmp_path / "c.duckdb").exists()
+
+
 def test_bad_param_syntax():
     res = CliRunner().invoke(cli, ["run", "dsir_select", "-p", "k"])
     assert res.exit_code == 2 and "NAME=VALUE" in res.output
