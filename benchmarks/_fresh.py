@@ -18,6 +18,21 @@ def run_fresh(code: str, args: list[str], cwd: Path | None = None) -> str:
     return line[len("RESULT ") :]
 
 
+def settle_memory(gb: float) -> None:
+    """Touch and free ``gb`` GB in a child process, right before a timed run (nothing when 0).
+
+    The benchmark VM reports free memory to its host (virtio-balloon free page reporting, in blocks of
+    8 MB, ~2 s after they are freed); a process that touches such memory again waits for the host to
+    hand it back. Touching 1.5 GB there took 2.9-3.0 s when it had been free for 15 s and 0.19 s right
+    after another allocation freed it (2026-12-07). So a run right after a long idle or after another
+    program's exit pays ~1.9 s per GB of its footprint, one right after a run of the same size does not.
+    Settling before every timed process, on both sides, gives each the memory a machine without free
+    page reporting would; the benchmarks print whether they did.
+    """
+    if gb > 0:
+        subprocess.run([sys.executable, "-c", f"b'\\x01' * {int(gb * 1e9)}"], check=True)
+
+
 def run_timed(command: list[str]) -> tuple[float, float, str]:
     """Run ``command`` as a whole process under GNU time: (wall seconds, its own peak RSS in GB, stderr).
 

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _fresh import run_fresh
+from _fresh import run_fresh, settle_memory
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE / "data" / "corpus.parquet"
@@ -121,21 +121,26 @@ d.resample(out_dir=out, num_to_sample=int(k), cache_dir=cache + "_resample")
 """
 
 
-def whole_processes(work: Path, k: int, threads: int, repeats: int, reference: bool) -> dict[str, list[float]]:
+def whole_processes(
+    work: Path, k: int, threads: int, repeats: int, reference: bool, settle_gb: float = 0.0
+) -> dict[str, list[float]]:
     """Wall seconds of whole processes, as a user runs each side: `sqlsel run dsir_select` (fresh catalog,
-    Parquet in, Parquet out) and a script running the reference (JSONL in, JSONL out), alternately."""
+    Parquet in, Parquet out) and a script running the reference (JSONL in, JSONL out), alternately;
+    ``settle_gb`` GB touched and freed before each (:func:`_fresh.settle_memory`)."""
     sqlsel_cli = str(Path(sys.executable).parent / "sqlsel")
     times: dict[str, list[float]] = {"sqlsel": [], "reference": []}
     for i in range(repeats):
         command = [sqlsel_cli, "run", "dsir_select", "-p", f"pool={work / 'pool.parquet'}", "-p",
                    f"target={work / 'target.parquet'}", "-p", f"k={k}", "--threads", str(threads),
                    "--db", str(work / f"whole{i}.duckdb"), "--out", str(work / f"whole{i}.parquet")]  # fmt: skip
+        settle_memory(settle_gb)
         t0 = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
         times["sqlsel"].append(time.perf_counter() - t0)
         if reference:
             args = [str(work / "pool.jsonl"), str(work / "target.jsonl"), str(work / f"whole_cache{i}"),
                     str(work / f"whole_out{i}"), str(k)]  # fmt: skip
+            settle_memory(settle_gb)
             t0 = time.perf_counter()
             subprocess.run([sys.executable, "-c", REFERENCE_PROCESS, *args], check=True, capture_output=True)
             times["reference"].append(time.perf_counter() - t0)
@@ -155,6 +160,14 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-reference", action="store_true")
     ap.add_argument("--repeats", type=int, default=3, help="whole-process runs per side (the median is reported)")
+    ap.add_argument(
+        "--settle-memory",
+        type=float,
+        default=0.0,
+        metavar="GB",
+        help="touch and free GB of memory before every whole-process run, on both sides: on a VM that reports "
+        "free pages to its host, each then starts as on a machine that does not (see _fresh.settle_memory)",
+    )
     args = ap.parse_args()
     if not args.corpus.exists():
         print(f"building the corpus with {BUILD} (needs its Debian packages)", file=sys.stderr)
@@ -186,10 +199,11 @@ def main() -> int:
             f"parity {timed['metrics']['kl_reduction']:.4f}"
         )
 
-        whole = whole_processes(work, args.k, args.threads, args.repeats, not args.skip_reference)
+        whole = whole_processes(work, args.k, args.threads, args.repeats, not args.skip_reference, args.settle_memory)
         ours_whole = statistics.median(whole["sqlsel"])
+        settled = f", {args.settle_memory:g} GB touched and freed before each" if args.settle_memory else ""
         print(
-            f"whole processes ({args.repeats} each, alternating): sqlsel run dsir_select "
+            f"whole processes ({args.repeats} each, alternating{settled}): sqlsel run dsir_select "
             f"{' / '.join(f'{t:.1f}' for t in whole['sqlsel'])} s, median {ours_whole:.1f} s"
         )
         if args.skip_reference:
@@ -220,7 +234,7 @@ def main() -> int:
         ratio = theirs / ours
         print(
             f"SUMMARY dsir: whole process sqlsel {ours_whole:.1f} s vs data-selection {theirs_whole:.1f} s = "
-            f"{theirs_whole / ours_whole:.1f}x (medians of {args.repeats}); "
+            f"{theirs_whole / ours_whole:.1f}x (medians of {args.repeats}{settled}); "
             f"fit+weights {ours:.1f} s vs {theirs:.1f} s = {ratio:.1f}x; "
             f"max rel weight diff {worst:.1e}; precision@{args.k} sqlsel defaults {p_default:.3f} vs reference "
             f"{max(p_ref0, p_ref100):.3f}"
