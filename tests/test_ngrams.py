@@ -140,6 +140,34 @@ def test_a_memo_doubles_as_it_fills_and_keeps_every_gram():
     )
 
 
+def test_threads_inserting_while_the_memo_grows_lose_no_gram():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlsel.kernels.ngrams import GramMemo
+
+    memo = GramMemo(bits=4)
+    keys = np.arange(1, 40001, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    chunks = np.array_split(np.concatenate([keys, keys[::3]]), 400)  # some grams arrive twice
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda c: memo.insert(c, (c % np.uint64(97)).astype(np.int32)), chunks))
+    slots = memo.snapshot()[0]
+    used = slots[slots[:, 0] != 0]
+    assert dict(zip(used[:, 0].tolist(), (used[:, 1] - 1).tolist())) == {k: k % 97 for k in keys.tolist()}
+    assert 2 * len(used) <= len(slots)
+
+
+def test_threads_sharing_a_growing_memo_get_the_features_of_no_memo():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlsel.kernels.ngrams import GramMemo
+
+    texts = pa.array([f"word{i} other{i % 7} w{i * 31 % 1009}" for i in range(4000)])
+    memo = GramMemo(bits=4)
+    with ThreadPoolExecutor(4) as pool:
+        parts = list(pool.map(lambda a: ngram_features(texts.slice(a, 100), 101, 2, memo), range(0, 4000, 100)))
+    assert np.array_equal(np.concatenate([p.buckets for p in parts]), ngram_features(texts, 101, 2).buckets)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=8))
 def test_token_lists_are_pythons_wordpunct_tokens_of_the_lowered_text(texts):

@@ -88,6 +88,8 @@ class GramMemo:
     Rows are ``(key, bucket + 1)``; key 0 marks an empty slot and a 0 bucket reads as "absent",
     so lookups need no lock while an insert (under the lock) is writing. Grows at half full, up to
     ``MAX_ENTRIES`` grams (2 GiB of slots); past it, unseen grams are hashed and not remembered.
+    While one thread prepares the grown table, the others insert into the current one up to three
+    quarters full.
 
     It doubles, so it is never more than four times its grams. Growing 4× at a time (fewer growths,
     each writing fresh memory under the lock) made ``dsir_select`` on the 181k-document corpus 0.4 s
@@ -102,25 +104,56 @@ class GramMemo:
         self.state = (np.zeros((1 << bits, 2), np.uint64), np.uint64(64 - bits))
         self.count = 0
         self.lock = threading.Lock()
+        self._grown = threading.Condition(self.lock)
+        self._growing = False
 
     def snapshot(self) -> tuple[np.ndarray, np.uint64]:
         """The slots and shift to read (no lock: see the class docstring)."""
         return self.state
 
     def insert(self, keys: np.ndarray, buckets: np.ndarray) -> None:
+        """Remember the buckets of ``keys`` (grams not in the memo yet).
+
+        A table that must grow is allocated and its pages faulted in outside the lock, while other
+        threads go on inserting into the current one up to three quarters full; only moving the grams
+        into it holds the lock. Faulting in 256 MB took 0.3-1.0 s of the 181k corpus's featurizing,
+        all of it under the lock (the rehash itself ~0.07 s).
+        """
+        n = len(keys)
         with self.lock:
-            if self.count + len(keys) > self.MAX_ENTRIES:
-                return
+            while True:
+                if self.count + n > self.MAX_ENTRIES:
+                    return
+                room = len(self.state[0])
+                if 2 * (self.count + n) <= room or (self._growing and 4 * (self.count + n) <= 3 * room):
+                    break
+                if self._growing:
+                    self._grown.wait()
+                    continue
+                self._grow(2 * (self.count + n))
             slots, shift = self.state
-            if 2 * (self.count + len(keys)) > len(slots):
-                bits = len(slots).bit_length() - 1
-                while (1 << bits) < 2 * (self.count + len(keys)):
-                    bits += 1
-                grown = np.zeros((1 << bits, 2), np.uint64)
-                _compiled.rehash(slots, grown, np.uint64(64 - bits))
-                self.state = slots, shift = grown, np.uint64(64 - bits)
             _compiled.place(slots, shift, keys, buckets.astype(np.int64))
-            self.count += len(keys)
+            self.count += n
+
+    def _grow(self, slots_needed: int) -> None:
+        """Swap in a table of at least ``slots_needed`` slots holding every gram; called holding the lock."""
+        self._growing = True
+        try:
+            bits = len(self.state[0]).bit_length() - 1
+            while (1 << bits) < slots_needed:
+                bits += 1
+            self.lock.release()
+            try:
+                grown = np.zeros((1 << bits, 2), np.uint64)
+                grown.reshape(-1)[::512] = 0  # a write per 4 KB page: faulted in here, not under the lock
+            finally:
+                self.lock.acquire()
+            if 2 * self.count <= len(grown):  # else another grow is needed: the caller's loop does it
+                _compiled.rehash(self.state[0], grown, np.uint64(64 - bits))
+                self.state = grown, np.uint64(64 - bits)
+        finally:
+            self._growing = False
+            self._grown.notify_all()
 
 
 def sha256_mod(grams: pa.Array, buckets: int) -> np.ndarray:
