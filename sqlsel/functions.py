@@ -61,8 +61,6 @@ __all__ = [
 
 #: The pseudo-type of a parameter that takes a row key of any integer or string type (see kernels/keys.py).
 KEY = "KEY"
-#: The SQL library file the function macros call into (sel_key_hash); loaded before them.
-
 #: Built-in function families, in registration order (``sqlsel/udfs/<family>.py``).
 FAMILIES = (
     "sampling",

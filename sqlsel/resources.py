@@ -7,11 +7,13 @@ are the top-level folders of the repository.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 __all__ = ["KEY_MACROS", "SHELL_MACROS", "macro_files", "resource_dir", "sql_files"]
 
-#: ``udfs/keys.sql``: the key hash, created before every other macro (the function table's call it).
+#: ``udfs/keys.sql``: the key hash (``sel_key_hash``), created first: the function table's macros call it.
 KEY_MACROS = "keys.sql"
 #: ``udfs/shell.sql``: the ``sqlsel_`` twins for a plain DuckDB shell, never used in a recipe.
 SHELL_MACROS = "shell.sql"
@@ -33,10 +35,10 @@ def sql_files(kind: str) -> list[Path]:
 
 
 @functools.lru_cache(maxsize=1)
-def macro_files() -> dict[str, str]:
+def macro_files() -> Mapping[str, str]:
     """The SQL macro library, ``udfs/*.sql``: file name → text, read once per process.
 
     Connecting creates these macros, a recipe's check follows the calls in their bodies, and the
     Spark engine expands them in place; all three read them from here.
     """
-    return {path.name: path.read_text() for path in sql_files("udfs")}
+    return MappingProxyType({path.name: path.read_text() for path in sql_files("udfs")})
