@@ -120,40 +120,36 @@ class GramMemo:
         all of it under the lock (the rehash itself ~0.07 s).
         """
         n = len(keys)
-        with self.lock:
-            while True:
-                if self.count + n > self.MAX_ENTRIES:
-                    return
-                room = len(self.state[0])
-                if 2 * (self.count + n) <= room or (self._growing and 4 * (self.count + n) <= 3 * room):
-                    break
-                if self._growing:
-                    self._grown.wait()
-                    continue
-                self._grow(2 * (self.count + n))
-            slots, shift = self.state
-            _compiled.place(slots, shift, keys, buckets.astype(np.int64))
-            self.count += n
-
-    def _grow(self, slots_needed: int) -> None:
-        """Swap in a table of at least ``slots_needed`` slots holding every gram; called holding the lock."""
-        self._growing = True
-        try:
-            bits = len(self.state[0]).bit_length() - 1
-            while (1 << bits) < slots_needed:
-                bits += 1
-            self.lock.release()
+        while True:
+            claimed = False
+            grown = None
             try:
+                with self.lock:
+                    if self.count + n > self.MAX_ENTRIES:
+                        return
+                    room = len(self.state[0])
+                    if 2 * (self.count + n) <= room or (self._growing and 4 * (self.count + n) <= 3 * room):
+                        slots, shift = self.state
+                        _compiled.place(slots, shift, keys, buckets.astype(np.int64))
+                        self.count += n
+                        return
+                    if self._growing:
+                        self._grown.wait()
+                        continue
+                    self._growing = claimed = True
+                    bits = room.bit_length() - 1
+                    while (1 << bits) < 2 * (self.count + n):
+                        bits += 1
                 grown = np.zeros((1 << bits, 2), np.uint64)
                 grown.reshape(-1)[::512] = 0  # a write per 4 KB page: faulted in here, not under the lock
             finally:
-                self.lock.acquire()
-            if 2 * self.count <= len(grown):  # else another grow is needed: the caller's loop does it
-                _compiled.rehash(self.state[0], grown, np.uint64(64 - bits))
-                self.state = grown, np.uint64(64 - bits)
-        finally:
-            self._growing = False
-            self._grown.notify_all()
+                if claimed:
+                    with self.lock:
+                        if grown is not None and 2 * self.count <= len(grown):  # else the next turn grows again
+                            _compiled.rehash(self.state[0], grown, np.uint64(64 - bits))
+                            self.state = grown, np.uint64(64 - bits)
+                        self._growing = False
+                        self._grown.notify_all()
 
 
 def sha256_mod(grams: pa.Array, buckets: int) -> np.ndarray:
