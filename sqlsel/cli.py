@@ -12,7 +12,7 @@ import click
 import duckdb
 
 from sqlsel.display import print_table
-from sqlsel.errors import CatalogNotFoundError, RunInterrupted, SqlselError
+from sqlsel.errors import CatalogNotFoundError, ParameterError, RunInterrupted, SqlselError
 from sqlsel.own_process import exit_without_teardown, refuse_implicit_imports, tune_malloc
 
 DEFAULT_DB = "sqlsel.duckdb"
@@ -117,7 +117,6 @@ def run(
 ) -> None:
     """Run RECIPE (a bundled recipe name or a .sql file) and record the run in the catalog."""
     from sqlsel.connection import connect
-    from sqlsel.errors import ParameterError
     from sqlsel.kernels import CompileWatch
     from sqlsel.progress import ProgressView
     from sqlsel.recipe import Recipe, load_recipe
